@@ -1,0 +1,18 @@
+"""Regenerate the docs that are derived from code (run by `make docs`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from salespulse.warehouse.docs import render_data_model
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+GENERATED = {
+    "data-model.md": render_data_model,
+}
+
+if __name__ == "__main__":
+    for name, render in GENERATED.items():
+        (DOCS / name).write_text(render(), encoding="utf-8")
+        print(f"wrote docs/{name}")

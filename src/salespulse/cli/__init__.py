@@ -1,0 +1,1 @@
+"""The ``salespulse`` command line."""

@@ -1,0 +1,56 @@
+"""``salespulse info``: what is in the database."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from salespulse.cli.common import DbOption, FormatOption, OutputFormat, console, print_json
+from salespulse.warehouse.store import connect, date_ranges, workspace
+
+
+def info(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """Show the workspace, schema version, row counts and date ranges of the database."""
+    store = connect(db, create=False)
+    counts = store.counts()
+    ranges = date_ranges(store)
+    data = {
+        "workspace": str(workspace()),
+        "database": store.location,
+        "engine": store.engine,
+        "schema_version": store.schema_version(),
+        "tables": {
+            name: {
+                "rows": n,
+                "first": ranges.get(name, (None, None))[0],
+                "last": ranges.get(name, (None, None))[1],
+            }
+            for name, n in counts.items()
+        },
+    }
+    if fmt is OutputFormat.json:
+        print_json(data)
+        return
+    if fmt is OutputFormat.csv:
+        typer.echo("table,rows,first,last")
+        for name, t in data["tables"].items():  # type: ignore[attr-defined]
+            typer.echo(f"{name},{t['rows']},{_day(t['first'])},{_day(t['last'])}")
+        return
+    console.print(f"[bold]Workspace[/bold]       {data['workspace']}")
+    console.print(f"[bold]Database[/bold]        {store.location} ({store.engine})")
+    console.print(f"[bold]Schema version[/bold]  {data['schema_version']}")
+    grid = Table("table", "rows", "first", "last", title="Tables")
+    for name, t in data["tables"].items():  # type: ignore[attr-defined]
+        grid.add_row(name, f"{t['rows']:,}", _day(t["first"]), _day(t["last"]))
+    console.print(grid)
+
+
+def _day(value: object) -> str:
+    """A date or timestamp as YYYY-MM-DD; empty for missing values."""
+    if value is None or str(value) in {"NaT", "nan", "None"}:
+        return ""
+    return str(value)[:10]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)

@@ -1,0 +1,1 @@
+"""The canonical CRM model (schema, migrations) and the database that holds it."""

@@ -1,0 +1,97 @@
+"""Schema versions and migrations.
+
+A new database gets the current tables from :mod:`schema` and is stamped with
+``SCHEMA_VERSION``. An older database is brought up to date by running, in order, each
+migration whose version is above its own. Each step runs in its own transaction and is
+recorded in ``schema_migrations`` (version, description, applied_at UTC).
+
+To change the model: edit ``schema.TABLES``, bump ``SCHEMA_VERSION`` and append a
+:class:`Migration` for that version that changes an existing database the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ibis.backends import BaseBackend
+
+from salespulse.errors import UserError
+from salespulse.warehouse.engine import transaction
+from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES
+
+META_TABLE = "schema_migrations"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[BaseBackend], None]
+
+
+def _create_tables(con: BaseBackend) -> None:
+    for t in TABLES:
+        con.raw_sql(t.create_sql())
+
+
+#: Version 1 is the first published model; later versions append here.
+MIGRATIONS: list[Migration] = [
+    Migration(1, "create the canonical CRM tables", _create_tables),
+]
+
+
+def current_version(con: BaseBackend) -> int:
+    """The schema version of the database (0 = empty, no salespulse tables)."""
+    if META_TABLE not in con.list_tables():
+        return 0
+    v = con.table(META_TABLE).version.max().execute()
+    return int(v) if v is not None else 0
+
+
+def _record(con: BaseBackend, version: int, description: str) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    desc = description.replace("'", "''")
+    con.raw_sql(f"INSERT INTO {META_TABLE} VALUES ({version}, '{desc}', TIMESTAMP '{now}')")
+
+
+def ensure_schema(
+    con: BaseBackend, migrations: list[Migration] | None = None, target: int = SCHEMA_VERSION
+) -> list[int]:
+    """Create or upgrade the model in ``con``; returns the versions applied."""
+    steps = MIGRATIONS if migrations is None else migrations
+    version = current_version(con)
+    if version > target:
+        raise UserError(
+            f"this database has schema version {version}, newer than this salespulse "
+            f"understands ({target})",
+            hint="upgrade salespulse (pip install -U salespulse)",
+        )
+    if version == target:
+        return []
+    applied: list[int] = []
+    if version == 0:
+
+        def create() -> None:
+            con.raw_sql(
+                f"CREATE TABLE IF NOT EXISTS {META_TABLE} (version BIGINT NOT NULL, "
+                "description VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+            )
+            _create_tables(con)
+            _record(con, target, f"created at schema version {target}")
+
+        with transaction(con):
+            create()
+        return [target]
+    for m in sorted(steps, key=lambda m: m.version):
+        if version < m.version <= target:
+
+            def step(m: Migration = m) -> None:
+                m.apply(con)
+                _record(con, m.version, m.description)
+
+            with transaction(con):
+                step()
+            applied.append(m.version)
+    return applied

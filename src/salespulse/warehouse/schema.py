@@ -1,0 +1,441 @@
+"""The canonical CRM model: one definition from which tables, docs and checks derive.
+
+Conventions (they hold for every table):
+
+* ``*_id`` columns are text identifiers as the source CRM gives them (HubSpot numbers,
+  Salesforce 18-character ids, generator ids like ``D000123``).
+* ``*_at`` columns are timestamps in **UTC** without a time-zone tag; ``*_on`` columns are
+  calendar dates (no time). Business-hour logic converts UTC to the team's time zone.
+* Money is stored in the record's own ``currency`` (ISO 4217); ``currency_rates`` converts it
+  to the reporting currency (EUR unless configured otherwise).
+* Probabilities are fractions in [0, 1], not percentages.
+* A deal is *closed* when ``closed_at`` is set; then ``outcome`` is ``won`` or ``lost``.
+  Reopening a deal clears ``closed_at``; the stage history keeps what happened.
+
+Keys are declared here and checked by :func:`salespulse.warehouse.store.check_keys` and by the
+import; they are not database constraints, because analytical engines (DuckDB, Spark) load
+tens of millions of rows much faster without index maintenance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.schema as sch
+
+#: Bumped whenever the tables below change; see ``migrations.py``.
+SCHEMA_VERSION = 1
+
+#: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
+SQL_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "float64": "DOUBLE PRECISION",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+ACTIVITY_TYPES = ("call", "email", "meeting", "task", "note")
+ACTIVITY_DIRECTIONS = ("outbound", "inbound")
+ACTIVITY_OUTCOMES = ("connected", "no_answer", "voicemail", "replied", "held", "no_show")
+DEAL_OUTCOMES = ("won", "lost")
+TARGET_GRAINS = ("month", "quarter", "year")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, Ibis dtype, whether it may be empty, and what it means."""
+
+    name: str
+    dtype: str
+    description: str
+    nullable: bool = True
+    allowed: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.dtype not in SQL_TYPES:
+            raise ValueError(f"{self.name}: unsupported dtype {self.dtype!r}")
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """``column`` refers to ``table.ref_column``; null means "no reference"."""
+
+    column: str
+    table: str
+    ref_column: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One canonical table: columns, primary key, references and a description."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: tuple[ForeignKey, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def ibis_schema(self) -> sch.Schema:
+        """The table as an Ibis schema (non-nullable columns marked ``!``)."""
+        return ibis.schema({c.name: ("" if c.nullable else "!") + c.dtype for c in self.columns})
+
+    def create_sql(self, quote: str = '"') -> str:
+        """``CREATE TABLE`` for SQL engines (DuckDB, PostgreSQL): types and NOT NULL."""
+        cols = ",\n  ".join(
+            f"{quote}{c.name}{quote} {SQL_TYPES[c.dtype]}{'' if c.nullable else ' NOT NULL'}"
+            for c in self.columns
+        )
+        return f"CREATE TABLE IF NOT EXISTS {quote}{self.name}{quote} (\n  {cols}\n)"
+
+
+def C(
+    name: str,
+    dtype: str,
+    description: str,
+    *,
+    required: bool = False,
+    allowed: tuple[str, ...] = (),
+) -> Column:
+    """Short constructor used in the table list below."""
+    return Column(name, dtype, description, nullable=not required, allowed=allowed)
+
+
+FK = ForeignKey
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "teams",
+        "Sales teams. A team usually covers one region (rayon).",
+        (
+            C("team_id", "string", "Identifier of the team.", required=True),
+            C("name", "string", "Team name as shown in reports.", required=True),
+            C("region", "string", "Region (rayon/territory) the team covers."),
+            C("manager_rep_id", "string", "The rep who manages the team."),
+        ),
+        ("team_id",),
+        (FK("manager_rep_id", "reps", "rep_id"),),
+    ),
+    Table(
+        "reps",
+        "Sales reps (CRM users who own leads and deals), current and former.",
+        (
+            C("rep_id", "string", "Identifier of the rep (CRM user/owner id).", required=True),
+            C("name", "string", "Full name.", required=True),
+            C("email", "string", "E-mail address."),
+            C("team_id", "string", "Team the rep belongs to."),
+            C("region", "string", "Region (rayon) the rep covers; defaults to the team's."),
+            C("manager_rep_id", "string", "The rep's manager."),
+            C("hired_on", "date", "First working day; start of the ramp-up period."),
+            C("left_on", "date", "Last working day; empty while employed."),
+        ),
+        ("rep_id",),
+        (FK("team_id", "teams", "team_id"), FK("manager_rep_id", "reps", "rep_id")),
+    ),
+    Table(
+        "accounts",
+        "Companies: prospects and customers. A customer is an account with an active contract.",
+        (
+            C("account_id", "string", "Identifier of the account.", required=True),
+            C("name", "string", "Company name.", required=True),
+            C("industry", "string", "Industry (sector) of the company."),
+            C("region", "string", "Region (rayon) the company is in."),
+            C("country", "string", "Country (ISO 3166 alpha-2 or name as exported)."),
+            C("employees", "int64", "Number of employees (company size)."),
+            C("annual_revenue", "float64", "Annual revenue of the company, in EUR."),
+            C("owner_rep_id", "string", "Rep who owns the account relationship."),
+            C("created_at", "timestamp", "When the account was created in the CRM (UTC)."),
+        ),
+        ("account_id",),
+        (FK("owner_rep_id", "reps", "rep_id"),),
+    ),
+    Table(
+        "products",
+        "What is sold: products or product lines, each with its own typical sales cycle.",
+        (
+            C("product_id", "string", "Identifier of the product.", required=True),
+            C("name", "string", "Product name.", required=True),
+            C("product_line", "string", "Product line or series (e.g. machines, parts)."),
+            C("list_price", "float64", "List price in EUR, if known."),
+        ),
+        ("product_id",),
+    ),
+    Table(
+        "pipelines",
+        "Sales pipelines (processes); each has its own ordered stages.",
+        (
+            C("pipeline_id", "string", "Identifier of the pipeline.", required=True),
+            C("name", "string", "Pipeline name.", required=True),
+        ),
+        ("pipeline_id",),
+    ),
+    Table(
+        "stages",
+        "Deal stages per pipeline, in order, with default win probability and closed/won flags.",
+        (
+            C(
+                "stage_id",
+                "string",
+                "Identifier of the stage (unique over pipelines).",
+                required=True,
+            ),
+            C("pipeline_id", "string", "Pipeline the stage belongs to.", required=True),
+            C("name", "string", "Stage name as the CRM shows it.", required=True),
+            C(
+                "stage_order",
+                "int64",
+                "Position in the pipeline, 1 = first; closed stages last.",
+                required=True,
+            ),
+            C(
+                "probability",
+                "float64",
+                "Configured chance (0-1) that a deal in this stage is won.",
+            ),
+            C(
+                "is_closed",
+                "boolean",
+                "True for the closed-won and closed-lost stages.",
+                required=True,
+            ),
+            C("is_won", "boolean", "True for the closed-won stage.", required=True),
+            C(
+                "is_required",
+                "boolean",
+                "True if every deal should pass this stage (skipping it is a hygiene issue).",
+            ),
+        ),
+        ("stage_id",),
+        (FK("pipeline_id", "pipelines", "pipeline_id"),),
+    ),
+    Table(
+        "leads",
+        "Leads (contacts with a possible need) and their lifecycle up to sales-qualified (SQL).",
+        (
+            C("lead_id", "string", "Identifier of the lead/contact.", required=True),
+            C("name", "string", "Contact name."),
+            C("company", "string", "Company name as entered on the lead."),
+            C("account_id", "string", "Account the lead belongs to, once known."),
+            C(
+                "channel",
+                "string",
+                "Inbound channel (lead source), e.g. trade_fair, web_form, phone, email, "
+                "referral, outbound.",
+            ),
+            C(
+                "referring_account_id",
+                "string",
+                "Existing customer that referred this lead (channel referral).",
+            ),
+            C("owner_rep_id", "string", "Rep who owns the lead; empty = unassigned."),
+            C("job_title", "string", "Job title of the contact."),
+            C("industry", "string", "Industry as entered on the lead."),
+            C("employees", "int64", "Company size as entered on the lead."),
+            C("created_at", "timestamp", "When the lead entered the CRM (UTC).", required=True),
+            C("assigned_at", "timestamp", "When the current owner was assigned (UTC)."),
+            C("mql_at", "timestamp", "When the lead became marketing-qualified (UTC)."),
+            C("sql_at", "timestamp", "When the lead became sales-qualified (UTC)."),
+            C("disqualified_at", "timestamp", "When the lead was disqualified (UTC)."),
+            C("disqualified_reason", "string", "Why the lead was disqualified."),
+        ),
+        ("lead_id",),
+        (
+            FK("account_id", "accounts", "account_id"),
+            FK("referring_account_id", "accounts", "account_id"),
+            FK("owner_rep_id", "reps", "rep_id"),
+        ),
+    ),
+    Table(
+        "deals",
+        "Deals (opportunities). Current values as of the last load; the stage path over time is "
+        "in deal_stage_history.",
+        (
+            C("deal_id", "string", "Identifier of the deal.", required=True),
+            C("name", "string", "Deal name."),
+            C("account_id", "string", "Account the deal is with."),
+            C("lead_id", "string", "Lead the deal came from (for channel and funnel KPIs)."),
+            C("owner_rep_id", "string", "Rep who owns the deal."),
+            C("pipeline_id", "string", "Pipeline the deal runs in.", required=True),
+            C("stage_id", "string", "Current stage (as of the last load)."),
+            C("product_id", "string", "Main product of the deal."),
+            C("amount", "float64", "Deal value in `currency`; empty = not filled in."),
+            C("currency", "string", "ISO currency of `amount` (EUR, USD, …)."),
+            C("created_at", "timestamp", "When the deal was created (UTC).", required=True),
+            C("expected_close_on", "date", "Close date the rep expects."),
+            C("closed_at", "timestamp", "When the deal was closed (UTC); empty = open."),
+            C(
+                "outcome",
+                "string",
+                "won or lost once closed; empty while open.",
+                allowed=DEAL_OUTCOMES,
+            ),
+            C("lost_reason", "string", "Why a lost deal was lost."),
+            C("updated_at", "timestamp", "Last time anything on the deal changed (UTC)."),
+        ),
+        ("deal_id",),
+        (
+            FK("account_id", "accounts", "account_id"),
+            FK("lead_id", "leads", "lead_id"),
+            FK("owner_rep_id", "reps", "rep_id"),
+            FK("pipeline_id", "pipelines", "pipeline_id"),
+            FK("stage_id", "stages", "stage_id"),
+            FK("product_id", "products", "product_id"),
+        ),
+    ),
+    Table(
+        "deal_stage_history",
+        "One row per time a deal entered a stage (re-entries allowed). A deal is in a stage "
+        "from entered_at until its next row's entered_at.",
+        (
+            C("deal_id", "string", "The deal.", required=True),
+            C("stage_id", "string", "The stage it entered.", required=True),
+            C("entered_at", "timestamp", "When it entered the stage (UTC).", required=True),
+            C("changed_by_rep_id", "string", "Who moved it, if known."),
+        ),
+        ("deal_id", "entered_at", "stage_id"),
+        (
+            FK("deal_id", "deals", "deal_id"),
+            FK("stage_id", "stages", "stage_id"),
+            FK("changed_by_rep_id", "reps", "rep_id"),
+        ),
+    ),
+    Table(
+        "activities",
+        "Logged sales activity: calls, e-mails, meetings, tasks and notes.",
+        (
+            C("activity_id", "string", "Identifier of the activity.", required=True),
+            C(
+                "activity_type",
+                "string",
+                "call, email, meeting, task or note.",
+                required=True,
+                allowed=ACTIVITY_TYPES,
+            ),
+            C(
+                "direction",
+                "string",
+                "outbound (by the rep) or inbound (by the prospect).",
+                allowed=ACTIVITY_DIRECTIONS,
+            ),
+            C(
+                "outcome",
+                "string",
+                "connected / no_answer / voicemail (calls), replied (e-mails), held / no_show "
+                "(meetings).",
+                allowed=ACTIVITY_OUTCOMES,
+            ),
+            C("rep_id", "string", "Rep who did or logged it."),
+            C("lead_id", "string", "Lead it concerns."),
+            C("deal_id", "string", "Deal it concerns."),
+            C("account_id", "string", "Account it concerns."),
+            C(
+                "occurred_at",
+                "timestamp",
+                "When it happened or was logged (UTC); for tasks: when created.",
+                required=True,
+            ),
+            C("due_at", "timestamp", "Tasks: when it is due (UTC)."),
+            C("completed_at", "timestamp", "Tasks: when it was done (UTC); empty = not done."),
+            C("subject", "string", "Subject line or short description."),
+        ),
+        ("activity_id",),
+        (
+            FK("rep_id", "reps", "rep_id"),
+            FK("lead_id", "leads", "lead_id"),
+            FK("deal_id", "deals", "deal_id"),
+            FK("account_id", "accounts", "account_id"),
+        ),
+    ),
+    Table(
+        "contracts",
+        "Signed contracts or orders: what customers bought, for how long. Basis of ACV, CLV and "
+        "customer retention.",
+        (
+            C("contract_id", "string", "Identifier of the contract/order.", required=True),
+            C("account_id", "string", "Customer account.", required=True),
+            C("deal_id", "string", "Deal that led to it."),
+            C("product_id", "string", "Product sold."),
+            C("signed_on", "date", "Date signed (orders: order date).", required=True),
+            C("start_on", "date", "First day of the term.", required=True),
+            C("end_on", "date", "Last day of the term; empty = open-ended."),
+            C(
+                "value",
+                "float64",
+                "Total contract value over the whole term, in `currency`.",
+                required=True,
+            ),
+            C("currency", "string", "ISO currency of `value`."),
+        ),
+        ("contract_id",),
+        (
+            FK("account_id", "accounts", "account_id"),
+            FK("deal_id", "deals", "deal_id"),
+            FK("product_id", "products", "product_id"),
+        ),
+    ),
+    Table(
+        "targets",
+        "Targets (quotas) for a KPI per period, per rep, per team or for the whole company.",
+        (
+            C("target_id", "string", "Identifier of the target.", required=True),
+            C("kpi_id", "string", "KPI the target is for (e.g. won_revenue, W1).", required=True),
+            C(
+                "period_grain",
+                "string",
+                "month, quarter or year.",
+                required=True,
+                allowed=TARGET_GRAINS,
+            ),
+            C("period_start", "date", "First day of the period.", required=True),
+            C("rep_id", "string", "Rep the target is for (empty for team/company targets)."),
+            C("team_id", "string", "Team the target is for (empty for rep/company targets)."),
+            C("value", "float64", "Target value in the KPI's unit.", required=True),
+        ),
+        ("target_id",),
+        (FK("rep_id", "reps", "rep_id"), FK("team_id", "teams", "team_id")),
+    ),
+    Table(
+        "currency_rates",
+        "Exchange rates to the reporting currency, valid from a date until the next rate.",
+        (
+            C("currency", "string", "ISO currency converted from.", required=True),
+            C("valid_from", "date", "First day the rate applies.", required=True),
+            C(
+                "rate",
+                "float64",
+                "Reporting-currency units per one unit of `currency`.",
+                required=True,
+            ),
+        ),
+        ("currency", "valid_from"),
+    ),
+)
+
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def table(name: str) -> Table:
+    """The canonical table called ``name``."""
+    try:
+        return TABLES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLES_BY_NAME)}") from None
+
+
+def iter_columns() -> Iterator[tuple[Table, Column]]:
+    for t in TABLES:
+        for c in t.columns:
+            yield t, c

@@ -1,0 +1,206 @@
+"""The database that holds the canonical model: connect, create/migrate, load, inspect.
+
+Everything engine-specific (how to connect, how to run a transaction) lives in this module;
+the rest of the product sees an Ibis backend and canonical table names.
+
+A *database* is given as a path to a DuckDB file (the embedded default) or as a URL
+(``postgresql://user@host:port/db``, ``duckdb:///path``). Without one, the workspace database
+is used: ``$SALESPULSE_DB``, else ``$SALESPULSE_HOME/salespulse.duckdb``
+(``SALESPULSE_HOME`` defaults to ``~/.salespulse``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from salespulse.errors import UserError
+from salespulse.warehouse import migrations
+from salespulse.warehouse.engine import transaction
+from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES, Table, table
+
+
+def workspace() -> Path:
+    """Folder that holds the default database and settings (``$SALESPULSE_HOME``)."""
+    return Path(os.environ.get("SALESPULSE_HOME", Path.home() / ".salespulse")).expanduser()
+
+
+def default_db() -> str:
+    """The database used when no ``--db`` is given."""
+    return os.environ.get("SALESPULSE_DB") or str(workspace() / "salespulse.duckdb")
+
+
+def _is_url(db: str) -> bool:
+    return "://" in db
+
+
+@dataclass
+class Store:
+    """An open database holding the canonical model.
+
+    ``con`` is the Ibis backend; KPI code reads ``store.table(name)``.
+    """
+
+    con: BaseBackend
+    location: str
+
+    @property
+    def engine(self) -> str:
+        return str(self.con.name)
+
+    # -- reading -----------------------------------------------------------------------
+    def table(self, name: str) -> ibis.Table:
+        table(name)  # raises for unknown names
+        return self.con.table(name)
+
+    def counts(self) -> dict[str, int]:
+        """Row count per canonical table."""
+        return {t.name: int(self.con.table(t.name).count().execute()) for t in TABLES}
+
+    def schema_version(self) -> int:
+        return migrations.current_version(self.con)
+
+    # -- writing -----------------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        """All-or-nothing: every write inside commits together or not at all."""
+        return transaction(self.con)
+
+    def load(self, name: str, data: pd.DataFrame | pa.Table, *, replace: bool = False) -> int:
+        """Append (or with ``replace``, replace all) rows of canonical table ``name``.
+
+        ``data`` must have the table's columns (missing nullable columns are filled with
+        nulls; unknown columns are an error). Returns the number of rows written.
+        """
+        t = table(name)
+        arrow = conform(t, data)
+        if replace:
+            self.con.raw_sql(f'DELETE FROM "{name}"')
+        if arrow.num_rows:
+            self.con.insert(name, arrow)
+        return int(arrow.num_rows)
+
+    def load_all(
+        self, frames: Mapping[str, pd.DataFrame | pa.Table], *, replace: bool = True
+    ) -> dict[str, int]:
+        """Load several tables in one transaction."""
+        with self.transaction():
+            return {name: self.load(name, data, replace=replace) for name, data in frames.items()}
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+
+def conform(t: Table, data: pd.DataFrame | pa.Table) -> pa.Table:
+    """``data`` as an Arrow table with exactly ``t``'s columns, in order, with its types."""
+    arrow = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    unknown = set(arrow.column_names) - set(t.column_names)
+    if unknown:
+        raise ValueError(f"{t.name}: unknown columns {sorted(unknown)}")
+    target = t.ibis_schema().to_pyarrow()
+    cols = []
+    for f in target:
+        if f.name in arrow.column_names:
+            cols.append(arrow.column(f.name).cast(f.type))
+        elif not t.column(f.name).nullable:
+            raise ValueError(f"{t.name}: required column {f.name!r} missing")
+        else:
+            cols.append(pa.nulls(arrow.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=pa.schema([f.with_nullable(True) for f in target]))
+
+
+def connect(db: str | Path | None = None, *, create: bool = True) -> Store:
+    """Open (and with ``create``, create or migrate) the database ``db``.
+
+    Raises :class:`UserError` when the database does not exist and ``create`` is false, or
+    when it was written by a newer salespulse.
+    """
+    location = str(db) if db is not None else default_db()
+    try:
+        if _is_url(location):
+            con = ibis.connect(location)
+        else:
+            path = Path(location).expanduser()
+            if not path.exists():
+                if not create:
+                    raise UserError(
+                        f"no database at {path}",
+                        hint="run `salespulse generate` or `salespulse import`, or pass --db",
+                    )
+                path.parent.mkdir(parents=True, exist_ok=True)
+            con = ibis.duckdb.connect(str(path))
+    except UserError:
+        raise
+    except Exception as exc:  # connection failures are the user's to fix (path, URL, server)
+        raise UserError(f"cannot open database {location}: {exc}") from exc
+    store = Store(con, location)
+    migrations.ensure_schema(con)
+    return store
+
+
+def check_keys(store: Store) -> list[str]:
+    """Problems with primary keys and references, as sentences (empty = all good)."""
+    problems: list[str] = []
+    for t in TABLES:
+        tbl = store.con.table(t.name)
+        dupes = (
+            tbl.group_by(list(t.primary_key))
+            .agg(n=ibis._.count())
+            .filter(ibis._.n > 1)
+            .count()
+            .execute()
+        )
+        if dupes:
+            problems.append(f"{t.name}: {dupes} duplicate key(s) on {', '.join(t.primary_key)}")
+        for fk in t.foreign_keys:
+            ref = store.con.table(fk.table).select(ref_key=fk.ref_column)
+            orphans = (
+                tbl.filter(tbl[fk.column].notnull())
+                .anti_join(ref, tbl[fk.column] == ref.ref_key)
+                .count()
+                .execute()
+            )
+            if orphans:
+                problems.append(
+                    f"{t.name}.{fk.column}: {orphans} row(s) refer to an unknown "
+                    f"{fk.table}.{fk.ref_column}"
+                )
+    return problems
+
+
+def date_ranges(store: Store) -> dict[str, tuple[Any, Any]]:
+    """First and last value of each table's main date column (for ``salespulse info``)."""
+    main = {
+        "leads": "created_at",
+        "deals": "created_at",
+        "deal_stage_history": "entered_at",
+        "activities": "occurred_at",
+        "contracts": "signed_on",
+        "targets": "period_start",
+        "accounts": "created_at",
+        "reps": "hired_on",
+        "currency_rates": "valid_from",
+    }
+    out: dict[str, tuple[Any, Any]] = {}
+    for name, col in main.items():
+        tbl = store.con.table(name)
+        row = tbl.aggregate(lo=tbl[col].min(), hi=tbl[col].max()).execute()
+        out[name] = (row["lo"].iloc[0], row["hi"].iloc[0])
+    return out
+
+
+def utcnow() -> datetime:
+    """Now in UTC, as a naive timestamp (the model's convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+__all__ = ["SCHEMA_VERSION", "Store", "check_keys", "connect", "default_db", "workspace"]
