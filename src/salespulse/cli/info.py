@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
 from salespulse.cli.common import DbOption, FormatOption, OutputFormat, console, print_json
+from salespulse.ingest.log import history as import_history
 from salespulse.warehouse.store import connect, date_ranges, workspace
 
 
@@ -27,6 +30,7 @@ def info(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
             }
             for name, n in counts.items()
         },
+        "imports": import_history(store, limit=10),
     }
     if fmt is OutputFormat.json:
         print_json(data)
@@ -42,6 +46,40 @@ def info(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     grid = Table("table", "rows", "first", "last", title="Tables")
     for name, t in data["tables"].items():  # type: ignore[attr-defined]
         grid.add_row(name, f"{t['rows']:,}", _day(t["first"]), _day(t["last"]))
+    console.print(grid)
+    _show_imports(data["imports"])  # type: ignore[arg-type]
+
+
+def _show_imports(imports: list[dict[str, object]]) -> None:
+    """The import log, newest first (``salespulse import`` writes it)."""
+    if not imports:
+        console.print("[dim]No imports yet.[/dim]")
+        return
+    grid = Table(
+        "when (UTC)",
+        "mapping",
+        "files",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        title="Imports (newest first)",
+    )
+    for r in imports:
+        files = r["files"]
+        assert isinstance(files, list)
+        shown = ", ".join(
+            dict.fromkeys(f"{Path(str(f['path'])).name} ({str(f['sha256'])[:12]})" for f in files)
+        )
+        grid.add_row(
+            str(r["finished_at"])[:19],
+            Path(str(r["mapping_file"])).name,
+            shown,
+            f"{r['inserted']:,}",
+            f"{r['updated']:,}",
+            f"{r['unchanged']:,}",
+            f"{r['rejected']:,}",
+        )
     console.print(grid)
 
 

@@ -47,4 +47,13 @@ def render_data_model() -> str:
             lines.append(
                 f"| `{c.name}` | {c.dtype} | {'yes' if not c.nullable else ''} | {meaning} |"
             )
+    lines += [
+        "",
+        "## System tables",
+        "",
+        "Kept by salespulse about itself, next to the CRM tables (not counted as CRM data).",
+    ]
+    for t in schema.SYSTEM_TABLES:
+        cols = ", ".join(f"`{c.name}`" for c in t.columns)
+        lines += ["", f"- **`{t.name}`** — {t.description} Columns: {cols}."]
     return "\n".join(lines) + "\n"

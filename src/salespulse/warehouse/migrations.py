@@ -19,7 +19,7 @@ from ibis.backends import BaseBackend
 
 from salespulse.errors import UserError
 from salespulse.warehouse.engine import transaction
-from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES
+from salespulse.warehouse.schema import SCHEMA_VERSION, SYSTEM_TABLES, TABLES
 
 META_TABLE = "schema_migrations"
 
@@ -31,14 +31,26 @@ class Migration:
     apply: Callable[[BaseBackend], None]
 
 
-def _create_tables(con: BaseBackend) -> None:
+def _create_canonical_tables(con: BaseBackend) -> None:
     for t in TABLES:
         con.raw_sql(t.create_sql())
 
 
+def _create_system_tables(con: BaseBackend) -> None:
+    for t in SYSTEM_TABLES:
+        con.raw_sql(t.create_sql())
+
+
+def _create_tables(con: BaseBackend) -> None:
+    """Every table of the current version (a new database)."""
+    _create_canonical_tables(con)
+    _create_system_tables(con)
+
+
 #: Version 1 is the first published model; later versions append here.
 MIGRATIONS: list[Migration] = [
-    Migration(1, "create the canonical CRM tables", _create_tables),
+    Migration(1, "create the canonical CRM tables", _create_canonical_tables),
+    Migration(2, "add the import log", _create_system_tables),
 ]
 
 

@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -421,6 +421,43 @@ TABLES: tuple[Table, ...] = (
             ),
         ),
         ("currency", "valid_from"),
+    ),
+)
+
+#: Tables salespulse keeps about itself (not CRM data): the import log. Not counted as
+#: canonical tables (``TABLES``), created by the same migrations.
+SYSTEM_TABLES: tuple[Table, ...] = (
+    Table(
+        "import_log",
+        "One row per completed `salespulse import`: when, which mapping, how many rows.",
+        (
+            C("import_id", "string", "Identifier of the import (a UUID).", required=True),
+            C("started_at", "timestamp", "When the import started (UTC).", required=True),
+            C("finished_at", "timestamp", "When it was committed (UTC).", required=True),
+            C("mapping_file", "string", "Path of the mapping file used.", required=True),
+            C("mapping_sha256", "string", "SHA-256 of the mapping file."),
+            C("inserted", "int64", "Rows inserted over all tables.", required=True),
+            C("updated", "int64", "Rows whose values changed.", required=True),
+            C("unchanged", "int64", "Rows already stored with the same values.", required=True),
+            C("rejected", "int64", "Source rows skipped because of problems.", required=True),
+            C("details", "string", "Counts per table, as JSON."),
+        ),
+        ("import_id",),
+    ),
+    Table(
+        "import_files",
+        "The files each import read, with their SHA-256 hashes.",
+        (
+            C("import_id", "string", "The import.", required=True),
+            C("source", "string", "Source name in the mapping file.", required=True),
+            C("table_name", "string", "Canonical table the file filled.", required=True),
+            C("path", "string", "Path of the file as read.", required=True),
+            C("sha256", "string", "SHA-256 of the file's bytes.", required=True),
+            C("bytes", "int64", "File size in bytes."),
+            C("rows", "int64", "Data rows read from the file."),
+        ),
+        ("import_id", "source", "path"),
+        (FK("import_id", "import_log", "import_id"),),
     ),
 )
 

@@ -1,0 +1,527 @@
+"""Source rows → canonical rows, in SQL on the DuckDB staging database.
+
+For each source the mapping's fields become SQL expressions over the (all-text) staging
+table: first the *raw* text (column, constant or expression; value map; default), then the
+*parsed* value of the canonical type (numbers with the source's decimal mark, dates in the
+source's formats, booleans, stage lookup). Every check — unparsable values, missing
+required values, unknown stages, values outside the allowed set, negative money — is a SQL
+condition: one pass counts them all, and only conditions that hit list their rows.
+Rows with a problem are left out of the canonical result (and counted as rejected).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from salespulse.ingest.mapping import Field, Format, Mapping, Source
+from salespulse.ingest.readers import ReadResult, ident, sql_str
+from salespulse.ingest.validate import MAX_LISTED, NON_NEGATIVE, ImportProblem
+from salespulse.warehouse.schema import TABLES_BY_NAME, Column
+
+STAGE_FIELDS = {("deals", "stage_id"), ("deal_stage_history", "stage_id")}
+
+#: Canonical values accepted for a few coded fields, besides the exact ones.
+SYNONYMS: dict[str, dict[str, str]] = {
+    "activity_type": {
+        "e-mail": "email",
+        "mail": "email",
+        "emails": "email",
+        "calls": "call",
+        "meetings": "meeting",
+        "tasks": "task",
+        "notes": "note",
+        "phone": "call",
+        "phone call": "call",
+        "event": "meeting",
+    },
+    "direction": {
+        "outgoing": "outbound",
+        "incoming": "inbound",
+        "out": "outbound",
+        "in": "inbound",
+    },
+    "outcome": {"closed won": "won", "closed lost": "lost", "no answer": "no_answer"},
+}
+
+
+@dataclass
+class Check:
+    """A SQL condition that marks a row as having a problem."""
+
+    condition: str
+    column: str | None
+    problem: str  # may contain {value}
+    hint: str | None
+    value_sql: str = "NULL"
+
+
+@dataclass
+class Staged:
+    """A source's canonical rows, in staging table ``out``."""
+
+    source: Source
+    out: str
+    labels: dict[str, str]  # canonical field → source column (for messages)
+    rows_in: int
+    history: str | None = None  # deal_stage_history rows from "date entered" columns
+    rejected: int = 0
+    checks: list[Check] = field(default_factory=list)
+
+
+def _num(raw: str, fmt: Format) -> str:
+    x = f"regexp_replace({raw}, '[\\s\u00a0€$£]', '', 'g')"
+    if fmt.thousands:
+        x = f"replace({x}, {sql_str(fmt.thousands)}, '')"
+    if fmt.decimal == ",":
+        x = f"replace({x}, ',', '.')"
+    return f"TRY_CAST({x} AS DOUBLE)"
+
+
+def _timestamp(raw: str, formats: tuple[str, ...]) -> str:
+    parts = [f"TRY_STRPTIME({raw}, {sql_str(f)})" for f in formats]
+    parts.append(f"TRY_CAST({raw} AS TIMESTAMP)")
+    parts.append(f"TRY_CAST(TRY_CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)")
+    return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+
+
+def _parse(raw: str, col: Column, fmt: Format, f: Field | None) -> str:
+    formats = (f.formats if f and f.formats else ()) or fmt.date_formats
+    if col.dtype == "string":
+        return raw
+    if col.dtype == "float64":
+        return _num(raw, fmt)
+    if col.dtype == "int64":
+        return f"CAST(round({_num(raw, fmt)}) AS BIGINT)"
+    if col.dtype == "timestamp":
+        return _timestamp(raw, formats)
+    if col.dtype == "date":
+        return f"CAST({_timestamp(raw, formats)} AS DATE)"
+    if col.dtype == "boolean":
+        t = ", ".join(sql_str(v) for v in fmt.true_values)
+        fl = ", ".join(sql_str(v) for v in fmt.false_values)
+        return (
+            f"CASE WHEN lower({raw}) IN ({t}) THEN true WHEN lower({raw}) IN ({fl}) THEN false END"
+        )
+    raise AssertionError(col.dtype)
+
+
+def _expected(col: Column, fmt: Format, f: Field | None) -> str:
+    formats = (f.formats if f and f.formats else ()) or fmt.date_formats
+    if col.dtype in ("date", "timestamp"):
+        shown = " or ".join(
+            x.replace("%d", "dd")
+            .replace("%m", "mm")
+            .replace("%Y", "yyyy")
+            .replace("%H", "HH")
+            .replace("%M", "MM")
+            .replace("%S", "SS")
+            for x in formats
+        )
+        return f"a date ({shown or 'yyyy-mm-dd'})"
+    if col.dtype in ("float64", "int64"):
+        return f"a number (decimal mark {fmt.decimal!r})"
+    if col.dtype == "boolean":
+        return "yes/no (1/0, true/false)"
+    return "text"
+
+
+def _fmt_hint(col: Column, fmt: Format) -> str:
+    if col.dtype in ("date", "timestamp"):
+        return 'set format.date_format (e.g. "%d-%m-%Y") or fix the value'
+    if col.dtype in ("float64", "int64"):
+        return 'set format.decimal = "," for decimal commas, or fix the value'
+    return "fix the value"
+
+
+class Stager:
+    """Builds canonical staging tables from read sources, collecting problems."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
+        self.con = con
+        self.mapping = mapping
+        self.problems: list[ImportProblem] = []
+        p = mapping.pipeline
+        self.stage_ids = [s.stage_id for s in p.stages] if p else []
+        self.closed = [s.stage_id for s in p.stages if s.outcome] if p else []
+        self.won = [s.stage_id for s in p.stages if s.outcome == "won"] if p else []
+        self.lost = [s.stage_id for s in p.stages if s.outcome == "lost"] if p else []
+
+    # -- helpers -----------------------------------------------------------------------
+    def q(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def _stage_lookup(self, raw: str) -> str:
+        assert self.mapping.pipeline is not None
+        whens = []
+        for s in self.mapping.pipeline.stages:
+            for label in {s.name, s.stage_id, *s.aliases}:
+                whens.append(f"WHEN {sql_str(label.strip().lower())} THEN {sql_str(s.stage_id)}")
+        return f"(CASE lower({raw}) {' '.join(whens)} END)"
+
+    def stage_of(self, label: str) -> str | None:
+        """The stage id for a stage name as it appears in a column header."""
+        assert self.mapping.pipeline is not None
+        key = label.strip().lower()
+        for s in self.mapping.pipeline.stages:
+            if key in {x.strip().lower() for x in (s.name, s.stage_id, *s.aliases)}:
+                return s.stage_id
+        return None
+
+    @staticmethod
+    def _resolve(name: str, columns: tuple[str, ...]) -> str | None:
+        if name in columns:
+            return name
+        norm = {c.strip().lower(): c for c in columns}
+        return norm.get(name.strip().lower())
+
+    def _nulls(self, expr: str, fmt: Format) -> str:
+        x = f"NULLIF(TRIM({expr}), '')"
+        if fmt.null_values:
+            vals = ", ".join(sql_str(v) for v in fmt.null_values)
+            x = f"(CASE WHEN TRIM({expr}) IN ({vals}) THEN NULL ELSE {x} END)"
+        return x
+
+    # -- one source --------------------------------------------------------------------
+    def stage(self, src: Source, reads: list[ReadResult]) -> Staged | None:
+        """Canonical rows of ``src`` in a staging table; ``None`` if the source is unusable."""
+        t = TABLES_BY_NAME[src.table]
+        fmt = src.format
+        before = len(self.problems)
+        # mapped columns must exist in every file of the source
+        for rd in reads:
+            for cname, fd in src.columns.items():
+                if fd.column is not None and self._resolve(fd.column, rd.columns) is None:
+                    near = difflib.get_close_matches(fd.column, rd.columns, n=1, cutoff=0.6)
+                    self.problems.append(
+                        ImportProblem(
+                            str(rd.path),
+                            1,
+                            fd.column,
+                            f"missing column {fd.column!r} (mapped to {src.table}.{cname})",
+                            f"did you mean {near[0]!r}?"
+                            if near
+                            else "the file has: " + ", ".join(rd.columns[:30]),
+                        )
+                    )
+        for c in t.columns:
+            if (
+                not c.nullable
+                and c.name not in src.columns
+                and self._default_raw(src.table, c.name) is None
+            ):
+                self.problems.append(
+                    ImportProblem(
+                        str(self.mapping.path),
+                        None,
+                        c.name,
+                        f"[sources.{src.name}] does not fill the required field "
+                        f"{src.table}.{c.name}",
+                        f'add {c.name} = "<column>" to [sources.{src.name}.columns]',
+                    )
+                )
+        if len(self.problems) > before:
+            return None
+        union = " UNION ALL BY NAME ".join(
+            f"SELECT {sql_str(str(rd.path))} AS _file, rowid + 2 AS _row, * FROM {ident(rd.table)}"
+            for rd in reads
+        )
+        cols_all = reads[0].columns
+
+        # 1. raw text of every field (column / value / sql, value map, default)
+        raw: dict[str, str] = {}
+        labels: dict[str, str] = {}
+        checks: list[Check] = []
+        for c in t.columns:
+            f: Field | None = src.columns.get(c.name)
+            label = c.name
+            if f is None:
+                r = self._default_raw(src.table, c.name)
+                if r is None:
+                    continue
+            else:
+                if f.column is not None:
+                    r = self._nulls(ident(self._resolve(f.column, cols_all) or f.column), fmt)
+                    label = f.column
+                elif f.value is not None:
+                    r = sql_str(f.value)
+                elif f.sql is not None:
+                    r = self._nulls(f"CAST(({f.sql}) AS VARCHAR)", fmt)
+                else:
+                    r = "CAST(NULL AS VARCHAR)"
+                if f.map:
+                    whens = " ".join(
+                        f"WHEN {sql_str(k.strip().lower())} THEN "
+                        + ("CAST(NULL AS VARCHAR)" if v is None else sql_str(v))
+                        for k, v in f.map.items()
+                    )
+                    if f.unmapped == "error":
+                        raw["o_" + c.name] = r
+                        keys = ", ".join(sql_str(k.strip().lower()) for k in f.map)
+                        o = ident("o_" + c.name)
+                        checks.append(
+                            Check(
+                                f"{o} IS NOT NULL AND lower({o}) NOT IN ({keys})",
+                                label,
+                                "value {value} is not in the field's value map",
+                                f"add it to the map of {c.name} in [sources.{src.name}.columns]",
+                                o,
+                            )
+                        )
+                    other = "CAST(NULL AS VARCHAR)" if f.unmapped == "empty" else r
+                    r = f"(CASE lower({r}) {whens} ELSE {other} END)"
+                if f.default is not None:
+                    r = f"COALESCE({r}, {sql_str(f.default)})"
+            if c.name in SYNONYMS and c.allowed:
+                syn = " ".join(
+                    f"WHEN {sql_str(k)} THEN {sql_str(v)}"
+                    for k, v in SYNONYMS[c.name].items()
+                    if v in c.allowed
+                )
+                r = f"(CASE lower({r}) {syn} ELSE lower({r}) END)"
+            labels[c.name] = label
+            raw[c.name] = r
+        hist_cols: dict[str, str] = {}  # stage id -> source column with its entry date
+        if src.stage_date_columns and src.table == "deals" and self.mapping.pipeline:
+            rx = re.compile(src.stage_date_columns)
+            for colname in cols_all:
+                m = rx.match(colname)
+                if m:
+                    sid = self.stage_of(m.groupdict().get("stage") or m.group(1))
+                    if sid is not None and sid not in hist_cols:
+                        hist_cols[sid] = colname
+        for sid, colname in hist_cols.items():
+            raw["h_" + sid] = self._nulls(ident(colname), fmt)
+            labels["h_" + sid] = colname
+
+        # 2. parsed value of every field, from its raw text column r_<field>
+        parsed: dict[str, str] = {}
+        for cname in raw:
+            if cname.startswith("o_"):
+                continue
+            rc = ident("r_" + cname)
+            label = labels[cname]
+            if cname.startswith("h_"):
+                col = TABLES_BY_NAME["deal_stage_history"].column("entered_at")
+                f = None
+            else:
+                col = t.column(cname)
+                f = src.columns.get(cname)
+            if (src.table, cname) in STAGE_FIELDS and self.mapping.pipeline is not None:
+                p = self._stage_lookup(rc)
+                known = ", ".join(s.name for s in self.mapping.pipeline.stages)
+                checks.append(
+                    Check(
+                        f"{rc} IS NOT NULL AND {ident(cname)} IS NULL",
+                        label,
+                        "unknown stage {value}",
+                        f"add it to [pipeline] stages (or as an alias); known: {known}",
+                        rc,
+                    )
+                )
+            else:
+                p = _parse(rc, col, fmt, f)
+                if col.dtype != "string":
+                    checks.append(
+                        Check(
+                            f"{rc} IS NOT NULL AND {ident(cname)} IS NULL",
+                            label,
+                            "cannot read {value} as " + _expected(col, fmt, f),
+                            _fmt_hint(col, fmt),
+                            rc,
+                        )
+                    )
+            parsed[cname] = p
+
+        # 3. derived fields of deals: outcome from the stage, fields kept only when closed
+        derived: dict[str, str] = {}
+        if src.table == "deals" and self.mapping.pipeline is not None and "stage_id" in parsed:
+            if "outcome" not in src.columns:
+                derived["outcome"] = self._outcome_of("stage_id")
+            for cname, f in src.columns.items():
+                if f.when_closed:
+                    derived[cname] = (
+                        f"(CASE WHEN {self._in('stage_id', self.closed)} THEN {ident(cname)} END)"
+                    )
+        for cname, f in src.columns.items():
+            if f.when_closed and src.table != "deals":
+                self.problems.append(
+                    ImportProblem(
+                        str(self.mapping.path), None, cname, "when_closed only works for deals"
+                    )
+                )
+                return None
+
+        # 4. rules on the parsed values
+        final = [c for c in t.columns if c.name in parsed or c.name in derived]
+        for c in final:
+            v = ident(c.name)
+            lab = labels.get(c.name, c.name)
+            if not c.nullable:
+                checks.append(
+                    Check(
+                        f"{v} IS NULL AND {ident('r_' + c.name)} IS NULL",
+                        lab,
+                        f"missing value for {src.table}.{c.name} (required)",
+                        "fill it in, or give the field a default in the mapping",
+                    )
+                )
+            if c.allowed and c.name not in derived:
+                allowed = ", ".join(sql_str(a) for a in c.allowed)
+                checks.append(
+                    Check(
+                        f"{v} IS NOT NULL AND {v} NOT IN ({allowed})",
+                        lab,
+                        "{value} is not one of: " + ", ".join(c.allowed),
+                        f"map the source values with map = {{ ... }} on {c.name}",
+                        v,
+                    )
+                )
+            if c.name in NON_NEGATIVE.get(src.table, ()):
+                checks.append(
+                    Check(
+                        f"{v} < 0",
+                        lab,
+                        "negative value {value} for " + c.name,
+                        "amounts and counts cannot be negative; fix the value",
+                        f"CAST({v} AS VARCHAR)",
+                    )
+                )
+
+        # materialize: raw text, then parsed values, then derived values
+        stg = f"_stg_{src.name}"
+        raw_sel = ", ".join(
+            f"{r} AS {ident(k if k.startswith('o_') else 'r_' + k)}" for k, r in raw.items()
+        )
+        parsed_sel = ", ".join(f"{p} AS {ident(k)}" for k, p in parsed.items())
+        where = f" WHERE {src.filter}" if src.filter else ""
+        try:
+            self.con.execute(
+                f"CREATE TEMP TABLE {ident(stg + '_raw')} AS SELECT _file, _row, {raw_sel} "
+                f"FROM ({union}){where}"
+            )
+            sql = f"SELECT *, {parsed_sel} FROM {ident(stg + '_raw')}"
+            if derived:
+                repl = ", ".join(f"{e} AS {ident(k)}" for k, e in derived.items() if k in parsed)
+                extra = ", ".join(
+                    f"{e} AS {ident(k)}" for k, e in derived.items() if k not in parsed
+                )
+                sql = (
+                    "SELECT *"
+                    + (f" REPLACE ({repl})" if repl else "")
+                    + (f", {extra}" if extra else "")
+                    + f" FROM ({sql})"
+                )
+            self.con.execute(f"CREATE TEMP TABLE {ident(stg)} AS {sql}")
+            self.con.execute(f"DROP TABLE {ident(stg + '_raw')}")
+        except duckdb.Error as exc:
+            self._file_problem(
+                reads,
+                f"a field expression or filter fails: {str(exc).splitlines()[0]}",
+                "check sql = ... and filter = ... in the mapping",
+            )
+            return None
+        bad_conds = self._run_checks(stg, checks)
+
+        out = f"_out_{src.name}"
+        keep = ", ".join(ident(c.name) for c in final)
+        bad = " OR ".join(f"coalesce({b}, false)" for b in bad_conds) or "false"
+        self.con.execute(
+            f"CREATE TEMP TABLE {ident(out)} AS SELECT _file, _row, {sql_str(src.name)} AS _src, "
+            f"{keep} FROM {ident(stg)} WHERE NOT ({bad})"
+        )
+        rows_out = int(self.q(f"SELECT count(*) FROM {ident(out)}")[0][0])
+        if src.distinct:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {ident(out)} AS SELECT * FROM {ident(out)} "
+                f"QUALIFY row_number() OVER (PARTITION BY {keep} ORDER BY _file, _row) = 1"
+            )
+        rows_in = int(self.q(f"SELECT count(*) FROM {ident(stg)}")[0][0])
+
+        history = None
+        if hist_cols:
+            history = f"_hist_{src.name}"
+            parts = [
+                f"SELECT _file, _row, _src, deal_id, {sql_str(sid)} AS stage_id, "
+                f"{ident('h_' + sid)} AS entered_at FROM {ident(stg)} JOIN {ident(out)} "
+                f"USING (_file, _row) WHERE {ident('h_' + sid)} IS NOT NULL"
+                for sid in hist_cols
+            ]
+            self.con.execute(
+                f"CREATE TEMP TABLE {ident(history)} AS SELECT * FROM ({' UNION ALL '.join(parts)})"
+            )
+        self.con.execute(f"DROP TABLE {ident(stg)}")
+        return Staged(src, out, labels, rows_in, history, rows_in - rows_out, checks)
+
+    def _run_checks(self, stg: str, checks: list[Check]) -> list[str]:
+        """Count every check in one pass; list the rows of those that hit."""
+        if not checks:
+            return []
+        conds = [ch.condition for ch in checks]
+        counts = self.q(
+            "SELECT "
+            + ", ".join(f"count_if(coalesce({c}, false))" for c in conds)
+            + f" FROM {ident(stg)}"
+        )[0]
+        for ch, c, n in zip(checks, conds, counts, strict=True):
+            if not n:
+                continue
+            rows = self.q(
+                f"SELECT _file, _row, {ch.value_sql} FROM {ident(stg)} WHERE coalesce({c}, false) "
+                f"ORDER BY _file, _row LIMIT {MAX_LISTED}"
+            )
+            for file, row, value in rows:
+                shown = "''" if value is None else repr(str(value)[:80])
+                self.problems.append(
+                    ImportProblem(
+                        file, int(row), ch.column, ch.problem.format(value=shown), ch.hint
+                    )
+                )
+            if n > MAX_LISTED:
+                self.problems.append(
+                    ImportProblem(
+                        rows[0][0],
+                        None,
+                        ch.column,
+                        f"… and {n - MAX_LISTED:,} more rows with the same problem",
+                        ch.hint,
+                    )
+                )
+        return conds
+
+    def _file_problem(self, reads: list[ReadResult], text: str, hint: str) -> None:
+        self.problems.append(ImportProblem(str(reads[0].path), None, None, text, hint))
+
+    def _in(self, col: str, values: list[str]) -> str:
+        if not values:
+            return "false"
+        return f"{ident(col)} IN ({', '.join(sql_str(v) for v in values)})"
+
+    def _outcome_of(self, st: str) -> str:
+        return (
+            f"(CASE WHEN {self._in(st, self.won)} THEN 'won' "
+            f"WHEN {self._in(st, self.lost)} THEN 'lost' END)"
+        )
+
+    def _default_raw(self, table: str, cname: str) -> str | None:
+        """Fields a mapping need not fill: pipeline and currency of deals."""
+        if table in ("deals",) and cname == "pipeline_id" and self.mapping.pipeline:
+            return sql_str(self.mapping.pipeline.pipeline_id)
+        if cname == "currency" and self.mapping.currency and table in ("deals", "contracts"):
+            return sql_str(self.mapping.currency)
+        return None
+
+
+def _sqltype(col: Column) -> str:
+    return {
+        "string": "VARCHAR",
+        "int64": "BIGINT",
+        "float64": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+    }[col.dtype]

@@ -1,0 +1,64 @@
+"""Problems found in the input: what is wrong, where (file, row, column) and how to fix it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: Canonical fields that must not be negative (money and counts).
+NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    "deals": ("amount",),
+    "contracts": ("value",),
+    "products": ("list_price",),
+    "accounts": ("employees", "annual_revenue"),
+    "leads": ("employees",),
+}
+
+#: At most this many rows are listed per (file, column, problem); the rest are counted.
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One problem with the input. ``row`` counts like a spreadsheet: the header is row 1."""
+
+    file: str
+    row: int | None
+    column: str | None
+    problem: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column!r}"
+        text = f"{where}: {self.problem}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+def write_report(problems: Iterable[ImportProblem], path: str | Path) -> None:
+    """All problems to ``path``: CSV for ``.csv``, JSON for ``.json``, else one per line."""
+    path = Path(path)
+    items = list(problems)
+    if path.suffix.lower() == ".csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["file", "row", "column", "problem", "hint"])
+        for p in items:
+            w.writerow(
+                [p.file, "" if p.row is None else p.row, p.column or "", p.problem, p.hint or ""]
+            )
+        path.write_text(buf.getvalue(), encoding="utf-8")
+    elif path.suffix.lower() == ".json":
+        path.write_text(
+            json.dumps([asdict(p) for p in items], indent=2, ensure_ascii=False), "utf-8"
+        )
+    else:
+        lines = [str(p) for p in items] or ["no problems"]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
