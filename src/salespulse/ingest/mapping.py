@@ -86,7 +86,17 @@ _SOURCE_KEYS = {
     "filter",
     "distinct",
 }
-_FIELD_KEYS = {"column", "value", "sql", "map", "unmapped", "default", "format", "when_closed"}
+_FIELD_KEYS = {
+    "column",
+    "value",
+    "sql",
+    "map",
+    "unmapped",
+    "default",
+    "format",
+    "when_closed",
+    "optional",
+}
 _STAGE_KEYS = {"name", "id", "order", "probability", "outcome", "aliases", "required"}
 _HISTORY_KEYS = {"snapshots", "current_stage"}
 ENCODINGS = ("auto", "utf-8", "windows-1252", "latin-1")
@@ -104,6 +114,7 @@ class Field:
     default: str | None = None
     formats: tuple[str, ...] = ()
     when_closed: bool = False
+    optional: bool = False  # a missing column leaves the field empty instead of an error
 
 
 @dataclass(frozen=True)
@@ -291,6 +302,7 @@ def _field(raw: Any, where: str, path: Path) -> Field:
         default=None if raw.get("default") is None else str(raw["default"]),
         formats=tuple(_as_list(raw.get("format"))),
         when_closed=bool(raw.get("when_closed", False)),
+        optional=bool(raw.get("optional", False)),
     )
 
 
@@ -344,6 +356,9 @@ def _resolve_files(spec: dict[str, Any], data_dir: Path, where: str, path: Path)
         p = p if p.is_absolute() else data_dir / p
         if any(ch in p.name for ch in "*?["):
             out.extend(sorted(p.parent.glob(p.name)))
+        elif not p.exists() and p.parent.is_dir():  # Account.csv vs account.csv
+            same = [x for x in p.parent.iterdir() if x.name.lower() == p.name.lower()]
+            out.append(same[0] if same else p)
         else:
             out.append(p)
     return out

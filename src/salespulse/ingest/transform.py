@@ -195,7 +195,11 @@ class Stager:
         # mapped columns must exist in every file of the source
         for rd in reads:
             for cname, fd in src.columns.items():
-                if fd.column is not None and self._resolve(fd.column, rd.columns) is None:
+                if (
+                    fd.column is not None
+                    and not fd.optional
+                    and self._resolve(fd.column, rd.columns) is None
+                ):
                     near = difflib.get_close_matches(fd.column, rd.columns, n=1, cutoff=0.6)
                     self.problems.append(
                         ImportProblem(
@@ -245,7 +249,12 @@ class Stager:
                     continue
             else:
                 if f.column is not None:
-                    r = self._nulls(ident(self._resolve(f.column, cols_all) or f.column), fmt)
+                    found = self._resolve(f.column, cols_all)
+                    r = (
+                        self._nulls(ident(found), fmt)
+                        if found is not None
+                        else "CAST(NULL AS VARCHAR)"
+                    )
                     label = f.column
                 elif f.value is not None:
                     r = sql_str(f.value)
@@ -406,16 +415,8 @@ class Stager:
             )
             sql = f"SELECT *, {parsed_sel} FROM {ident(stg + '_raw')}"
             if derived:
-                repl = ", ".join(f"{e} AS {ident(k)}" for k, e in derived.items() if k in parsed)
-                extra = ", ".join(
-                    f"{e} AS {ident(k)}" for k, e in derived.items() if k not in parsed
-                )
-                sql = (
-                    "SELECT *"
-                    + (f" REPLACE ({repl})" if repl else "")
-                    + (f", {extra}" if extra else "")
-                    + f" FROM ({sql})"
-                )
+                extra = ", ".join(f"{e} AS {ident('d_' + k)}" for k, e in derived.items())
+                sql = f"SELECT *, {extra} FROM ({sql})"
             self.con.execute(f"CREATE TEMP TABLE {ident(stg)} AS {sql}")
             self.con.execute(f"DROP TABLE {ident(stg + '_raw')}")
         except duckdb.Error as exc:
@@ -428,17 +429,21 @@ class Stager:
         bad_conds = self._run_checks(stg, checks)
 
         out = f"_out_{src.name}"
-        keep = ", ".join(ident(c.name) for c in final)
+        keep = ", ".join(
+            f"{ident('d_' + c.name)} AS {ident(c.name)}" if c.name in derived else ident(c.name)
+            for c in final
+        )
         bad = " OR ".join(f"coalesce({b}, false)" for b in bad_conds) or "false"
         self.con.execute(
             f"CREATE TEMP TABLE {ident(out)} AS SELECT _file, _row, {sql_str(src.name)} AS _src, "
             f"{keep} FROM {ident(stg)} WHERE NOT ({bad})"
         )
         rows_out = int(self.q(f"SELECT count(*) FROM {ident(out)}")[0][0])
+        names = ", ".join(ident(c.name) for c in final)
         if src.distinct:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {ident(out)} AS SELECT * FROM {ident(out)} "
-                f"QUALIFY row_number() OVER (PARTITION BY {keep} ORDER BY _file, _row) = 1"
+                f"QUALIFY row_number() OVER (PARTITION BY {names} ORDER BY _file, _row) = 1"
             )
         rows_in = int(self.q(f"SELECT count(*) FROM {ident(stg)}")[0][0])
 
