@@ -32,7 +32,7 @@ from salespulse.ingest.readers import ReadResult, SourceError, ident, read_file,
 from salespulse.ingest.transform import Staged, Stager
 from salespulse.ingest.validate import MAX_LISTED, ImportProblem
 from salespulse.warehouse.schema import TABLES, TABLES_BY_NAME, Table
-from salespulse.warehouse.store import Store, connect, utcnow
+from salespulse.warehouse.store import Store, connect, default_db, utcnow
 
 Progress = Callable[[str, int, int], None]
 
@@ -116,7 +116,10 @@ def run_import(
     nothing was written; with ``raise_on_problems=False`` the result carries them instead.
     """
     m = load_mapping(mapping, data_dir)
-    store = connect(db, create=not dry_run or db is None)
+    location = str(db) if db is not None else default_db()
+    if dry_run and "://" not in location and not Path(location).expanduser().exists():
+        location = ":memory:"  # nothing stored yet: check against an empty model, create nothing
+    store = connect(location)
     try:
         return _run(m, store, dry_run, skip_bad_rows, as_of, progress or _noop, raise_on_problems)
     finally:
@@ -145,8 +148,7 @@ def _run(
     con = duckdb.connect()
     with tempfile.TemporaryDirectory(prefix="salespulse-import-") as tmp:
         try:
-            staged = _stage_all(m, con, result, Path(tmp), progress)
-            file_level = bool(result.problems)
+            staged, file_level = _stage_all(m, con, result, Path(tmp), progress)
             if not file_level:
                 _finish(
                     m, store, con, staged, result, skip_bad_rows, snapshot_at, started, progress
@@ -162,8 +164,10 @@ def _run(
 
 def _stage_all(
     m: Mapping, con: duckdb.DuckDBPyConnection, result: ImportResult, tmp: Path, progress: Progress
-) -> list[Staged]:
+) -> tuple[list[Staged], bool]:
+    """Read and transform every source; also says whether a whole file was unusable."""
     stager = Stager(con, m)
+    fatal = False
     total = sum(len(s.files) for s in m.sources)
     done = 0
     staged: list[Staged] = []
@@ -174,6 +178,7 @@ def _stage_all(
                 r = read_file(con, f"_file_{si}_{fi}", path, src.format, tmp)
             except SourceError as exc:
                 result.problems.append(exc.problem)
+                fatal = True
                 continue
             finally:
                 done += 1
@@ -193,8 +198,10 @@ def _stage_all(
             st = stager.stage(src, reads)
             if st is not None:
                 staged.append(st)
+            else:
+                fatal = True
     result.problems.extend(stager.problems)
-    return staged
+    return staged, fatal
 
 
 def _finish(

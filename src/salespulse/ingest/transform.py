@@ -451,8 +451,8 @@ class Stager:
         if hist_cols:
             history = f"_hist_{src.name}"
             parts = [
-                f"SELECT _file, _row, _src, deal_id, {sql_str(sid)} AS stage_id, "
-                f"{ident('h_' + sid)} AS entered_at FROM {ident(stg)} JOIN {ident(out)} "
+                f"SELECT _file, _row, _src, o.deal_id, {sql_str(sid)} AS stage_id, "
+                f"{ident('h_' + sid)} AS entered_at FROM {ident(stg)} JOIN {ident(out)} o "
                 f"USING (_file, _row) WHERE {ident('h_' + sid)} IS NOT NULL"
                 for sid in hist_cols
             ]
