@@ -1,0 +1,1 @@
+"""Analyses built on the semantic layer: alerts, lead scoring, forecasts."""

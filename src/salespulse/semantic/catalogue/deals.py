@@ -1,0 +1,600 @@
+"""Deal KPIs: won revenue and the dashboard measures, open pipeline, forecast (W5, W6),
+data hygiene (W6), e-mail-only late-stage deals (W4) and conversion rate (S5).
+
+*Closed* means the deal's last known stage (as of the as-of date) is a closed stage — or,
+for deals without stage history, that ``closed_at`` lies before the as-of date. *Won* is a
+closed deal whose stage is the won stage (``outcome = won``). Amounts are in the reporting
+currency; deals without an amount count in deal numbers but add nothing to sums.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis import _
+
+from salespulse.semantic.catalogue.common import grouped, key_columns, period_table, run_kpi
+from salespulse.semantic.kpi import DEAL_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.measures import Count, Mean, Ratio, Sum, ratio_value
+from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.timecal import Grain
+
+if TYPE_CHECKING:
+    from salespulse.semantic.query import Plan, Query
+
+#: A learned stage probability needs at least this many decided (won/lost) deals.
+MIN_LEARNED_DEALS = 10
+
+
+# -- facts -------------------------------------------------------------------------------
+def closed_facts(ctx: Context) -> Facts:
+    d = ctx.deals.filter(_.is_closed)
+    d = d.mutate(cycle_days=days_between(d.created_at, d.closed_at))
+    return Facts(d, "deals", "deal_id", at="closed_at")
+
+
+def won_facts(ctx: Context) -> Facts:
+    f = closed_facts(ctx)
+    return Facts(f.table.filter(_.is_won), "deals", "deal_id", at="closed_at")
+
+
+def created_facts(ctx: Context) -> Facts:
+    return Facts(ctx.deals, "deals", "deal_id", at="created_at")
+
+
+def open_intervals(ctx: Context) -> ir.Table:
+    """Deals while open, one row per stage visit: [valid_from, valid_to) with the stage.
+
+    Deals with history are open during visits of non-closed stages; deals without history
+    from creation until closed (in their current stage).
+    """
+    v = ctx.stage_history.filter(~_.is_closed)
+    ts = "timestamp"
+    hist = v.select(
+        deal_id=v.deal_id.cast("string"),
+        stage_id=v.stage_id.cast("string"),
+        valid_from=v.entered_at.cast(ts),
+        valid_to=v.left_at.cast(ts),
+    )
+    d = ctx.deals
+    plain = d.filter(~d.has_history).select(
+        deal_id=d.deal_id.cast("string"),
+        stage_id=d.stage_id.cast("string"),
+        valid_from=d.created_at.cast(ts),
+        valid_to=d.closed_at.cast(ts),
+    )
+    iv = hist.union(plain)
+    attrs = d.drop("stage_id", "stage_order", "stage_probability", "closed_at")
+    attrs = attrs.rename(_deal="deal_id")
+    j = iv.inner_join(attrs, iv.deal_id == attrs._deal).drop("_deal")
+    st = ctx.stages.select("stage_id", "stage_order", "stage_probability", "stage_name")
+    return j.left_join(st, "stage_id").drop("stage_id_right")
+
+
+def open_facts(ctx: Context) -> Facts:
+    return Facts(
+        open_intervals(ctx), "deals", "deal_id", valid_from="valid_from", valid_to="valid_to"
+    )
+
+
+def learned_probabilities(ctx: Context) -> ir.Table:
+    """stage_id → learned win probability: of the deals that entered the stage and have
+    been decided (won or lost by as-of), the share won. Null with fewer than
+    ``MIN_LEARNED_DEALS`` decided deals."""
+    h = ctx.stage_history.filter(~_.is_closed).select("deal_id", "stage_id").distinct()
+    dec = ctx.deals.filter(_.is_closed).select(_d="deal_id", _won="is_won")
+    j = h.inner_join(dec, h.deal_id == dec._d)
+    agg = j.group_by("stage_id").aggregate(won=j._won.sum(), n=j.count())
+    return agg.select(
+        "stage_id",
+        learned_probability=ibis.ifelse(
+            agg.n >= MIN_LEARNED_DEALS, agg.won.cast("float64") / agg.n, ibis.null("float64")
+        ),
+    )
+
+
+def learned_days_to_close(ctx: Context) -> ir.Table:
+    """(stage_id, product_id) → median days from entering the stage to being won."""
+    h = ctx.stage_history.filter(~_.is_closed).select("deal_id", "stage_id", "entered_at")
+    won = ctx.deals.filter(_.is_won).select(_d="deal_id", _closed="closed_at", _p="product_id")
+    j = h.inner_join(won, h.deal_id == won._d)
+    j = j.mutate(days=days_between(j.entered_at, j._closed))
+    return j.group_by(stage_id=j.stage_id, product_id=j._p).aggregate(days_to_close=j.days.median())
+
+
+def _forecast_base(ctx: Context) -> ir.Table:
+    """Deals open at as-of with configured and learned probability and close dates."""
+    cur = ctx.stage_history.filter(_.is_last).select(_cd="deal_id", _entered="entered_at")
+    d = ctx.deals.filter(~_.is_closed)
+    d = d.left_join(cur, d.deal_id == cur._cd).drop("_cd")
+    lp = learned_probabilities(ctx).rename(_lp_stage="stage_id")
+    d = d.left_join(lp, d.stage_id == lp._lp_stage).drop("_lp_stage")
+    lt = learned_days_to_close(ctx).rename(_lt_stage="stage_id", _lt_product="product_id")
+    d = d.left_join(lt, [d.stage_id == lt._lt_stage, d.product_id == lt._lt_product])
+    d = d.drop("_lt_stage", "_lt_product")
+    today = ibis.literal(ctx.as_of)
+    entered = ibis.coalesce(d._entered, d.created_at)
+    learned_close = (entered + d.days_to_close.round().cast("int64").as_interval("D")).date()
+    return d.mutate(
+        p_config=d.stage_probability,
+        p_learned=ibis.coalesce(d.learned_probability, d.stage_probability),
+        close_on=ibis.greatest(ibis.coalesce(d.expected_close_on, today), today),
+        close_on_learned=ibis.greatest(
+            ibis.coalesce(learned_close, d.expected_close_on, today), today
+        ),
+    )
+
+
+def forecast_facts(ctx: Context) -> Facts:
+    return Facts(_forecast_base(ctx), "deals", "deal_id", at="close_on")
+
+
+def forecast_timing_facts(ctx: Context) -> Facts:
+    return Facts(_forecast_base(ctx), "deals", "deal_id", at="close_on_learned")
+
+
+def _last_touch(ctx: Context) -> ir.Table:
+    """deal_id → last stage change or activity on the deal before as-of."""
+    h = ctx.stage_history.group_by(_t_deal=_.deal_id).aggregate(t=_.entered_at.max())
+    a = ctx.activities.filter(_.deal_id.notnull())
+    a = a.group_by(_t_deal=a.deal_id).aggregate(t=a.occurred_at.max())
+    u = h.mutate(t=h.t.cast("timestamp")).union(a.mutate(t=a.t.cast("timestamp")))
+    return u.group_by("_t_deal").aggregate(last_touch_at=u.t.max())
+
+
+def hygiene_facts(ctx: Context) -> Facts:
+    """Open deals at as-of with their last touch (for "not updated in N days")."""
+    iv = open_intervals(ctx)
+    lt = _last_touch(ctx)
+    j = iv.left_join(lt, iv.deal_id == lt._t_deal).drop("_t_deal")
+    j = j.mutate(
+        last_touch_at=ibis.coalesce(j.last_touch_at, j.created_at),
+        not_updated_days=ibis.literal(float(ctx.settings.not_updated_days)),
+    )
+    return Facts(j, "deals", "deal_id", valid_from="valid_from", valid_to="valid_to")
+
+
+def late_stage_ids(ctx: Context) -> ir.Table:
+    """The last two open stages of each pipeline (by stage order)."""
+    s = ctx.stages.filter(~_.is_closed)
+    w = ibis.window(group_by="pipeline_id", order_by=ibis.desc("stage_order"))
+    s = s.mutate(_rank=ibis.row_number().over(w))
+    return s.filter(_._rank < 2).select(late_stage="stage_id")
+
+
+def email_only_facts(ctx: Context) -> Facts:
+    """Deals that reached one of the last two open stages and are open or lost at as-of,
+    with whether contact while in those stages was by e-mail only (≥ 1 e-mail, no call or
+    meeting). Event time: when the deal first entered a late stage."""
+    late = late_stage_ids(ctx)
+    v = ctx.stage_history.inner_join(late, _.stage_id == late.late_stage)
+    # (an open upper bound as null, not as the as-of literal: ibis 12 cannot dereference a
+    # literal shared with the activities' own as-of filter inside a join predicate)
+    visits = v.select(v_deal=v.deal_id, v_from=v.entered_at, v_to=v.left_at)
+    a = ctx.activities.filter(
+        _.deal_id.notnull() & _.activity_type.isin(["call", "email", "meeting"])
+    )
+    j = visits.left_join(
+        a,
+        [
+            a.deal_id == visits.v_deal,
+            a.occurred_at >= visits.v_from,
+            visits.v_to.isnull() | (a.occurred_at < visits.v_to),
+        ],
+    )
+    per_deal = j.group_by(deal_id=j.v_deal).aggregate(
+        late_entered_at=j.v_from.min(),
+        emails=(j.activity_type == "email").sum(),
+        others=j.activity_type.isin(["call", "meeting"]).sum(),
+    )
+    d = ctx.deals.filter(~_.is_closed | (_.outcome == "lost")).rename(_d="deal_id")
+    out = per_deal.inner_join(d, per_deal.deal_id == d._d).drop("_d")
+    out = out.mutate(
+        email_only=(out.emails.fill_null(0) > 0) & (out.others.fill_null(0) == 0),
+        is_lost=out.outcome.fill_null("") == "lost",
+    )
+    return Facts(out, "deals", "deal_id", at="late_entered_at")
+
+
+# -- composite KPIs --------------------------------------------------------------------
+def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    """S5: won deals closed in the period / deals open at any time in the period × 100."""
+    periods, with_period = period_table(ctx, p, q, Grain.quarter)
+    d = ctx.deals
+    for dim, values in p.where:
+        d = d.filter(d[dim.column].cast("string").isin(list(values)))
+    j = d.cross_join(periods)
+    in_pipeline = (j.created_at < j.p_end_at) & (
+        j.closed_at.isnull() | (j.closed_at >= j.p_start_at)
+    )
+    won_in = j.is_won & (j.closed_at >= j.p_start_at) & (j.closed_at < j.p_end_at)
+    keys = key_columns(p, with_period)
+    groups = {k: (j[k] if k == "period" else j[Dim(k).column]) for k in keys}
+    agg = grouped(
+        j,
+        groups,
+        numerator=won_in.sum().cast("float64"),
+        denominator=in_pipeline.sum().cast("float64"),
+    )
+    agg = agg.mutate(value=ratio_value(agg.numerator, agg.denominator, 100.0))
+    return agg.execute()
+
+
+def _quota_attainment(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    f = run_kpi(ctx, q, "won_revenue")
+    return (
+        f.drop(columns=["attainment"])
+        .rename(columns={"value": "numerator", "target": "denominator"})
+        .assign(value=lambda x: x.numerator / x.denominator.where(x.denominator != 0))
+    )
+
+
+def _pipeline_coverage(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    """Weighted pipeline expected to close in the as-of quarter / remaining quota."""
+    from salespulse.semantic import timecal
+
+    grain = p.grain or Grain.quarter
+    start = timecal.period_start(ctx.as_of, grain, ctx.settings)
+    end = timecal.next_period(start, grain) - pd.Timedelta(days=1)
+    by = tuple(d.value for d in p.dims)
+    fc = run_kpi(ctx, q, "forecast", by=by, start=start, end=end)
+    won = run_kpi(ctx, q, "won_revenue", by=by, start=start, end=ctx.as_of)
+    quota = run_kpi(ctx, q, "won_revenue", by=by, start=start, end=end)
+    keys = list(by)
+    base = quota[[*keys, "target"]] if keys else quota[["target"]]
+    out = (
+        base.merge(won[[*keys, "value"]].rename(columns={"value": "won"}), how="outer", on=keys)
+        if keys
+        else base.assign(won=won["value"].sum())
+    )
+    if keys:
+        out = out.merge(
+            fc[[*keys, "value"]].rename(columns={"value": "numerator"}), how="outer", on=keys
+        )
+    else:
+        out = out.assign(numerator=fc["value"].sum())
+    out["won"] = out["won"].fillna(0.0)
+    out["numerator"] = out["numerator"].fillna(0.0)
+    remaining = out["target"] - out["won"]
+    out["denominator"] = remaining
+    out["value"] = out["numerator"] / remaining.where(remaining > 0)
+    return out.drop(columns=["target", "won"])
+
+
+def _deal_velocity(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    """(# open deals × average deal size × win rate) / average sales cycle (EUR per day),
+    sizes, rates and cycles over the 12 months up to as-of."""
+    by = tuple(d.value for d in p.dims)
+    start = (pd.Timestamp(ctx.as_of) - pd.DateOffset(years=1) + pd.Timedelta(days=1)).date()
+    parts = {
+        "open": run_kpi(ctx, q, "open_deals", by=by, start=None, end=None),
+        "size": run_kpi(ctx, q, "avg_deal_size", by=by, start=start, end=ctx.as_of),
+        "rate": run_kpi(ctx, q, "win_rate", by=by, start=start, end=ctx.as_of),
+        "cycle": run_kpi(ctx, q, "avg_sales_cycle", by=by, start=start, end=ctx.as_of),
+    }
+    keys = list(by)
+    frames = [f[[*keys, "value"]].rename(columns={"value": name}) for name, f in parts.items()]
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.merge(f, how="outer", on=keys) if keys else pd.concat([out, f], axis=1)
+    out["numerator"] = out["open"] * out["size"] * out["rate"]
+    out["denominator"] = out["cycle"]
+    out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] > 0)
+    return out.drop(columns=list(parts))
+
+
+def _none(ctx: Context) -> Facts:  # composite KPIs have no facts of their own
+    raise NotImplementedError
+
+
+DEALS = ("deals",)
+HISTORY = ("deals", "deal_stage_history")
+
+KPIS = (
+    Kpi(
+        "won_revenue",
+        "Won revenue",
+        "Gewonnen omzet",
+        "Total amount of the deals won in the period (by close date), in EUR.",
+        Unit.money,
+        won_facts,
+        Sum(_.amount_eur),
+        dims=DEAL_DIMS,
+        requires=DEALS,
+        default_by=("rep", "quarter"),
+        target_kpi="won_revenue",
+    ),
+    Kpi(
+        "won_deals",
+        "Won deals",
+        "Gewonnen deals",
+        "Number of deals won in the period (by close date).",
+        Unit.count,
+        won_facts,
+        Count(),
+        dims=DEAL_DIMS,
+        requires=DEALS,
+        default_by=("rep", "quarter"),
+    ),
+    Kpi(
+        "quota_attainment",
+        "Quota attainment",
+        "Quotarealisatie",
+        "Won revenue / revenue quota (targets for won_revenue) for the period, per rep, team "
+        "or the whole company. No quota = no value.",
+        Unit.ratio,
+        _none,
+        Ratio(Count(), Count()),
+        dims=(Dim.rep, Dim.team),
+        requires=DEALS,
+        default_by=("rep", "quarter"),
+        compute=_quota_attainment,
+    ),
+    Kpi(
+        "avg_deal_size",
+        "Average deal size",
+        "Gemiddelde dealgrootte",
+        "Average amount of the deals won in the period (deals without amount left out).",
+        Unit.money,
+        won_facts,
+        Mean(_.amount_eur),
+        dims=DEAL_DIMS,
+        requires=DEALS,
+        default_by=("rep", "quarter"),
+    ),
+    Kpi(
+        "avg_sales_cycle",
+        "Average sales cycle",
+        "Gemiddelde verkoopcyclus",
+        "Average days from deal creation to won, for the deals won in the period.",
+        Unit.days,
+        won_facts,
+        Mean(_.cycle_days),
+        dims=DEAL_DIMS,
+        requires=DEALS,
+        higher_is_better=False,
+        default_by=("product",),
+    ),
+    Kpi(
+        "win_rate",
+        "Win rate",
+        "Winratio",
+        "Won / (won + lost) of the deals closed in the period (the cohort win rate). "
+        "Null when no deal closed.",
+        Unit.ratio,
+        closed_facts,
+        Ratio(Count(where=_.is_won), Count()),
+        dims=DEAL_DIMS,
+        source="S5",
+        requires=DEALS,
+        default_by=("rep", "quarter"),
+    ),
+    Kpi(
+        "conversion_rate",
+        "Conversion rate",
+        "Conversieratio",
+        "The source's formula: (deals won in the quarter) / (leads and deals in the pipeline "
+        "at any time in the quarter) × 100, per rep per quarter. 'Closed' means won.",
+        Unit.percent,
+        _none,
+        Ratio(Count(), Count()),
+        dims=DEAL_DIMS,
+        source="S5",
+        primary=True,
+        requires=DEALS,
+        default_by=("rep", "quarter"),
+        compute=_conversion_rate,
+    ),
+    Kpi(
+        "new_deals",
+        "New deals",
+        "Nieuwe deals",
+        "Deals created in the period.",
+        Unit.count,
+        created_facts,
+        Count(),
+        dims=DEAL_DIMS,
+        requires=DEALS,
+        default_by=("rep", "month"),
+    ),
+    Kpi(
+        "open_deals",
+        "Open deals",
+        "Open deals",
+        "Number of open deals as of a date (from stage history), e.g. per rep and stage.",
+        Unit.count,
+        open_facts,
+        Count(),
+        kind=Kind.snapshot,
+        dims=(*DEAL_DIMS, Dim.stage),
+        source="W3",
+        requires=DEALS,
+        default_by=("rep", "stage"),
+        higher_is_better=None,
+    ),
+    Kpi(
+        "open_pipeline",
+        "Open pipeline value",
+        "Open pijplijnwaarde",
+        "Total amount of the deals open as of a date, in EUR.",
+        Unit.money,
+        open_facts,
+        Sum(_.amount_eur),
+        kind=Kind.snapshot,
+        dims=(*DEAL_DIMS, Dim.stage),
+        requires=DEALS,
+        default_by=("rep", "stage"),
+    ),
+    Kpi(
+        "weighted_pipeline",
+        "Weighted pipeline",
+        "Gewogen pijplijn",
+        "Σ amount × the stage's configured win probability over the deals open as of a date.",
+        Unit.money,
+        open_facts,
+        Sum(lambda t: t.amount_eur * t.stage_probability),
+        kind=Kind.snapshot,
+        dims=(*DEAL_DIMS, Dim.stage),
+        source="W5",
+        requires=DEALS,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "forecast",
+        "Revenue forecast",
+        "Omzetprognose",
+        "'Chance × time': Σ over deals open at the as-of date of amount × the stage's "
+        "configured win probability, placed in the period of the expected close date "
+        "(overdue or missing close dates count on the as-of date).",
+        Unit.money,
+        forecast_facts,
+        Sum(lambda t: t.amount_eur * t.p_config),
+        dims=(*DEAL_DIMS, Dim.stage),
+        source="W5",
+        primary=True,
+        requires=DEALS,
+        default_by=("month",),
+    ),
+    Kpi(
+        "forecast_learned",
+        "Revenue forecast (learned probabilities)",
+        "Omzetprognose (geleerde kansen)",
+        "As the forecast, with each stage's probability learned from history: of the deals "
+        "that entered the stage and have been decided, the share won (configured "
+        "probability where fewer than 10 decided deals).",
+        Unit.money,
+        forecast_facts,
+        Sum(lambda t: t.amount_eur * t.p_learned),
+        dims=(*DEAL_DIMS, Dim.stage),
+        source="W5",
+        requires=HISTORY,
+        default_by=("month",),
+    ),
+    Kpi(
+        "forecast_learned_timing",
+        "Revenue forecast (learned probabilities and timing)",
+        "Omzetprognose (geleerde kansen en timing)",
+        "As the learned forecast, but each deal is placed at the date implied by history: "
+        "when it entered its current stage plus the median days from that stage to won for "
+        "deals of the same product (products with different cycle lengths are not mixed).",
+        Unit.money,
+        forecast_timing_facts,
+        Sum(lambda t: t.amount_eur * t.p_learned),
+        dims=(*DEAL_DIMS, Dim.stage),
+        source="W5",
+        requires=HISTORY,
+        default_by=("month",),
+    ),
+    Kpi(
+        "pipeline_coverage",
+        "Pipeline coverage",
+        "Pijplijndekking",
+        "Weighted open pipeline expected to close in the current quarter / remaining quota "
+        "(quota − won so far this quarter). No value when the quota is met or missing.",
+        Unit.ratio,
+        _none,
+        Ratio(Count(), Count()),
+        dims=(Dim.rep, Dim.team),
+        requires=DEALS,
+        point_only=True,
+        default_by=("rep",),
+        compute=_pipeline_coverage,
+    ),
+    Kpi(
+        "deal_velocity",
+        "Deal velocity",
+        "Dealsnelheid",
+        "(Open deals × average deal size × win rate) / average sales cycle in days: the "
+        "revenue the pipeline produces per day. Sizes, rates and cycles over the last 12 "
+        "months.",
+        Unit.money,
+        _none,
+        Ratio(Count(), Count()),
+        dims=REP_DIMS,
+        requires=DEALS,
+        point_only=True,
+        default_by=("rep",),
+        compute=_deal_velocity,
+    ),
+    Kpi(
+        "overdue_close_deals",
+        "Open deals with a close date in the past",
+        "Open deals met sluitdatum in het verleden",
+        "Open deals whose expected close date lies before the as-of date (W6 data hygiene).",
+        Unit.count,
+        open_facts,
+        Count(where=lambda t: t.expected_close_on < t.as_of_on),
+        kind=Kind.snapshot,
+        dims=DEAL_DIMS,
+        source="W6",
+        requires=DEALS,
+        higher_is_better=False,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "deals_without_amount",
+        "Open deals without amount",
+        "Open deals zonder bedrag",
+        "Open deals with no amount filled in (W6 data hygiene).",
+        Unit.count,
+        open_facts,
+        Count(where=_.amount.isnull()),
+        kind=Kind.snapshot,
+        dims=DEAL_DIMS,
+        source="W6",
+        requires=DEALS,
+        higher_is_better=False,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "deals_not_updated",
+        "Open deals not updated",
+        "Open deals niet bijgewerkt",
+        "Open deals with no stage change and no activity in the last N days (setting, "
+        "default 30) before the as-of date (W6 data hygiene).",
+        Unit.count,
+        hygiene_facts,
+        Count(where=lambda t: days_between(t.last_touch_at, t.as_of_at) > t.not_updated_days),
+        kind=Kind.snapshot,
+        dims=DEAL_DIMS,
+        source="W6",
+        requires=DEALS,
+        higher_is_better=False,
+        point_only=True,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "email_only_late_deals",
+        "E-mail-only late-stage deals",
+        "Late deals met alleen e-mail",
+        "Open or lost deals that reached one of the last two open stages, where all contact "
+        "while in those stages was by e-mail (no call, no meeting); by when they first "
+        "reached a late stage.",
+        Unit.count,
+        email_only_facts,
+        Count(where=_.email_only),
+        dims=DEAL_DIMS,
+        source="W4",
+        requires=("deals", "deal_stage_history", "activities"),
+        higher_is_better=False,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "email_only_late_share",
+        "Share of late-stage deals worked by e-mail only",
+        "Aandeel late deals met alleen e-mail",
+        "Of the open or lost deals that reached the last two open stages, the share whose "
+        "contact there was by e-mail only.",
+        Unit.ratio,
+        email_only_facts,
+        Ratio(Count(where=_.email_only), Count()),
+        dims=DEAL_DIMS,
+        source="W4",
+        requires=("deals", "deal_stage_history", "activities"),
+        higher_is_better=False,
+        default_by=("rep",),
+    ),
+)

@@ -1,0 +1,390 @@
+"""Lead KPIs: SQLs per channel and rep (W1, W2), first response (W2), lead status (W3),
+new leads (S3), lead age (S4), referrals (S8) and the lead funnel (W7).
+
+A lead is *sales-qualified* (SQL) from ``sql_at``. *First response* is the owner's first
+outbound call, e-mail or meeting on the lead, measured from ``sql_at`` (or ``created_at``
+when the data has no SQL dates at all).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from salespulse.semantic import timecal
+from salespulse.semantic.kpi import LEAD_DIMS, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.measures import Count, Mean, Quantile, Ratio
+from salespulse.semantic.model import Context, days_between
+
+FAR_FUTURE = ibis.timestamp("9999-01-01 00:00:00")
+
+#: Lead statuses (W3), lowest to highest precedence; a lead has the highest it reached.
+LEAD_STATUSES = ("new", "attempting", "connected", "open_deal", "unqualified")
+
+
+def _lead_response(ctx: Context) -> ir.Table:
+    """Leads with the response window start, first outbound time and business hours."""
+    leads = ctx.leads
+    has_sql_dates = ctx.has_value("leads", "sql_at")
+    if has_sql_dates:
+        leads = leads.filter(_.sql_at.notnull()).mutate(response_from=_.sql_at)
+    else:
+        leads = leads.mutate(response_from=_.created_at)
+    fo = ctx.first_outbound.rename(fo_lead="lead_id")
+    j = leads.left_join(fo, leads.lead_id == fo.fo_lead).drop("fo_lead")
+    # the first outbound may precede SQL (worked before qualification): then 0 hours
+    resp_at = ibis.ifelse(
+        j.first_outbound_at < j.response_from, j.response_from, j.first_outbound_at
+    )
+    j = j.mutate(first_outbound_at=resp_at, _until=ibis.coalesce(resp_at, ctx.cutoff))
+    bh = timecal.business_hours_between(
+        j, "response_from", "_until", "lead_id", ctx.business_calendar()
+    )
+    bh = bh.rename(bh_lead="lead_id")
+    j = j.inner_join(bh, j.lead_id == bh.bh_lead).drop("bh_lead")
+    sla = ctx.settings.first_response_sla_hours
+    answered = j.first_outbound_at.notnull()
+    return (
+        j.mutate(
+            has_owner=j.owner_rep_id.notnull(),
+            followed_up=answered,
+            response_bh=ibis.ifelse(answered, j.business_hours, ibis.null("float64")),
+            response_hours=ibis.ifelse(
+                answered,
+                days_between(j.response_from, j.first_outbound_at) * 24.0,
+                ibis.null("float64"),
+            ),
+            within_sla=answered & (j.business_hours <= sla),
+            sla_due=answered | (j.business_hours > sla),
+        )
+        .rename(rep_id="owner_rep_id")
+        .drop("_until")
+    )
+
+
+def sql_facts(ctx: Context) -> Facts:
+    return Facts(_lead_response(ctx), "leads", "lead_id", at="response_from")
+
+
+def lead_facts(ctx: Context) -> Facts:
+    t = ctx.leads.rename(rep_id="owner_rep_id")
+    return Facts(t, "leads", "lead_id", at="created_at")
+
+
+def _status_intervals(ctx: Context) -> ir.Table:
+    """One row per (lead, status) the lead was in, with [valid_from, valid_to)."""
+    a = ctx.activities.filter(_.lead_id.notnull())
+    responded = (~a.is_outbound) | a.outcome.isin(["connected", "replied", "held"])
+    touches = a.group_by(t_lead=a.lead_id).aggregate(
+        t_attempt=a.occurred_at.min(where=a.is_outbound),
+        t_connect=a.occurred_at.min(where=responded),
+    )
+    d = ctx.deals.filter(_.lead_id.notnull())
+    deals = d.group_by(d_lead=d.lead_id).aggregate(t_deal=d.created_at.min())
+    leads = ctx.leads.rename(rep_id="owner_rep_id")
+    j = leads.left_join(touches, leads.lead_id == touches.t_lead).drop("t_lead")
+    j = j.left_join(deals, j.lead_id == deals.d_lead).drop("d_lead")
+    starts = {
+        "new": j.created_at,
+        "attempting": j.t_attempt,
+        "connected": j.t_connect,
+        "open_deal": j.t_deal,
+        "unqualified": j.disqualified_at,
+    }
+    parts = []
+    for i, status in enumerate(LEAD_STATUSES):
+        later = [ibis.coalesce(starts[s], FAR_FUTURE) for s in LEAD_STATUSES[i + 1 :]]
+        end = ibis.least(*later) if len(later) > 1 else (later[0] if later else FAR_FUTURE)
+        part = j.mutate(
+            lead_status=ibis.literal(status, "string"),
+            valid_from=starts[status].cast("timestamp"),
+            valid_to=ibis.ifelse(end == FAR_FUTURE, ibis.null("timestamp"), end).cast("timestamp"),
+        )
+        keep = part.filter(
+            _.valid_from.notnull() & (_.valid_to.isnull() | (_.valid_to > _.valid_from))
+        )
+        parts.append(keep.drop("t_attempt", "t_connect", "t_deal"))
+    return ibis.union(*parts)
+
+
+def lead_status_facts(ctx: Context) -> Facts:
+    return Facts(
+        _status_intervals(ctx), "leads", "lead_id", valid_from="valid_from", valid_to="valid_to"
+    )
+
+
+def active_lead_facts(ctx: Context) -> Facts:
+    """Leads while active: from creation until disqualified or turned into a deal."""
+    d = ctx.deals.filter(_.lead_id.notnull())
+    deals = d.group_by(d_lead=d.lead_id).aggregate(t_deal=d.created_at.min())
+    leads = ctx.leads.rename(rep_id="owner_rep_id")
+    j = leads.left_join(deals, leads.lead_id == deals.d_lead).drop("d_lead")
+    end = ibis.least(
+        ibis.coalesce(j.disqualified_at, FAR_FUTURE), ibis.coalesce(j.t_deal, FAR_FUTURE)
+    )
+    j = j.mutate(valid_to=ibis.ifelse(end == FAR_FUTURE, ibis.null("timestamp"), end))
+    return Facts(j, "leads", "lead_id", valid_from="created_at", valid_to="valid_to")
+
+
+def referral_facts(ctx: Context) -> Facts:
+    """Leads referred by an account that was a customer when the lead came in."""
+    leads = ctx.leads.filter(_.referring_account_id.notnull()).rename(rep_id="owner_rep_id")
+    c = ctx.contracts.select(c_acc="account_id", c_from="start_on", c_to="end_on")
+    j = leads.left_join(
+        c,
+        [
+            leads.referring_account_id == c.c_acc,
+            c.c_from <= leads.created_at.cast("date"),
+            c.c_to.isnull() | (c.c_to >= leads.created_at.cast("date")),
+        ],
+    )
+    flagged = j.group_by(leads.columns).aggregate(from_customer=j.c_acc.notnull().any())
+    return Facts(flagged, "leads", "lead_id", at="created_at")
+
+
+def funnel_facts(ctx: Context) -> Facts:
+    """Leads by creation cohort, with whether they reached SQL, a deal and a won deal."""
+    d = ctx.deals.filter(_.lead_id.notnull())
+    deals = d.group_by(d_lead=d.lead_id).aggregate(
+        has_deal=d.deal_id.count() > 0, has_won=d.is_won.any()
+    )
+    leads = ctx.leads.rename(rep_id="owner_rep_id")
+    j = leads.left_join(deals, leads.lead_id == deals.d_lead).drop("d_lead")
+    j = j.mutate(
+        is_sql=j.sql_at.notnull(),
+        has_deal=j.has_deal.fill_null(False),
+        has_won=j.has_won.fill_null(False),
+    )
+    return Facts(j, "leads", "lead_id", at="created_at")
+
+
+SQL_REQ = ("leads",)
+RESP_REQ = ("leads", "activities")
+
+KPIS = (
+    Kpi(
+        "sqls",
+        "Sales-qualified leads",
+        "Sales-gekwalificeerde leads (SQL's)",
+        "Leads that became sales-qualified (SQL) in the period, counted on the SQL date. "
+        "Break it down by channel to see where leads come from.",
+        Unit.count,
+        sql_facts,
+        Count(),
+        dims=LEAD_DIMS,
+        source="W1",
+        primary=True,
+        requires=SQL_REQ,
+        default_by=("month", "channel"),
+        target_kpi="sqls",
+    ),
+    Kpi(
+        "sql_owner_share",
+        "SQLs with an owner",
+        "SQL's met eigenaar",
+        "Share of the period's SQLs that have an owner (a rep responsible for follow-up).",
+        Unit.ratio,
+        sql_facts,
+        Ratio(Count(where=_.has_owner), Count()),
+        dims=LEAD_DIMS,
+        source="W1",
+        requires=SQL_REQ,
+        default_by=("month",),
+    ),
+    Kpi(
+        "sql_followup_share",
+        "SQLs followed up",
+        "Opgevolgde SQL's",
+        "Share of the period's SQLs whose owner made at least one outbound call, e-mail or "
+        "meeting with the lead (by the as-of date).",
+        Unit.ratio,
+        sql_facts,
+        Ratio(Count(where=_.followed_up), Count()),
+        dims=LEAD_DIMS,
+        source="W1",
+        requires=RESP_REQ,
+        default_by=("month",),
+    ),
+    Kpi(
+        "first_response_median",
+        "First-response time (median)",
+        "Eerste reactietijd (mediaan)",
+        "Median business hours from a lead becoming SQL to the owner's first outbound call, "
+        "e-mail or meeting. Leads not yet answered are left out (see the SLA share).",
+        Unit.business_hours,
+        sql_facts,
+        Quantile(_.response_bh, 0.5),
+        dims=LEAD_DIMS,
+        source="W2",
+        primary=True,
+        higher_is_better=False,
+        requires=RESP_REQ,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "first_response_mean",
+        "First-response time (mean)",
+        "Eerste reactietijd (gemiddeld)",
+        "Average business hours from SQL to the owner's first outbound contact (answered "
+        "leads only).",
+        Unit.business_hours,
+        sql_facts,
+        Mean(_.response_bh),
+        dims=LEAD_DIMS,
+        source="W2",
+        higher_is_better=False,
+        requires=RESP_REQ,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "first_response_p90",
+        "First-response time (p90)",
+        "Eerste reactietijd (p90)",
+        "Business hours within which 90% of answered SQLs got their first outbound contact.",
+        Unit.business_hours,
+        sql_facts,
+        Quantile(_.response_bh, 0.9),
+        dims=LEAD_DIMS,
+        source="W2",
+        higher_is_better=False,
+        requires=RESP_REQ,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "first_response_hours",
+        "First-response time (clock hours, mean)",
+        "Eerste reactietijd (klokuren, gemiddeld)",
+        "Average clock hours (nights and weekends included) from SQL to the owner's first "
+        "outbound contact. The source calls an average of 42 hours unacceptable: that is "
+        "the red line.",
+        Unit.hours,
+        sql_facts,
+        Mean(_.response_hours),
+        dims=LEAD_DIMS,
+        source="W2",
+        higher_is_better=False,
+        requires=RESP_REQ,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "first_response_sla_share",
+        "SQLs answered within SLA",
+        "SQL's binnen SLA opgevolgd",
+        "Share of SQLs whose first outbound contact came within the SLA (setting, default "
+        "one business day = 10 business hours). Leads whose SLA time has not run out yet "
+        "are left out; unanswered leads past the SLA count as missed.",
+        Unit.ratio,
+        sql_facts,
+        Ratio(Count(where=_.within_sla), Count(where=_.sla_due)),
+        dims=LEAD_DIMS,
+        source="W2",
+        requires=RESP_REQ,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "leads_by_status",
+        "Leads per status",
+        "Leads per status",
+        "Number of leads per lead status as of a date, derived from activity: new (no "
+        "activity), attempting (outbound only, no response), connected (a reply, a "
+        "connected call or a held meeting), open deal (a deal exists), unqualified "
+        "(disqualified).",
+        Unit.count,
+        lead_status_facts,
+        Count(),
+        kind=Kind.snapshot,
+        dims=(*LEAD_DIMS, Dim.lead_status),
+        source="W3",
+        primary=True,
+        requires=("leads",),
+        default_by=("rep", "lead_status"),
+        higher_is_better=None,
+    ),
+    Kpi(
+        "new_leads",
+        "New leads",
+        "Nieuwe leads",
+        "Leads added to the pipeline in the period (by creation date), per owner.",
+        Unit.count,
+        lead_facts,
+        Count(),
+        dims=LEAD_DIMS,
+        source="S3",
+        primary=True,
+        requires=("leads",),
+        default_by=("rep", "quarter"),
+        target_kpi="new_leads",
+    ),
+    Kpi(
+        "avg_lead_age",
+        "Average age of active leads",
+        "Gemiddelde leeftijd actieve leads",
+        "Total age of all active leads / number of active leads, as of a date; age = as-of "
+        "date − creation date, in days. Active = not disqualified and not (yet) a deal.",
+        Unit.days,
+        active_lead_facts,
+        Mean(lambda t: days_between(t.created_at, t.as_of_at)),
+        kind=Kind.snapshot,
+        dims=LEAD_DIMS,
+        source="S4",
+        primary=True,
+        higher_is_better=False,
+        requires=("leads",),
+        default_by=("rep",),
+    ),
+    Kpi(
+        "referrals",
+        "Referrals from customers",
+        "Doorverwijzingen door klanten",
+        "New leads referred by an account that had an active contract when the lead came "
+        "in, per quarter. Per rep = the lead's owner.",
+        Unit.count,
+        referral_facts,
+        Count(where=_.from_customer),
+        dims=LEAD_DIMS,
+        source="S8",
+        primary=True,
+        requires=("leads", "contracts"),
+        default_by=("rep", "quarter"),
+    ),
+    Kpi(
+        "lead_to_sql_rate",
+        "Lead → SQL conversion",
+        "Conversie lead → SQL",
+        "Of the leads created in the period, the share that became SQL (by the as-of date).",
+        Unit.ratio,
+        funnel_facts,
+        Ratio(Count(where=_.is_sql), Count()),
+        dims=LEAD_DIMS,
+        source="W7",
+        requires=("leads",),
+        default_by=("channel",),
+    ),
+    Kpi(
+        "sql_to_deal_rate",
+        "SQL → deal conversion",
+        "Conversie SQL → deal",
+        "Of the leads created in the period that became SQL, the share that got a deal.",
+        Unit.ratio,
+        funnel_facts,
+        Ratio(Count(where=_.has_deal & _.is_sql), Count(where=_.is_sql)),
+        dims=LEAD_DIMS,
+        source="W7",
+        requires=("leads", "deals"),
+        default_by=("channel",),
+    ),
+    Kpi(
+        "lead_to_won_rate",
+        "Lead → won conversion",
+        "Conversie lead → gewonnen",
+        "Of the leads created in the period, the share that led to a won deal.",
+        Unit.ratio,
+        funnel_facts,
+        Ratio(Count(where=_.has_won), Count()),
+        dims=LEAD_DIMS,
+        source="W7",
+        requires=("leads", "deals"),
+        default_by=("channel",),
+    ),
+)

@@ -1,0 +1,139 @@
+"""Measures: how a KPI aggregates its facts.
+
+A measure turns a (grouped) fact table into either a ``value`` or, for ratios, a
+``numerator`` and ``denominator`` with ``value = numerator / denominator`` — null (no value)
+when the denominator is zero or empty, never 0 or NaN.
+
+Column arguments are Ibis deferred expressions (``_.amount``), column names or functions of
+the fact table, resolved against the facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis.common.deferred import Deferred
+
+Expr = Any  # an Ibis deferred (``_.amount``), a column name, or a function of the table
+
+
+def resolve(t: ir.Table, expr: Expr) -> ir.Value:
+    """``expr`` (deferred, literal or column name) as a column of ``t``."""
+    if isinstance(expr, str):
+        return t[expr]
+    if isinstance(expr, Deferred):
+        return expr.resolve(t)
+    if callable(expr):
+        return expr(t)
+    return ibis.literal(expr)
+
+
+class Measure:
+    """Base class. ``aggregates`` returns the named aggregate expressions."""
+
+    is_ratio = False
+
+    def aggregates(self, t: ir.Table) -> dict[str, ir.Scalar]:
+        raise NotImplementedError
+
+    def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
+        """For drill-down: which fact rows count in the numerator (None = all)."""
+        return None
+
+
+def _where(t: ir.Table, where: Expr | None) -> ir.BooleanValue | None:
+    return None if where is None else resolve(t, where)
+
+
+@dataclass(frozen=True)
+class Count(Measure):
+    """Number of fact rows (optionally only those matching ``where``; or distinct values)."""
+
+    where: Expr | None = None
+    distinct: str | None = None
+
+    def scalar(self, t: ir.Table) -> ir.Scalar:
+        w = _where(t, self.where)
+        if self.distinct:
+            return t[self.distinct].nunique(where=w)
+        return t.count(where=w) if w is not None else t.count()
+
+    def aggregates(self, t: ir.Table) -> dict[str, ir.Scalar]:
+        return {"value": self.scalar(t).cast("float64")}
+
+    def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
+        return _where(t, self.where)
+
+
+@dataclass(frozen=True)
+class Sum(Measure):
+    """Sum of a column over the fact rows (nulls ignored; no rows → 0)."""
+
+    column: Expr
+    where: Expr | None = None
+
+    def scalar(self, t: ir.Table) -> ir.Scalar:
+        return (
+            resolve(t, self.column).cast("float64").sum(where=_where(t, self.where)).fill_null(0.0)
+        )
+
+    def aggregates(self, t: ir.Table) -> dict[str, ir.Scalar]:
+        return {"value": self.scalar(t)}
+
+    def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
+        return _where(t, self.where)
+
+
+@dataclass(frozen=True)
+class Quantile(Measure):
+    """A quantile (0.5 = median, continuous/interpolated) of a column; null without data."""
+
+    column: Expr
+    q: float
+    where: Expr | None = None
+
+    def aggregates(self, t: ir.Table) -> dict[str, ir.Scalar]:
+        col = resolve(t, self.column).cast("float64")
+        return {"value": col.quantile(self.q, where=_where(t, self.where))}
+
+
+def Median(column: Expr, where: Expr | None = None) -> Quantile:
+    return Quantile(column, 0.5, where)
+
+
+@dataclass(frozen=True)
+class Ratio(Measure):
+    """``numerator / denominator`` (× ``scale``, e.g. 100 for percentages); null if den = 0."""
+
+    numerator: Count | Sum
+    denominator: Count | Sum
+    scale: float = 1.0
+    is_ratio = True
+
+    def aggregates(self, t: ir.Table) -> dict[str, ir.Scalar]:
+        num = self.numerator.scalar(t).cast("float64")
+        den = self.denominator.scalar(t).cast("float64")
+        return {"numerator": num, "denominator": den}
+
+    def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
+        return self.numerator.in_numerator(t)
+
+
+def Mean(column: Expr, where: Expr | None = None) -> Ratio:
+    """Average of a column: sum / number of non-empty values (a ratio, so both are shown)."""
+
+    def notnull(t: ir.Table) -> ir.BooleanValue:
+        ok = resolve(t, column).notnull()
+        w = _where(t, where)
+        return ok if w is None else ok & w
+
+    return Ratio(Sum(column, where), Count(where=notnull))
+
+
+def ratio_value(num: ir.NumericValue, den: ir.NumericValue, scale: float = 1.0) -> ir.Value:
+    """``num / den × scale``, null when ``den`` is zero or null."""
+    value = num / den.nullif(0)
+    return value * scale if scale != 1.0 else value

@@ -1,0 +1,319 @@
+"""The semantic model: canonical tables as they were **as of** a date, with breakdowns.
+
+Every relation here is an Ibis expression (nothing is computed until a KPI runs). Each one
+shows only what was known at ``as_of`` (the end of that local day):
+
+* stage history rows entered before then; a deal's stage, open/closed state, outcome and
+  close time come from its last history row (deals without any history fall back to the
+  deal's own ``closed_at``/``outcome``/``stage_id`` columns);
+* leads with lifecycle timestamps after ``as_of`` blanked (an SQL of next week is not an SQL
+  yet), and the owner only once assigned;
+* activities, contracts and reps that existed by then.
+
+Amounts are converted to the reporting currency with the latest rate valid on ``as_of``
+(records without a currency are taken to be in the reporting currency; a currency without a
+rate gives no amount). Deal owner, amount and product are the current values (the model keeps
+no history of them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cached_property
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis import _
+
+from salespulse.semantic import timecal
+from salespulse.settings import Settings
+from salespulse.warehouse.store import Store
+
+SECONDS_PER_DAY = 86400.0
+
+
+def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
+    """Fractional days from ``start`` to ``end`` (portable: epoch seconds)."""
+    return (end.epoch_seconds() - start.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
+
+
+@dataclass
+class Context:
+    """Everything a KPI needs: the store, the settings and the as-of date."""
+
+    store: Store
+    settings: Settings
+    as_of: date
+    _flags: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def as_of_at(self) -> datetime:
+        """Exclusive UTC upper bound: the end of local day ``as_of``."""
+        return timecal.as_of_instant(self.as_of, self.settings.timezone)
+
+    @property
+    def cutoff(self) -> ir.TimestampScalar:
+        return ibis.timestamp(self.as_of_at)
+
+    def t(self, name: str) -> ir.Table:
+        return self.store.table(name)
+
+    def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
+        return timecal.to_local(ts, self.settings.timezone)
+
+    def has_rows(self, name: str) -> bool:
+        """Whether canonical table ``name`` holds any row (cached per context)."""
+        key = f"rows:{name}"
+        if key not in self._flags:
+            self._flags[key] = bool(self.t(name).limit(1).count().execute())
+        return self._flags[key]
+
+    def has_value(self, name: str, column: str) -> bool:
+        """Whether any row of ``name`` has ``column`` filled in (cached per context)."""
+        key = f"value:{name}.{column}"
+        if key not in self._flags:
+            t = self.t(name)
+            self._flags[key] = bool(t.filter(t[column].notnull()).limit(1).count().execute())
+        return self._flags[key]
+
+    def business_calendar(self) -> ir.Table:
+        """Business days (with opening hours in UTC) from the first lead to ``as_of``."""
+        first = self.t("leads").created_at.min().execute()
+        start = first.date() if first is not None and not pd.isna(first) else self.as_of
+        cal = timecal.business_calendar(
+            start - timedelta(days=7), self.as_of + timedelta(days=7), self.settings
+        )
+        return cal.table()
+
+    # -- dimensions ------------------------------------------------------------------
+    @cached_property
+    def reps(self) -> ir.Table:
+        """rep_id, rep_name, team_id, team_name, region, hired_on, left_on, manager."""
+        r, tm = self.t("reps"), self.t("teams")
+        j = r.left_join(tm, r.team_id == tm.team_id)
+        return j.select(
+            rep_id=r.rep_id,
+            rep_name=r.name,
+            team_id=r.team_id,
+            team_name=tm.name,
+            region=ibis.coalesce(r.region, tm.region),
+            hired_on=r.hired_on,
+            left_on=r.left_on,
+            manager_rep_id=r.manager_rep_id,
+        )
+
+    @cached_property
+    def rep_dims(self) -> ir.Table:
+        return self.reps.select("rep_id", "team_id", "region")
+
+    @cached_property
+    def stages(self) -> ir.Table:
+        s = self.t("stages")
+        return s.select(
+            "stage_id",
+            "pipeline_id",
+            stage_name=s.name,
+            stage_order=s.stage_order,
+            stage_probability=s.probability,
+            is_closed=s.is_closed,
+            is_won=s.is_won,
+            is_required=s.is_required.fill_null(False),
+        )
+
+    @cached_property
+    def rates(self) -> ir.Table:
+        """currency, rate: the latest rate per currency valid on ``as_of``."""
+        r = self.t("currency_rates").filter(_.valid_from <= self.as_of)
+        latest = r.group_by("currency").aggregate(valid_from=_.valid_from.max())
+        j = r.inner_join(latest, ["currency", "valid_from"])
+        return j.select(currency=j.currency, rate=j.rate)
+
+    def to_reporting(self, table: ir.Table, amount: str, currency: str) -> ir.Table:
+        """Adds ``amount_eur``: ``amount`` converted to the reporting currency."""
+        rc = self.settings.reporting_currency
+        rates = self.rates.rename(rate_currency="currency")
+        j = table.left_join(rates, table[currency] == rates.rate_currency)
+        cur = j[currency]
+        converted = ibis.cases(
+            (cur.isnull() | (cur == rc), j[amount]),
+            else_=j[amount] * j.rate,
+        )
+        return j.mutate(amount_eur=converted.cast("float64")).drop("rate_currency", "rate")
+
+    # -- leads -------------------------------------------------------------------------
+    @cached_property
+    def leads(self) -> ir.Table:
+        """Leads created by ``as_of`` with lifecycle dates as known then, and breakdowns."""
+        lead = self.t("leads").filter(_.created_at < self.cutoff)
+        cut = self.cutoff
+
+        def known(col: ir.TimestampValue) -> ir.TimestampValue:
+            return ibis.ifelse(col < cut, col, ibis.null("timestamp"))
+
+        assigned = lead.owner_rep_id.notnull() & (
+            lead.assigned_at.isnull() | (lead.assigned_at < cut)
+        )
+        base = lead.select(
+            "lead_id",
+            "account_id",
+            "referring_account_id",
+            "job_title",
+            "created_at",
+            "disqualified_reason",
+            "company",
+            channel=lead.channel.fill_null("unknown"),
+            owner_rep_id=ibis.ifelse(assigned, lead.owner_rep_id, ibis.null("string")),
+            lead_industry=lead.industry,
+            lead_employees=lead.employees,
+            assigned_at=known(lead.assigned_at),
+            mql_at=known(lead.mql_at),
+            sql_at=known(lead.sql_at),
+            disqualified_at=known(lead.disqualified_at),
+        )
+        acc = self.t("accounts").select(
+            acc_id="account_id", acc_industry="industry", acc_employees="employees"
+        )
+        j = base.left_join(acc, base.account_id == acc.acc_id)
+        j = j.mutate(
+            industry=ibis.coalesce(j.acc_industry, j.lead_industry),
+            employees=ibis.coalesce(j.acc_employees, j.lead_employees),
+        )
+        j = j.drop("acc_id", "acc_industry", "acc_employees", "lead_industry", "lead_employees")
+        rd = self.rep_dims
+        out = j.left_join(rd, j.owner_rep_id == rd.rep_id)
+        return out.drop("rep_id_right") if "rep_id_right" in out.columns else out
+
+    # -- deals -------------------------------------------------------------------------
+    @cached_property
+    def stage_history(self) -> ir.Table:
+        """History rows known at ``as_of``: one per stage entry, with ``left_at`` (next
+        entry, null while still there), ``visit`` (1 = first row of the deal), stage
+        attributes and the previous row's stage order."""
+        h = self.t("deal_stage_history").filter(_.entered_at < self.cutoff)
+        w = ibis.window(group_by="deal_id", order_by=["entered_at", "stage_id"])
+        h = h.mutate(
+            left_at=h.entered_at.lead().over(w),
+            visit=ibis.row_number().over(w) + 1,
+            is_last=h.entered_at.lead().over(w).isnull(),
+        )
+        j = h.inner_join(self.stages, "stage_id")
+        w2 = ibis.window(group_by="deal_id", order_by=["entered_at", "stage_id"])
+        return j.mutate(prev_stage_order=j.stage_order.lag().over(w2))
+
+    @cached_property
+    def deals(self) -> ir.Table:
+        """Deals created by ``as_of``, in their state at ``as_of``, with breakdowns.
+
+        Columns: deal_id, rep_id (owner), team_id, region, channel, product_id, product_line,
+        pipeline_id, industry, account_id, lead_id, amount_eur, created_at, expected_close_on,
+        stage_id, stage_order, is_closed, is_won, outcome, closed_at, has_history, updated_at,
+        lost_reason.
+        """
+        d = self.t("deals").filter(_.created_at < self.cutoff)
+        last = self.stage_history.filter(_.is_last).select(
+            h_deal="deal_id",
+            h_stage="stage_id",
+            h_entered="entered_at",
+            h_closed="is_closed",
+            h_won="is_won",
+        )
+        j = d.left_join(last, d.deal_id == last.h_deal)
+        has_h = j.h_deal.notnull()
+        cut = self.cutoff
+        closed_plain = j.closed_at.notnull() & (j.closed_at < cut)
+        is_closed = ibis.ifelse(has_h, j.h_closed, closed_plain)
+        j = j.mutate(
+            has_history=has_h,
+            stage_id=ibis.ifelse(has_h, j.h_stage, j.stage_id),
+            is_closed=is_closed,
+            closed_at=ibis.cases(
+                (has_h & j.h_closed, j.h_entered),
+                (~has_h & closed_plain, j.closed_at),
+                else_=ibis.null("timestamp"),
+            ),
+            outcome=ibis.cases(
+                (has_h & j.h_closed & j.h_won, ibis.literal("won")),
+                (has_h & j.h_closed, ibis.literal("lost")),
+                (~has_h & closed_plain, j.outcome),
+                else_=ibis.null("string"),
+            ),
+        ).drop("h_deal", "h_stage", "h_entered", "h_closed", "h_won")
+        j = j.mutate(is_won=j.outcome.fill_null("") == "won")
+        j = self.to_reporting(j, "amount", "currency")
+        st = self.stages.select("stage_id", "stage_order", "stage_probability")
+        j = j.left_join(st, "stage_id").drop("stage_id_right")
+        prod = self.t("products").select(p_id="product_id", product_line="product_line")
+        j = j.left_join(prod, j.product_id == prod.p_id).drop("p_id")
+        acc = self.t("accounts").select(a_id="account_id", industry="industry")
+        j = j.left_join(acc, j.account_id == acc.a_id).drop("a_id")
+        ld = self.t("leads").select(l_id="lead_id", channel="channel")
+        j = j.left_join(ld, j.lead_id == ld.l_id).drop("l_id")
+        j = j.mutate(channel=j.channel.fill_null("unknown"))
+        rd = self.rep_dims.rename(r_id="rep_id")
+        j = j.left_join(rd, j.owner_rep_id == rd.r_id).drop("r_id")
+        return j.rename(rep_id="owner_rep_id")
+
+    @cached_property
+    def deal_dims(self) -> ir.Table:
+        """Breakdown columns per deal (for facts built from history or activities)."""
+        return self.deals.select(
+            "deal_id",
+            "rep_id",
+            "team_id",
+            "region",
+            "channel",
+            "product_id",
+            "product_line",
+            "pipeline_id",
+            "industry",
+        )
+
+    @cached_property
+    def stage_visits(self) -> ir.Table:
+        """One row per stage entry with the deal's breakdowns and the time spent (days, to
+        the next entry or, while still there, to ``as_of``)."""
+        h = self.stage_history
+        j = h.inner_join(self.deal_dims, "deal_id")
+        end = ibis.coalesce(j.left_at, self.cutoff)
+        return j.mutate(
+            days_in_stage=days_between(j.entered_at, end), is_current=j.left_at.isnull()
+        )
+
+    # -- activities --------------------------------------------------------------------
+    @cached_property
+    def activities(self) -> ir.Table:
+        """Activities that happened by ``as_of``, with the rep's team and region."""
+        a = self.t("activities").filter(_.occurred_at < self.cutoff)
+        rd = self.rep_dims.rename(r_id="rep_id")
+        j = a.left_join(rd, a.rep_id == rd.r_id).drop("r_id")
+        cut = self.cutoff
+        return j.mutate(
+            completed_at=ibis.ifelse(j.completed_at < cut, j.completed_at, ibis.null("timestamp")),
+            is_outbound=j.direction.fill_null("outbound") == "outbound",
+        )
+
+    @cached_property
+    def first_outbound(self) -> ir.Table:
+        """lead_id → first outbound call/e-mail/meeting by the lead's owner (UTC)."""
+        a = self.activities.filter(
+            _.is_outbound & _.activity_type.isin(["call", "email", "meeting"]) & _.lead_id.notnull()
+        )
+        lead = self.leads.select(l_id="lead_id", l_owner="owner_rep_id")
+        j = a.inner_join(lead, [a.lead_id == lead.l_id, a.rep_id == lead.l_owner])
+        return j.group_by(lead_id=j.lead_id).aggregate(first_outbound_at=j.occurred_at.min())
+
+    # -- contracts ---------------------------------------------------------------------
+    @cached_property
+    def contracts(self) -> ir.Table:
+        """Contracts signed by ``as_of`` with value in the reporting currency and the
+        account owner's breakdowns."""
+        c = self.t("contracts").filter(_.signed_on <= self.as_of)
+        c = self.to_reporting(c, "value", "currency").rename(value_eur="amount_eur")
+        acc = self.t("accounts").select(
+            a_id="account_id", industry="industry", rep_id="owner_rep_id"
+        )
+        j = c.left_join(acc, c.account_id == acc.a_id).drop("a_id")
+        rd = self.rep_dims.rename(r_id="rep_id")
+        return j.left_join(rd, j.rep_id == rd.r_id).drop("r_id")
