@@ -1,0 +1,71 @@
+"""The patterns planted in the demo data, with their ids and thresholds.
+
+Tests (the generator's own, and later the KPI, alert and scoring tests) import :data:`PLANTED`
+to know which rep, channel and product to look at, and which thresholds hold. The ids do not
+depend on the seed or the scale. ``docs/demo-data.md`` describes each pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlantedPatterns:
+    """Ids and thresholds of the planted patterns (see ``docs/demo-data.md``)."""
+
+    # 1. Stage skipping: this rep creates most deals directly in a later stage.
+    stage_skipper_rep_id: str = "R00002"
+    #: Share of the skipper's deals that skip a required stage is above this ...
+    skipper_min_share: float = 0.60
+    #: ... while every other rep (with at least 20 deals) stays below this.
+    others_max_skip_share: float = 0.05
+
+    # 2. E-mail-only late-stage deals: this rep has no calls or meetings on deals while they
+    #    are in the last two open stages, and loses clearly more of those deals.
+    email_only_rep_id: str = "R00003"
+    late_stage_ids: tuple[str, ...] = ("negotiation", "commitment")
+    #: Loss rate of the rep's closed late-stage deals exceeds the others' by at least this.
+    email_only_min_extra_loss_rate: float = 0.20
+
+    # 3. Slow first response: mean time from ``leads.sql_at`` to the owner's first outbound
+    #    call/e-mail/meeting is above this many (wall-clock) hours for this rep ...
+    slow_responder_rep_id: str = "R00004"
+    slow_response_min_mean_hours: float = 42.0
+    #: ... while most reps answer within this many business hours (Mon-Fri 8-18 Amsterdam).
+    normal_response_max_business_hours: float = 8.0
+
+    # 4. Stale deals: this many open deals have been in their current stage for more than
+    #    ``stale_min_days`` days (65-150 days) on "today"; no other open deal has.
+    stale_deals: int = 10
+    stale_min_days: int = 60
+
+    # 5. A channel that brings many leads that rarely convert.
+    junk_channel: str = "web_form"
+    #: SQL rate of the junk channel stays below this (other channels: 25-60 %).
+    junk_max_sql_rate: float = 0.05
+
+    # 6. A product with a much longer cycle (created -> closed) than the others.
+    long_cycle_product_id: str = "MCH-XL"
+    long_cycle_days: tuple[int, int] = (365, 545)
+    #: Cycle of the other machines (days); parts 60-120, service 30-60.
+    machine_cycle_days: tuple[int, int] = (180, 270)
+
+    # 7. Unassigned backlog: leads without owner, created in the last ``backlog_days`` days and
+    #    not disqualified; per scale. Older leads always have an owner.
+    backlog_days: int = 21
+    backlog_leads: tuple[tuple[str, int], ...] = (("demo", 40), ("large", 300), ("1m", 1000))
+
+    # 8. Referrals from existing customers: every lead of this channel has a referring account
+    #    with an active contract (start_on <= lead created date <= end_on) at creation time.
+    referral_channel: str = "referral"
+
+    def backlog_for(self, scale: str) -> int:
+        """Number of planted unassigned leads at ``scale``."""
+        return dict(self.backlog_leads)[scale]
+
+
+#: The planted patterns; import this in tests instead of repeating ids and thresholds.
+PLANTED = PlantedPatterns()
+
+__all__ = ["PLANTED", "PlantedPatterns"]
