@@ -181,7 +181,7 @@ def _time_column(ctx: Context, t: ir.Table, col: str) -> ir.Value:
     return ctx.local(c) if c.type().is_timestamp() else c
 
 
-def _flow(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, ir.Table]:
+def _flow(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Table]:
     facts, t = _filtered(ctx, p)
     assert facts.at is not None, f"{p.kpi.id}: flow facts need an event time"
     t = t.mutate(_local=_time_column(ctx, t, facts.at))
@@ -198,7 +198,7 @@ def _flow(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, ir.Table]:
         keys["period"] = timecal.truncate(t._local, p.grain, ctx.settings)
     for d in p.dims:
         keys[d.value] = t[d.column]
-    return t, _aggregate(t, keys, p.kpi)
+    return facts, t, _aggregate(t, keys, p.kpi)
 
 
 def _snapshot_points(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
@@ -226,7 +226,7 @@ def _snapshot_points(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
     return pd.DataFrame({"period": starts, "as_of_at": pd.to_datetime(points), "as_of_on": days})
 
 
-def _snapshot(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, ir.Table]:
+def _snapshot(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Table]:
     facts, t = _filtered(ctx, p)
     assert facts.valid_from and facts.valid_to, f"{p.kpi.id}: snapshot facts need validity"
     pts = ibis.memtable(_snapshot_points(ctx, p, q))
@@ -238,7 +238,7 @@ def _snapshot(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, ir.Table]:
         keys["period"] = j.period
     for d in p.dims:
         keys[d.value] = j[d.column]
-    return j, _aggregate(j, keys, p.kpi)
+    return facts, j, _aggregate(j, keys, p.kpi)
 
 
 def _aggregate(t: ir.Table, keys: dict[str, ir.Value], kpi: Kpi) -> ir.Table:
@@ -280,10 +280,8 @@ def _ordered(frame: pd.DataFrame, p: Plan) -> pd.DataFrame:
 def compile_query(ctx: Context, q: Query) -> tuple[Plan, ir.Table]:
     """The Ibis expression for ``q`` (before labels and targets)."""
     p = plan(q)
-    if p.kpi.kind is Kind.snapshot:
-        _, agg = _snapshot(ctx, p, q)
-    else:
-        _, agg = _flow(ctx, p, q)
+    build = _snapshot if p.kpi.kind is Kind.snapshot else _flow
+    _, _, agg = build(ctx, p, q)
     return p, agg
 
 
@@ -327,24 +325,32 @@ def run(
 
 
 def records(
-    store: Store, query: Query, settings: Settings | None = None, limit: int | None = 1000
+    store: Store,
+    query: Query,
+    settings: Settings | None = None,
+    limit: int | None = 1000,
+    numerator_only: bool = False,
+    ctx: Context | None = None,
 ) -> pd.DataFrame:
     """The records behind a figure: the facts of ``query``'s KPI within its period,
-    filters and as-of date, with ``in_numerator`` for ratios/conditional counts."""
-    ctx = context(store, settings, query.as_of)
+    filters and as-of date, with ``in_numerator`` for ratios/conditional counts
+    (``numerator_only`` keeps just those rows)."""
+    ctx = ctx or context(store, settings, query.as_of)
     p = plan(query)
     reason = missing_data(ctx, p.kpi)
     if reason:
         raise UserError(f"{p.kpi.id}: {reason}")
-    if p.kpi.kind is Kind.snapshot:
-        t, _ = _snapshot(ctx, Plan(p.kpi, None, (), p.where), query)
-    else:
-        t, _ = _flow(ctx, Plan(p.kpi, None, (), p.where), query)
+    if p.kpi.compute is not None:
+        raise UserError(f"{p.kpi.id} is computed from other KPIs; drill into those")
+    whole = Plan(p.kpi, None, (), p.where)
+    build = _snapshot if p.kpi.kind is Kind.snapshot else _flow
+    facts, t, _ = build(ctx, whole, query)
     flag = p.kpi.measure.in_numerator(t)
     if flag is not None:
         t = t.mutate(in_numerator=flag)
+        if numerator_only:
+            t = t.filter(t.in_numerator)
     t = t.drop(*[c for c in t.columns if c.startswith("_")])
-    facts = p.kpi.facts(ctx)
     t = t.order_by(facts.key)
     if limit is not None:
         t = t.limit(limit)
