@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from salespulse.semantic.docs import render_kpis
 from salespulse.warehouse.docs import render_data_model
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 GENERATED = {
     "data-model.md": render_data_model,
+    "kpis.md": render_kpis,
 }
 
 if __name__ == "__main__":

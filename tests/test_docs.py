@@ -22,3 +22,25 @@ def test_every_column_is_documented() -> None:
 
     for t, c in iter_columns():
         assert c.description.strip().endswith((".", ")")), (t.name, c.name)
+
+
+def test_every_kpi_is_documented() -> None:
+    """A KPI without names, a definition in sentences or a unit fails the build."""
+    from salespulse.semantic.catalogue import all_kpis
+
+    kpis = all_kpis()
+    assert len(kpis) >= 50
+    for k in kpis:
+        assert k.name_en and k.name_nl and k.name_en != k.id, k.id
+        assert len(k.definition) > 40 and k.definition.rstrip().endswith("."), k.id
+        assert k.dims or k.compute is not None or k.id in {"staff_retention"}, k.id
+    sources = {k.source for k in kpis}
+    expected = {f"W{i}" for i in range(1, 11)} | {f"S{i}" for i in range(1, 10)}
+    assert expected - {"W9"} <= sources  # W9 (lead score) lives in analytics/scoring
+
+
+def test_every_source_id_has_a_primary_kpi() -> None:
+    from salespulse.semantic.catalogue import all_kpis, get_kpi
+
+    for ref in {k.source for k in all_kpis() if k.source}:
+        assert get_kpi(ref).source == ref, ref

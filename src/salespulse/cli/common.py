@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
@@ -65,3 +68,31 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
             bar.update(tasks[step], completed=done, total=total)
 
         yield update
+
+
+def print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
+    if fmt is OutputFormat.csv:
+        typer.echo(frame.to_csv(index=False), nl=False)
+        return
+    if fmt is OutputFormat.json:
+        print_json(frame.to_dict(orient="records"))
+        return
+    """Print a result frame as a table, CSV or JSON."""
+    grid = Table(*[str(c) for c in frame.columns], title=title)
+    for row in frame.itertuples(index=False):
+        grid.add_row(*[cell(v) for v in row])
+    console.print(grid)
+    if frame.empty:
+        console.print("[dim]No rows for this selection.[/dim]")
+
+
+def cell(v: object) -> str:
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat(sep=" ")
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v)

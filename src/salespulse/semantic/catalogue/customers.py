@@ -205,7 +205,7 @@ KPIS = (
         "customer_churn",
         "Customer churn",
         "Klantverloop",
-        "100 − customer retention.",
+        "100 − customer retention: the share of customers lost in the period, in %.",
         Unit.percent,
         _none,
         Ratio(Count(), Count()),

@@ -392,7 +392,7 @@ KPIS = (
         "new_deals",
         "New deals",
         "Nieuwe deals",
-        "Deals created in the period.",
+        "Deals created in the period (by creation date), whatever happened to them later.",
         Unit.count,
         created_facts,
         Count(),
