@@ -81,7 +81,6 @@ class KpiResult:
     query: Query
     as_of: date
     frame: pd.DataFrame
-    sql: str = ""
     available: bool = True
     reason: str | None = None
     columns: list[str] = field(default_factory=list)
@@ -321,7 +320,7 @@ def run(
         frame = _ordered(frame, p).drop(columns="stage_order")
     else:
         frame = _ordered(frame, p)
-    return KpiResult(p.kpi, query, ctx.as_of, frame, sql=str(ibis.to_sql(agg)))
+    return KpiResult(p.kpi, query, ctx.as_of, frame)
 
 
 def records(

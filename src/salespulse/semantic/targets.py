@@ -6,7 +6,8 @@ within its period (or within the query's date range when there is no period grai
 
 * broken down by rep → the rep's own targets;
 * by team → the team's targets, or, where a team has none, the sum of its reps' targets;
-* no breakdown → company targets, else the sum of team targets, else of rep targets.
+* no breakdown → company targets, else the sum of team targets, else of rep targets
+  (chosen per period).
 
 Other breakdowns (region, channel, …) have no targets. Attainment is null without a target.
 """
@@ -63,27 +64,27 @@ def with_targets(ctx: Context, agg: ir.Table, p: Plan, q: Query) -> ir.Table:
         cols = [*keys, "team", "value"]
         level = team_t.select(cols).union(reps_t.select(cols)).group_by([*keys, "team"])
     else:
-        company = t.filter(_.rep_id.isnull() & _.team_id.isnull())
-        teams = t.filter(_.team_id.notnull() & _.rep_id.isnull())
-        reps = t.filter(_.rep_id.notnull())
-        if _count(company):
-            chosen = company
-        elif _count(teams):
-            chosen = teams
-        else:
-            chosen = reps
-        level = chosen.group_by(keys) if keys else None
-        if level is None:
-            total = chosen.aggregate(target=_.value.sum())
-            j = agg.cross_join(total)
+        # per period: company targets if any, else the sum of team targets, else of reps'
+        is_company = t.rep_id.isnull() & t.team_id.isnull()
+        is_team = t.team_id.notnull() & t.rep_id.isnull()
+        sums = dict(
+            company=t.value.sum(where=is_company),
+            teams=t.value.sum(where=is_team),
+            reps=t.value.sum(where=t.rep_id.notnull()),
+        )
+        level_t = t.group_by(keys).aggregate(**sums) if keys else t.aggregate(**sums)
+        level_t = level_t.mutate(target=ibis.coalesce(level_t.company, level_t.teams, level_t.reps))
+        level_t = level_t.drop("company", "teams", "reps")
+        if not keys:
+            j = agg.cross_join(level_t)
             return j.mutate(attainment=ratio_value(j.value, j.target))
-    tg = level.aggregate(target=_.value.sum())
+        return _join(agg, level_t, keys, p)
+    return _join(agg, level.aggregate(target=_.value.sum()), keys, p)
+
+
+def _join(agg: ir.Table, tg: ir.Table, keys: list[str], p: Plan) -> ir.Table:
     on = [*keys, *(d.value for d in p.dims)]
     tg = tg.rename(**{f"_t_{k}": k for k in on})
     j = agg.left_join(tg, [agg[k] == tg[f"_t_{k}"] for k in on])
     j = j.drop(*[f"_t_{k}" for k in on])
     return j.mutate(attainment=ratio_value(j.value, j.target))
-
-
-def _count(t: ir.Table) -> int:
-    return int(t.count().execute())

@@ -32,7 +32,7 @@ def _first_entries(ctx: Context) -> ir.Table:
 def _required_stages(ctx: Context) -> ir.Table:
     s = ctx.stages.filter(~_.is_closed)
     w = ibis.window(group_by="pipeline_id")
-    s = s.mutate(_marks=s.is_required.cast("int64").max().over(w))
+    s = s.mutate(_marks=ibis.ifelse(s.is_required, 1, 0).max().over(w))
     s = s.filter((_._marks == 0) | _.is_required)
     return s.select(r_pipeline="pipeline_id", r_stage="stage_id", r_order="stage_order")
 
@@ -53,7 +53,7 @@ def skip_facts(ctx: Context) -> Facts:
     per_deal = per_req.group_by(_sd="deal_id").aggregate(
         progressed_at=per_req.beyond_at.min(),
         skipped=per_req.skipped.any(),
-        skipped_stages=per_req.skipped.cast("int64").sum(),
+        skipped_stages=ibis.ifelse(per_req.skipped, 1, 0).sum(),
     )
     d = ctx.deals
     out = d.inner_join(per_deal, d.deal_id == per_deal._sd).drop("_sd")

@@ -1,0 +1,450 @@
+"""Hand-computed KPI values on the tiny data set (tests/semantic/tiny.py), on DuckDB and on
+PostgreSQL. Each expectation is worked out in the comment beside it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from salespulse.errors import UserError
+from salespulse.semantic.query import Query, records, run
+from salespulse.warehouse.store import Store
+from tests.semantic.conftest import AS_OF, value
+
+
+def rows(frame: pd.DataFrame, key: str, col: str = "value") -> dict[object, object]:
+    return {
+        (k.date() if isinstance(k, pd.Timestamp) else k): v
+        for k, v in zip(frame[key], frame[col], strict=True)
+    }
+
+
+def single(frame: pd.DataFrame, col: str = "value") -> float:
+    assert len(frame) == 1, frame
+    return float(frame[col].iloc[0])
+
+
+# -- W1/W2: SQLs and first response -------------------------------------------------------
+def test_sqls_per_channel_and_month(tiny_store: Store) -> None:
+    f = value(tiny_store, "sqls", by="month,channel")
+    # L1, L2 became SQL in January (web_form), L3 in February (referral)
+    assert [(str(p)[:10], c, v) for p, c, v in zip(f.period, f.channel, f.value, strict=True)] == [
+        ("2024-01-01", "web_form", 2.0),
+        ("2024-02-01", "referral", 1.0),
+    ]
+
+
+def test_sql_followup_share(tiny_store: Store) -> None:
+    f = value(tiny_store, "sql_followup_share")
+    # L1 and L2 got an outbound contact from their owner, L3 never: 2 / 3
+    assert (single(f, "numerator"), single(f, "denominator")) == (2.0, 3.0)
+    assert single(f) == pytest.approx(2 / 3)
+
+
+def test_first_response_in_business_and_clock_hours(tiny_store: Store) -> None:
+    bh = value(tiny_store, "first_response_mean", by="rep")
+    # L1 (R1): SQL Fri 16:00 local, call Mon 09:00 local → Fri 16-18 + Mon 8-9 = 3 bh
+    # L2 (R2): SQL Tue 09:00 local, e-mail 13:00 local → 4 bh
+    assert rows(bh, "rep") == {"R1": 3.0, "R2": 4.0}
+    clock = value(tiny_store, "first_response_hours", by="rep")
+    # L1: Fri 15:00 UTC → Mon 08:00 UTC = 65 h; L2: 4 h
+    assert rows(clock, "rep") == {"R1": 65.0, "R2": 4.0}
+    median = value(tiny_store, "first_response_median")
+    assert single(median) == pytest.approx(3.5)
+
+
+def test_sla_share_counts_unanswered_leads_past_the_sla_as_missed(tiny_store: Store) -> None:
+    f = value(tiny_store, "first_response_sla_share", by="rep")
+    # R1: L1 answered in 3 bh (≤ 10: within), L3 never answered and far past the SLA → 1/2
+    # R2: L2 within → 1/1
+    assert rows(f, "rep", "numerator") == {"R1": 1.0, "R2": 1.0}
+    assert rows(f, "rep", "denominator") == {"R1": 2.0, "R2": 1.0}
+
+
+def test_sla_window_not_yet_passed_is_left_out(tiny_store: Store) -> None:
+    # as of Mon 2024-02-05 (L3 became SQL that morning at 10:00 local): only 8 bh have
+    # passed, so L3 is not yet due and not counted
+    f = value(tiny_store, "first_response_sla_share", as_of=date(2024, 2, 5))
+    assert single(f, "denominator") == 2.0
+
+
+# -- W3: lead status derived from activity -----------------------------------------------
+def test_lead_status_per_rep_as_of_two_dates(tiny_store: Store) -> None:
+    f = value(tiny_store, "leads_by_status", by="rep,lead_status")
+    got = {
+        (r if isinstance(r, str) else None, s): v
+        for r, s, v in zip(f.rep, f.lead_status, f.value, strict=True)
+    }
+    # L1, L3 (R1) have deals; L2 (R2) has D5; L5 (R2) disqualified; L4 has no owner, no activity
+    assert got == {
+        ("R1", "open_deal"): 2.0,
+        ("R2", "open_deal"): 1.0,
+        ("R2", "unqualified"): 1.0,
+        (None, "new"): 1.0,
+    }
+    early = value(tiny_store, "leads_by_status", by="lead_status", as_of=date(2024, 1, 16))
+    # on 16 Jan: L1 had a connected call (8 Jan) and its deal D1 (10 Jan) → open_deal;
+    # L2: outbound e-mail on the 16th, reply only on the 17th → attempting
+    assert rows(early, "lead_status") == {"attempting": 1.0, "open_deal": 1.0}
+
+
+# -- S3, S4, S8 ---------------------------------------------------------------------------
+def test_average_age_of_active_leads(tiny_store: Store) -> None:
+    f = value(tiny_store, "avg_lead_age")
+    # only L4 is active (no deal, not disqualified): created 2024-03-01 12:00 UTC; as of the
+    # end of 30 June local (22:00 UTC) → 121 days + 10 h
+    assert single(f) == pytest.approx(121 + 10 / 24)
+
+
+def test_referrals_count_only_leads_from_active_customers(tiny_store: Store) -> None:
+    f = value(tiny_store, "referrals", by="rep")
+    # L3 referred by A1, which had contract C3 running on 2024-02-01
+    assert rows(f, "rep") == {"R1": 1.0}
+
+
+# -- deals: revenue, targets, time zones, currencies ---------------------------------------
+def test_won_revenue_by_rep_and_quarter_with_quota(tiny_store: Store) -> None:
+    f = value(tiny_store, "won_revenue", by="rep,quarter")
+    got = {
+        (str(p)[:10], r): (v, t)
+        for p, r, v, t in zip(f.period, f.rep, f.value, f.target, strict=True)
+    }
+    # D4 (R3): USD 10,000 × 0.9 (latest rate as of June) = 9,000, won 10 March → Q1
+    # D1 (R1): won 2024-03-31 22:30 UTC = 1 April 00:30 local → Q2, not Q1
+    assert got == {
+        ("2024-01-01", "R3"): (9000.0, 20000.0),
+        ("2024-04-01", "R1"): (100000.0, 80000.0),
+    }
+
+
+def test_quota_attainment_for_the_company_uses_team_targets(tiny_store: Store) -> None:
+    f = value(tiny_store, "quota_attainment", by="quarter")
+    q2 = f[f.period.astype(str).str.startswith("2024-04")]
+    # Q2: no company target; team target T1 = 150,000; won 100,000 → 2/3
+    assert single(q2, "denominator") == 150000.0
+    assert single(q2) == pytest.approx(100000 / 150000)
+    q1 = f[f.period.astype(str).str.startswith("2024-01")]
+    # Q1: no company or team target → the sum of rep targets (R1 50,000 + R3 20,000)
+    assert single(q1, "denominator") == 70000.0
+
+
+def test_as_of_before_the_rate_change_uses_the_older_rate(tiny_store: Store) -> None:
+    f = value(tiny_store, "won_revenue", as_of=date(2024, 3, 20))
+    # only D4 is won by then; the rate valid on 20 March is 0.9 (from 1 March)
+    assert single(f) == 9000.0
+    f = value(tiny_store, "won_revenue", as_of=date(2024, 2, 20))
+    assert single(f) == 0.0  # nothing won yet (an empty sum is 0, a count)
+
+
+def test_fiscal_year_starting_in_april(tiny_store: Store) -> None:
+    from salespulse.settings import Settings
+
+    q = Query.make("won_revenue", by="year", as_of=AS_OF)
+    f = run(tiny_store, q, Settings(fiscal_year_start_month=4)).frame
+    # D4 (10 March 2024) falls in FY 2023/24 (from 2023-04-01); D1 (1 April local) in 2024/25
+    assert rows(f, "period") == {date(2023, 4, 1): 9000.0, date(2024, 4, 1): 100000.0}
+
+
+def test_deal_without_amount_counts_but_adds_nothing(tiny_store: Store) -> None:
+    f = value(tiny_store, "open_pipeline", by="rep")
+    assert rows(f, "rep") == {"R1": 20000.0, "R2": 0.0}  # D5 (R2) has no amount
+    f = value(tiny_store, "deals_without_amount")
+    assert single(f) == 1.0
+
+
+def test_win_rate_and_zero_denominator(tiny_store: Store) -> None:
+    f = value(tiny_store, "win_rate", by="rep")
+    # closed: D1 won (R1), D3 lost (R2), D4 won (R3)
+    assert rows(f, "rep") == {"R1": 1.0, "R2": 0.0, "R3": 1.0}
+    f = value(tiny_store, "win_rate", start=date(2024, 1, 1), end=date(2024, 1, 31))
+    # nothing closed in January: no value (null), not 0
+    assert f.empty or f["value"].isna().all()
+
+
+def test_conversion_rate_per_source_formula(tiny_store: Store) -> None:
+    f = value(tiny_store, "conversion_rate")
+    # Q2 2024 (the quarter of as-of): won in Q2 = D1; in the pipeline at any time in Q2:
+    # D1, D2, D3 (closed 2 April), D5 = 4 → 25 %
+    assert (single(f, "numerator"), single(f, "denominator"), single(f)) == (1.0, 4.0, 25.0)
+
+
+def test_average_sales_cycle_by_product(tiny_store: Store) -> None:
+    f = value(tiny_store, "avg_sales_cycle", by="product")
+    # D1 (M): 10 Jan 09:00 → 31 Mar 22:30 UTC = 81 d 13.5 h; D4 (S): 1 Feb → 10 Mar = 38 d
+    assert rows(f, "product") == {"M": pytest.approx(81 + 13.5 / 24), "S": 38.0}
+
+
+# -- snapshots from history ---------------------------------------------------------------
+def test_open_deals_by_stage_is_history_true(tiny_store: Store) -> None:
+    now = value(tiny_store, "open_deals", by="stage")
+    assert rows(now, "stage") == {"S1": 1.0, "S2": 1.0}  # D5 in S1, D2 back in S2
+    past = value(tiny_store, "open_deals", by="stage", as_of=date(2024, 3, 5))
+    # 5 March: D1 in S3 (1 Mar), D2 back in S1 (1 Mar), D3 in S3, D4 in S1, D5 in S1
+    assert rows(past, "stage") == {"S1": 3.0, "S3": 2.0}
+
+
+def test_open_pipeline_history_per_month(tiny_store: Store) -> None:
+    f = value(tiny_store, "open_deals", by="month", start=date(2024, 1, 1), end=date(2024, 4, 30))
+    # end of Jan: D1, D3; Feb: D1, D2, D3, D4; Mar: D1, D2, D3, D5 (D1 was won 31 Mar
+    # 22:30 UTC = 1 April 00:30 local, after the end of March local); Apr: D2, D5
+    assert rows(f, "period") == {
+        date(2024, 1, 1): 2.0,
+        date(2024, 2, 1): 4.0,
+        date(2024, 3, 1): 4.0,
+        date(2024, 4, 1): 2.0,
+    }
+
+
+def test_weighted_pipeline_and_forecast(tiny_store: Store) -> None:
+    f = value(tiny_store, "weighted_pipeline")
+    assert single(f) == pytest.approx(20000 * 0.4)  # D2 in Proposal (0.4); D5 no amount
+    fc = value(tiny_store, "forecast", by="month")
+    # D2's expected close (15 March) is overdue: it counts on the as-of date (June)
+    assert rows(fc, "period") == {date(2024, 6, 1): pytest.approx(8000.0)}
+
+
+def test_stale_and_overdue_deals(tiny_store: Store) -> None:
+    # thin history → the 60-day default: D2 in S2 since 11 March, D5 in S1 since 1 March
+    assert single(value(tiny_store, "stale_deals")) == 2.0
+    assert single(value(tiny_store, "stale_deals", as_of=date(2024, 4, 15))) == 0.0
+    assert single(value(tiny_store, "overdue_close_deals")) == 1.0  # D2 (15 March)
+
+
+# -- W6, W7, W8 ---------------------------------------------------------------------------
+def test_stage_skipping_per_rep(tiny_store: Store) -> None:
+    f = value(tiny_store, "stage_skip_share", by="rep")
+    # D3 (R2) went S1 → S3 (skipped S2); D4 (R3) S1 → WON (skipped S2, S3); D1, D2 did
+    # not skip; D5 never went beyond S1 and is not counted
+    assert rows(f, "rep") == {"R1": 0.0, "R2": 1.0, "R3": 1.0}
+    assert rows(f, "rep", "denominator") == {"R1": 2.0, "R2": 1.0, "R3": 1.0}
+
+
+def test_stage_to_stage_conversion_and_leak(tiny_store: Store) -> None:
+    f = value(tiny_store, "stage_conversion", by="stage")
+    # S1: D1..D5 entered, D5 never moved on → 4/5; S2: D1 → S3, D2 went back → 1/2;
+    # S3: D1 won, D3 lost → 1/2
+    assert rows(f, "stage") == {"S1": 0.8, "S2": 0.5, "S3": 0.5}
+    assert list(f.stage_name) == ["Qualify", "Proposal", "Negotiate"]
+
+
+def test_learned_win_rate_per_stage(tiny_store: Store) -> None:
+    f = value(tiny_store, "stage_win_rate", by="stage")
+    # decided deals that entered S1: D1 won, D3 lost, D4 won → 2/3; S2: D1 → 1/1;
+    # S3: D1 won, D3 lost → 1/2
+    assert rows(f, "stage") == {"S1": pytest.approx(2 / 3), "S2": 1.0, "S3": 0.5}
+
+
+def test_time_in_stage_with_re_entry(tiny_store: Store) -> None:
+    f = value(tiny_store, "time_in_stage_mean", by="stage")
+    # S1 visits: D1 22 d, D2 10 d + (re-entry) 10 d, D3 31 d, D4 38 d → 111 / 5
+    assert rows(f, "stage", "denominator")["S1"] == 5.0
+    assert rows(f, "stage")["S1"] == pytest.approx(111 / 5)
+    cum = value(tiny_store, "time_in_stage_cumulative", by="stage")
+    # cumulative per deal: D2's two S1 visits add up to 20 → (22 + 20 + 31 + 38) / 4
+    assert rows(cum, "stage")["S1"] == pytest.approx(111 / 4)
+
+
+# -- W4, W10 ------------------------------------------------------------------------------
+def test_call_email_balance_and_email_only_late_deals(tiny_store: Store) -> None:
+    f = value(tiny_store, "call_email_balance", by="rep")
+    # R1: call X1, e-mails X8, X10 → 1/3; R2: e-mails X2, X3, X11, no call → 0; R4: call → 1
+    assert rows(f, "rep") == {"R1": pytest.approx(1 / 3), "R2": 0.0, "R4": 1.0}
+    e = value(tiny_store, "email_only_late_deals", by="rep")
+    # D3 (R2, lost) was in Negotiate 20 Feb - 2 Apr with only e-mail X11 → e-mail-only;
+    # D2 (R1) only a note in S1 → not
+    assert rows(e, "rep") == {"R1": 0.0, "R2": 1.0}
+
+
+def test_tasks_completed_and_overdue(tiny_store: Store) -> None:
+    f = value(tiny_store, "tasks_completed_share", by="rep")
+    assert rows(f, "rep") == {"R1": 1.0, "R2": 0.0}
+    assert rows(value(tiny_store, "tasks_overdue", by="rep"), "rep") == {"R2": 1.0}
+    # before its due time, the task was not overdue yet
+    assert value(tiny_store, "tasks_overdue", as_of=date(2024, 3, 5))["value"].sum() == 0
+
+
+def test_crm_feature_share(tiny_store: Store) -> None:
+    f = value(
+        tiny_store, "crm_feature_share", by="rep", start=date(2024, 3, 1), end=date(2024, 3, 31)
+    )
+    # R1 in March: meeting, task, note, e-mail (X10) + deal update (D1 → S3 on 1 March,
+    # by the owner) = 5 of 6 features
+    assert rows(f, "rep")["R1"] == pytest.approx(5 / 6)
+
+
+# -- S1, S2, S6, S7, S9 -------------------------------------------------------------------
+def test_acv_both_variants(tiny_store: Store) -> None:
+    f = value(tiny_store, "acv", by="year")
+    assert rows(f, "period") == {
+        date(2022, 1, 1): 12000.0,
+        date(2023, 1, 1): 24000.0,
+        date(2024, 1, 1): 100000.0,
+    }
+    f = value(tiny_store, "acv_per_year", by="year")
+    # C3: 24,000 over 2 years (24 months) → 12,000 per year
+    assert rows(f, "period")[date(2023, 1, 1)] == pytest.approx(12000.0)
+
+
+def test_staff_retention_per_source_formula(tiny_store: Store) -> None:
+    f = value(tiny_store, "staff_retention", by="year", start=date(2024, 1, 1))
+    # 2024 (to as-of 30 June): staff at start R1, R2, R3 = 3; at end (30 June) R1, R2, R3
+    # (R3 leaves on 30 June, still there that day), R4 = 4; hires 1 → (4 − 1) / 3 = 100 %
+    assert (single(f, "numerator"), single(f, "denominator"), single(f)) == (3.0, 3.0, 100.0)
+    f = value(
+        tiny_store, "staff_retention", by="year", start=date(2024, 1, 1), as_of=date(2024, 7, 31)
+    )
+    # by 31 July R3 is gone: (3 − 1) / 3
+    assert single(f) == pytest.approx(200 / 3)
+
+
+def test_customer_retention(tiny_store: Store) -> None:
+    f = value(tiny_store, "customer_retention", by="year", start=date(2024, 1, 1))
+    # start of 2024: A1 (C3 starts 1 Jan); end (30 June): A1, A2; new: A2 → (2 − 1) / 1
+    assert single(f) == 100.0
+    churn = value(tiny_store, "customer_churn", by="year", start=date(2024, 1, 1))
+    assert single(churn) == 0.0
+
+
+def test_ramp_time_only_counts_reps_hired_within_the_log(tiny_store: Store) -> None:
+    f = value(tiny_store, "ramp_time")
+    # R4 hired 1 April, first outbound lead contact 10 April → 9 days; R1-R3 were hired
+    # before the activity log starts and are left out
+    assert (single(f, "denominator"), single(f)) == (1.0, 9.0)
+
+
+def test_clv(tiny_store: Store) -> None:
+    f = value(tiny_store, "clv")
+    # purchases: 12,000, 100,000, 24,000 → average 45,333.33
+    # A1: C1 2023 and C3 2024-25, active → lifespan 1 Jan 2023 → 30 Jun 2024 = 546 d;
+    # A2: C2 from 1 Apr 2024, active → 90 d. Lifespans in years (365.25 d).
+    a1, a2 = 546 / 365.25, 90 / 365.25
+    per_year = (2 / max(a1, 1) + 1 / max(a2, 1)) / 2
+    expected = (136000 / 3) * per_year * ((a1 + a2) / 2)
+    assert single(f) == pytest.approx(expected)
+
+
+# -- drill-down, filters, errors ----------------------------------------------------------
+def test_drill_down_lists_the_records_behind_a_figure(tiny_store: Store) -> None:
+    q = Query.make("win_rate", where={"rep": "R2"}, as_of=AS_OF)
+    recs = records(tiny_store, q)
+    assert list(recs.deal_id) == ["D3"]
+    assert list(recs.in_numerator) == [False]
+    q = Query.make("stale_deals", as_of=AS_OF)
+    assert sorted(records(tiny_store, q, numerator_only=True).deal_id) == ["D2", "D5"]
+
+
+def test_filters_restrict_the_facts(tiny_store: Store) -> None:
+    f = value(tiny_store, "won_revenue", where={"team": "T2"})
+    assert single(f) == 9000.0  # D4 by R3 (team T2)
+    f = value(tiny_store, "won_revenue", where={"product": ["M", "S"]})
+    assert single(f) == 109000.0
+
+
+@pytest.mark.parametrize(
+    ("kpi", "by", "message"),
+    [
+        ("nope", "", "unknown KPI"),
+        ("sqls", "stage", "cannot be broken down"),
+        ("sqls", "month,quarter", "more than one period"),
+        ("deal_velocity", "month", "as of one date"),
+    ],
+)
+def test_bad_queries_are_user_errors(tiny_store: Store, kpi: str, by: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        value(tiny_store, kpi, by=by)
+
+
+# -- edge cases on modified data ----------------------------------------------------------
+def _load_with(store: Store, extra: dict[str, pd.DataFrame]) -> Store:
+    from tests.semantic import tiny
+
+    frames = tiny.frames()
+    for name, rows_ in extra.items():
+        frames[name] = pd.concat([frames[name], rows_], ignore_index=True)
+    store.load_all(frames)
+    return store
+
+
+def test_reopened_deal_counts_where_it_was_last_closed(store: Store) -> None:
+    from datetime import datetime as T
+
+    _load_with(
+        store,
+        {
+            "deals": pd.DataFrame(
+                {
+                    "deal_id": ["D6"],
+                    "owner_rep_id": ["R2"],
+                    "pipeline_id": ["P"],
+                    "stage_id": ["WON"],
+                    "amount": [5000.0],
+                    "currency": ["EUR"],
+                    "created_at": [T(2024, 1, 5, 9)],
+                    "closed_at": [T(2024, 5, 1, 9)],
+                    "outcome": ["won"],
+                }
+            ),
+            "deal_stage_history": pd.DataFrame(
+                {
+                    "deal_id": ["D6"] * 4,
+                    "stage_id": ["S1", "LOST", "S2", "WON"],
+                    "entered_at": [
+                        T(2024, 1, 5, 9),
+                        T(2024, 2, 1, 9),
+                        T(2024, 4, 1, 9),
+                        T(2024, 5, 1, 9),
+                    ],
+                }
+            ),
+        },
+    )
+    # as of 15 March, D6 was lost in February
+    f = value(store, "win_rate", by="month", as_of=date(2024, 3, 15))
+    feb = f[f.period.astype(str).str.startswith("2024-02")]
+    assert (single(feb, "numerator"), single(feb, "denominator")) == (0.0, 1.0)
+    # as of June it was reopened (1 April) and won in May: no longer a February loss
+    f = value(store, "win_rate", by="month")
+    assert not f.period.astype(str).str.startswith("2024-02").any()
+    may = f[f.period.astype(str).str.startswith("2024-05")]
+    assert single(may) == 1.0
+    # while reopened, it is open again: on 15 April it is an open deal in S2
+    f = value(store, "open_deals", by="stage", where={"rep": "R2"}, as_of=date(2024, 4, 15))
+    assert rows(f, "stage") == {"S1": 1.0, "S2": 1.0}  # D5 and the reopened D6
+
+
+def test_leap_day_and_month_boundary_in_local_time(store: Store) -> None:
+    from datetime import datetime as T
+
+    _load_with(
+        store,
+        {
+            "leads": pd.DataFrame(
+                {
+                    "lead_id": ["L6", "L7"],
+                    "channel": ["email", "email"],
+                    # 29 Feb 22:59 UTC = 23:59 local (Feb); 23:30 UTC = 00:30 local 1 March
+                    "created_at": [T(2024, 2, 29, 22, 59), T(2024, 2, 29, 23, 30)],
+                }
+            )
+        },
+    )
+    f = value(store, "new_leads", by="day", where={"channel": "email"})
+    assert rows(f, "period") == {date(2024, 2, 29): 1.0, date(2024, 3, 1): 1.0}
+
+
+def test_kpis_without_supporting_data_say_so(store: Store) -> None:
+    from tests.semantic import tiny
+
+    frames = tiny.frames()
+    frames["activities"] = frames["activities"].iloc[0:0]
+    frames["deal_stage_history"] = frames["deal_stage_history"].iloc[0:0]
+    store.load_all(frames)
+    r = run(store, Query.make("calls", as_of=AS_OF))
+    assert not r.available and r.reason is not None and "activities" in r.reason
+    r = run(store, Query.make("stage_conversion", as_of=AS_OF))
+    assert not r.available and "deal stage history" in (r.reason or "")
+    # deals without history still close from their own columns
+    f = run(store, Query.make("won_revenue", as_of=AS_OF)).frame
+    assert single(f) == 109000.0
