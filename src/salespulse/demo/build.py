@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
@@ -84,7 +83,7 @@ def generate(
     Returns the number of rows written per table.
     """
     counts = {t.name: 0 for t in TABLES}
-    with _bounded_memory(store), store.transaction():
+    with store.transaction():
         emptied: set[str] = set()
         for name, rows in iter_tables(seed, scale, today, progress):
             before = _arrow_views(store)
@@ -95,25 +94,6 @@ def generate(
             if name not in emptied:
                 store.load(name, pa.table({}), replace=True)
     return counts
-
-
-#: DuckDB's memory cap while generating: it otherwise caches the whole uncommitted load
-#: (up to 80 % of RAM); with a cap it spills to the database file and the 1m scale stays small.
-DUCKDB_MEMORY_LIMIT = "2GB"
-
-
-@contextmanager
-def _bounded_memory(store: Store) -> Iterator[None]:
-    if store.engine != "duckdb":
-        yield
-        return
-    raw = store.con.con
-    before = raw.execute("select current_setting('memory_limit')").fetchone()[0]
-    raw.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-    try:
-        yield
-    finally:
-        raw.execute(f"SET memory_limit = '{before}'")
 
 
 def _arrow_views(store: Store) -> set[str]:
