@@ -37,6 +37,10 @@ def render_kpis() -> str:
         "data cannot support (e.g. no stage history) say so instead of showing numbers. "
         "Quarters and years are fiscal (setting `fiscal_year_start_month`).",
         "",
+        "**Targets.** Any KPI can have targets: rows in the `targets` table with its id "
+        "(per month, quarter or year; per rep, team or the whole company). Results then "
+        "carry `target` and `attainment` = value / target.",
+        "",
         "**Closed, won, open.** A deal is closed when its last known stage is a closed "
         "stage (or, without stage history, when `closed_at` has passed); won when that stage "
         "is the won stage. Amounts are converted to EUR with the latest rate valid on the "
@@ -71,8 +75,8 @@ def render_kpis() -> str:
         ]
         if k.requires:
             lines.append("- Needs data in: " + ", ".join(f"`{r}`" for r in k.requires))
-        if k.target_kpi:
-            lines.append(f"- Targets: `{k.target_kpi}` (adds target and attainment)")
+        if k.target_kpi and k.target_kpi != k.id:
+            lines.append(f"- Compared with the targets of `{k.target_kpi}`")
         example = ",".join(k.default_by)
         lines.append(
             f"- Example: `salespulse kpi show {k.id}"

@@ -78,6 +78,12 @@ class Context:
             self._flags[key] = bool(t.filter(t[column].notnull()).limit(1).count().execute())
         return self._flags[key]
 
+    @cached_property
+    def target_kpi_ids(self) -> frozenset[str]:
+        """KPI ids that have at least one target."""
+        ids = self.t("targets").select("kpi_id").distinct().kpi_id.execute()
+        return frozenset(str(x) for x in ids)
+
     def business_calendar(self) -> ir.Table:
         """Business days (with opening hours in UTC) from the first lead to ``as_of``."""
         first = self.t("leads").created_at.min().execute()

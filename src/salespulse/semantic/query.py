@@ -311,7 +311,7 @@ def run(
         return KpiResult(p.kpi, query, ctx.as_of, _ordered(frame, p))
     _, agg = compile_query(ctx, query)
     expr = _labelled(ctx, agg, p)
-    if p.kpi.target_kpi:
+    if (p.kpi.target_kpi or p.kpi.id) in ctx.target_kpi_ids:
         from salespulse.semantic.targets import with_targets
 
         expr = with_targets(ctx, expr, p, query)

@@ -1,8 +1,10 @@
 """Targets (quotas): attach ``target`` and ``attainment`` = value / target to KPI rows.
 
 Targets live in the ``targets`` table per KPI id, period and rep or team (or the whole
-company: rep and team empty). A result row gets the sum of the targets whose period starts
-within its period (or within the query's date range when there is no period grain):
+company: rep and team empty). Any KPI with rows there gets them (a KPI may name another id
+to compare with, e.g. quota attainment uses ``won_revenue``). A result row gets the sum of
+the targets whose period starts within its period (or within the query's date range when
+there is no period grain):
 
 * broken down by rep → the rep's own targets;
 * by team → the team's targets, or, where a team has none, the sum of its reps' targets;
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def _period_targets(ctx: Context, p: Plan, q: Query) -> ir.Table:
-    t = ctx.t("targets").filter(_.kpi_id == p.kpi.target_kpi)
+    t = ctx.t("targets").filter(_.kpi_id == (p.kpi.target_kpi or p.kpi.id))
     if q.start:
         t = t.filter(_.period_start >= q.start)
     if q.end:

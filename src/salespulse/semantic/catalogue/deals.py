@@ -225,11 +225,11 @@ def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
 
 def _quota_attainment(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
     f = run_kpi(ctx, q, "won_revenue")
-    return (
-        f.drop(columns=["attainment"])
-        .rename(columns={"value": "numerator", "target": "denominator"})
-        .assign(value=lambda x: x.numerator / x.denominator.where(x.denominator != 0))
-    )
+    if "target" not in f:  # no revenue targets at all
+        f = f.assign(target=float("nan"))
+    out = f.drop(columns=["attainment"], errors="ignore")
+    out = out.rename(columns={"value": "numerator", "target": "denominator"})
+    return out.assign(value=out.numerator / out.denominator.where(out.denominator != 0))
 
 
 def _pipeline_coverage(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
@@ -243,6 +243,8 @@ def _pipeline_coverage(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
     fc = run_kpi(ctx, q, "forecast", by=by, start=start, end=end)
     won = run_kpi(ctx, q, "won_revenue", by=by, start=start, end=ctx.as_of)
     quota = run_kpi(ctx, q, "won_revenue", by=by, start=start, end=end)
+    if "target" not in quota:  # no revenue targets at all
+        quota = quota.assign(target=float("nan"))
     keys = list(by)
     base = quota[[*keys, "target"]] if keys else quota[["target"]]
     out = (
@@ -305,7 +307,6 @@ KPIS = (
         dims=DEAL_DIMS,
         requires=DEALS,
         default_by=("rep", "quarter"),
-        target_kpi="won_revenue",
     ),
     Kpi(
         "won_deals",

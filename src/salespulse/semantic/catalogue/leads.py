@@ -177,7 +177,6 @@ KPIS = (
         primary=True,
         requires=SQL_REQ,
         default_by=("month", "channel"),
-        target_kpi="sqls",
     ),
     Kpi(
         "sql_owner_share",
@@ -345,7 +344,6 @@ KPIS = (
         primary=True,
         requires=("leads",),
         default_by=("rep", "quarter"),
-        target_kpi="new_leads",
     ),
     Kpi(
         "avg_lead_age",
