@@ -15,7 +15,7 @@ from salespulse.cli.common import (
     print_frame,
     print_json,
 )
-from salespulse.semantic.query import _date
+from salespulse.semantic.query import parse_date
 from salespulse.warehouse.store import connect
 
 
@@ -31,7 +31,7 @@ def alerts(
     """List unassigned leads, SQLs past the SLA, stale deals, e-mail-only late-stage deals,
     stage skipping and overdue close dates — each with the records behind it."""
     store = connect(db, create=False)
-    found = list_alerts(store, as_of=_date(as_of, "as-of"))
+    found = list_alerts(store, as_of=parse_date(as_of, "as-of"))
     if fmt is OutputFormat.json:
         print_json([a.to_dict(limit=limit) for a in found])
         return

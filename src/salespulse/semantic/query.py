@@ -60,11 +60,17 @@ class Query:
             for k, v in sorted((where or {}).items())
         )
         return cls(
-            kpi, tuple(by), _date(start, "start"), _date(end, "end"), w, _date(as_of, "as-of")
+            kpi,
+            tuple(by),
+            parse_date(start, "start"),
+            parse_date(end, "end"),
+            w,
+            parse_date(as_of, "as-of"),
         )
 
 
-def _date(value: date | str | None, what: str) -> date | None:
+def parse_date(value: date | str | None, what: str = "the") -> date | None:
+    """An ISO date string (or date) as a date; a UserError for anything else."""
     if value is None or isinstance(value, date):
         return value
     try:

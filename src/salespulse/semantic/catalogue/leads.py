@@ -16,6 +16,7 @@ from salespulse.semantic import timecal
 from salespulse.semantic.kpi import LEAD_DIMS, Dim, Facts, Kind, Kpi, Unit
 from salespulse.semantic.measures import Count, Mean, Quantile, Ratio
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.scoring import event_counts, load_rules
 
 FAR_FUTURE = ibis.timestamp("9999-01-01 00:00:00")
 
@@ -125,6 +126,15 @@ def active_lead_facts(ctx: Context) -> Facts:
     )
     j = j.mutate(valid_to=ibis.ifelse(end == FAR_FUTURE, ibis.null("timestamp"), end))
     return Facts(j, "leads", "lead_id", valid_from="created_at", valid_to="valid_to")
+
+
+def scored_lead_facts(ctx: Context) -> Facts:
+    """Active leads with their rule-based score (W9a) from the rules file in the settings,
+    counting the activity logged by the as-of date."""
+    active = active_lead_facts(ctx)
+    rules = load_rules(ctx.settings.lead_score_rules or None)
+    scored = rules.score(active.table, event_counts(ctx.activities))
+    return Facts(scored, "leads", "lead_id", valid_from="created_at", valid_to="valid_to")
 
 
 def referral_facts(ctx: Context) -> Facts:
@@ -329,6 +339,25 @@ KPIS = (
         source="W2",
         requires=RESP_REQ,
         higher_is_better=False,
+        default_by=("rep",),
+    ),
+    Kpi(
+        "lead_score",
+        "Lead score (rule-based, average)",
+        "Leadscore (regels, gemiddeld)",
+        "Average rule-based score of the active leads as of a date: points for who the lead "
+        "is (industry, company size, job title, channel) and what it did (replies, connected "
+        "calls, held meetings), from a rules file you can change (setting "
+        "lead_score_rules). Drill down for each lead's score.",
+        Unit.score,
+        scored_lead_facts,
+        Mean(_.score),
+        kind=Kind.snapshot,
+        dims=LEAD_DIMS,
+        source="W9",
+        primary=True,
+        requires=("leads",),
+        point_only=True,
         default_by=("rep",),
     ),
     Kpi(

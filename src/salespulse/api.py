@@ -1,0 +1,104 @@
+"""The Python API for analysts: the same KPIs as the CLI, pages and report, as DataFrames.
+
+>>> import salespulse
+>>> sp = salespulse.open("demo.duckdb")                        # doctest: +SKIP
+>>> sp.kpi("won_revenue", by="rep,quarter", start="2025-01-01")  # doctest: +SKIP
+
+Every method takes the same arguments as ``salespulse kpi show``: ``by`` (breakdowns and one
+period grain), ``start``/``end`` (inclusive local dates), ``where`` (``{"team": "T1"}``) and
+``as_of`` (known at the end of that day; default today).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salespulse.analytics.alerts import Alert, list_alerts
+from salespulse.analytics.priorities import priority_list
+from salespulse.semantic.catalogue import all_kpis
+from salespulse.semantic.query import KpiResult, Query, explain, parse_date, records, run
+from salespulse.settings import Settings, load_settings
+from salespulse.warehouse.store import Store, connect
+
+DateLike = date | str | None
+
+
+class SalesPulse:
+    """An open salespulse database. Create it with :func:`salespulse.open`."""
+
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+        self.store = store
+        self.settings = settings or load_settings()
+
+    def kpis(self) -> pd.DataFrame:
+        """The catalogue: one row per KPI (id, names, unit, kind, source, breakdowns)."""
+        return pd.DataFrame(
+            [
+                {
+                    "id": k.id,
+                    "name": k.name_en,
+                    "name_nl": k.name_nl,
+                    "unit": str(k.unit),
+                    "kind": str(k.kind),
+                    "source": k.source,
+                    "breakdowns": ",".join(d.value for d in k.dims),
+                    "definition": k.definition,
+                }
+                for k in all_kpis()
+            ]
+        )
+
+    def query(
+        self,
+        kpi: str,
+        by: str | list[str] = "",
+        start: DateLike = None,
+        end: DateLike = None,
+        where: dict[str, Any] | None = None,
+        as_of: DateLike = None,
+    ) -> Query:
+        return Query.make(kpi, by=by, start=start, end=end, where=where, as_of=as_of)
+
+    def result(self, kpi: str, **kw: Any) -> KpiResult:
+        """The full result (rows, unit, as-of, whether the data supports the KPI)."""
+        return run(self.store, self.query(kpi, **kw), self.settings)
+
+    def kpi(self, kpi: str, **kw: Any) -> pd.DataFrame:
+        """A KPI's rows: breakdown columns, value (and numerator/denominator for ratios)."""
+        return self.result(kpi, **kw).frame
+
+    def records(self, kpi: str, limit: int | None = 1000, **kw: Any) -> pd.DataFrame:
+        """The records behind a figure (drill-down)."""
+        return records(self.store, self.query(kpi, **kw), self.settings, limit=limit)
+
+    def explain(self, kpi: str, **kw: Any) -> str:
+        """The definition and the SQL run."""
+        return explain(self.store, self.query(kpi, **kw), self.settings)
+
+    def alerts(self, as_of: DateLike = None) -> list[Alert]:
+        """What needs attention now, each alert with its records."""
+        return list_alerts(self.store, self.settings, as_of=parse_date(as_of, "as-of"))
+
+    def priorities(self, rep_id: str, as_of: DateLike = None) -> pd.DataFrame:
+        """A rep's priority list: deals closable first, then leads by score."""
+        return priority_list(
+            self.store, rep_id, as_of=parse_date(as_of, "as-of"), settings=self.settings
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> SalesPulse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(db: str | Path | None = None, settings: Settings | None = None) -> SalesPulse:
+    """Open a salespulse database (default: the workspace database)."""
+    return SalesPulse(connect(db, create=False), settings)
