@@ -114,7 +114,7 @@ def show(
     if not result.available:
         console.print(f"[yellow]{result.kpi.name_en}: {result.reason}[/yellow]")
         return
-    title = f"{result.kpi.name_en} ({result.kpi.unit}) — as of {result.as_of}"
+    title = f"{result.kpi.name_en} ({result.unit}) — as of {result.as_of}"
     print_frame(result.frame, fmt, title=title)
 
 

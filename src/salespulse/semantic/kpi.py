@@ -117,7 +117,10 @@ class Kpi:
     dims: tuple[Dim, ...] = ()
     source: str | None = None
     higher_is_better: bool | None = True
-    #: Canonical tables that must hold rows for this KPI to mean anything.
+    #: Whether the KPI depends on amounts; default: when its unit is money.
+    money: bool | None = None
+    #: What the data must hold for this KPI to mean anything: canonical tables with rows,
+    #: or ``table.column`` with some value filled in.
     requires: tuple[str, ...] = ()
     #: The main KPI of its source id (``kpi show W1`` gives this one).
     primary: bool = False
@@ -132,6 +135,11 @@ class Kpi:
     #: For KPIs that are not one aggregation of one fact table (e.g. retention formulas):
     #: computes the result frame (in the engine, via Ibis) from the context and plan.
     compute: Callable[[Context, Plan, Query], pd.DataFrame] | None = None
+
+    @property
+    def uses_money(self) -> bool:
+        """Whether the value depends on amounts (and so on exchange rates)."""
+        return self.money if self.money is not None else self.unit is Unit.money
 
     @property
     def is_ratio(self) -> bool:

@@ -70,15 +70,17 @@ class Count(Measure):
 
 @dataclass(frozen=True)
 class Sum(Measure):
-    """Sum of a column over the fact rows (nulls ignored; no rows → 0)."""
+    """Sum of a column over the fact rows, nulls ignored. No rows → 0 (nothing happened);
+    rows that all lack the value → null (no value: e.g. open deals without amounts)."""
 
     column: Expr
     where: Expr | None = None
 
     def scalar(self, t: ir.Table) -> ir.Scalar:
-        return (
-            resolve(t, self.column).cast("float64").sum(where=_where(t, self.where)).fill_null(0.0)
-        )
+        w = _where(t, self.where)
+        total = resolve(t, self.column).cast("float64").sum(where=w)
+        rows = t.count(where=w) if w is not None else t.count()
+        return ibis.ifelse(rows == 0, 0.0, total)
 
     def aggregates(self, t: ir.Table) -> dict[str, ir.Scalar]:
         return {"value": self.scalar(t)}

@@ -79,6 +79,16 @@ class Context:
         return self._flags[key]
 
     @cached_property
+    def currencies_without_rate(self) -> list[str]:
+        """Currencies used by deals or contracts that cannot be converted on ``as_of``."""
+        rc = self.settings.reporting_currency
+        used = self.t("deals").select("currency").union(self.t("contracts").select("currency"))
+        used = used.filter(used.currency.notnull() & (used.currency != rc)).distinct()
+        known = self.rates.select(_c="currency")
+        gaps = used.anti_join(known, used.currency == known._c)
+        return sorted(str(c) for c in gaps.currency.execute())
+
+    @cached_property
     def target_kpi_ids(self) -> frozenset[str]:
         """KPI ids that have at least one target."""
         ids = self.t("targets").select("kpi_id").distinct().kpi_id.execute()

@@ -9,7 +9,7 @@ any figure (drill-down); :func:`explain` shows the definition and the SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 from salespulse.errors import UserError
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import get_kpi
-from salespulse.semantic.kpi import Dim, Facts, Kind, Kpi
+from salespulse.semantic.kpi import Dim, Facts, Kind, Kpi, Unit
 from salespulse.semantic.measures import ratio_value
 from salespulse.semantic.model import Context
 from salespulse.semantic.timecal import Grain
@@ -89,7 +89,13 @@ class KpiResult:
     frame: pd.DataFrame
     available: bool = True
     reason: str | None = None
-    columns: list[str] = field(default_factory=list)
+    #: The reporting currency (the unit of money KPIs).
+    currency: str = "EUR"
+
+    @property
+    def unit(self) -> str:
+        """The unit label: the reporting currency for money KPIs."""
+        return self.currency if self.kpi.unit is Unit.money else str(self.kpi.unit)
 
     def to_dict(self) -> dict[str, Any]:
         rows = [
@@ -100,7 +106,7 @@ class KpiResult:
             "kpi": self.kpi.id,
             "name": self.kpi.name_en,
             "name_nl": self.kpi.name_nl,
-            "unit": str(self.kpi.unit),
+            "unit": self.unit,
             "as_of": self.as_of.isoformat(),
             "available": self.available,
             "reason": self.reason,
@@ -291,12 +297,30 @@ def compile_query(ctx: Context, q: Query) -> tuple[Plan, ir.Table]:
 
 
 def missing_data(ctx: Context, kpi: Kpi) -> str | None:
-    """Why the data cannot support ``kpi`` (None when it can)."""
-    empty = [name for name in kpi.requires if not ctx.has_rows(name)]
-    if empty:
-        return "not available for this data: no " + ", ".join(
-            name.replace("_", " ") for name in empty
-        )
+    """Why the data cannot support ``kpi`` (None when it can).
+
+    ``Kpi.requires`` lists canonical tables that must hold rows, or ``table.column`` where
+    some row must have the column filled in. Money KPIs also need an exchange rate for every
+    currency in use.
+    """
+    missing = []
+    for need in kpi.requires:
+        table, _, column = need.partition(".")
+        if not ctx.has_rows(table):
+            missing.append(table.replace("_", " "))
+        elif column and not ctx.has_value(table, column):
+            missing.append(f"{column.replace('_', ' ')} in {table.replace('_', ' ')}")
+    if missing:
+        return "not available for this data: no " + ", ".join(missing)
+    if kpi.uses_money:
+        unconverted = ctx.currencies_without_rate
+        if unconverted:
+            rc = ctx.settings.reporting_currency
+            return (
+                f"not available for this data: no exchange rate from "
+                f"{', '.join(unconverted)} to {rc} (add currency_rates, or set "
+                f'reporting_currency = "{unconverted[0]}" in settings.toml)'
+            )
     return None
 
 
@@ -310,11 +334,19 @@ def run(
     if reason:
         cols = (["period"] if p.grain else []) + [d.value for d in p.dims] + ["value"]
         return KpiResult(
-            p.kpi, query, ctx.as_of, pd.DataFrame(columns=cols), available=False, reason=reason
+            p.kpi,
+            query,
+            ctx.as_of,
+            pd.DataFrame(columns=cols),
+            available=False,
+            reason=reason,
+            currency=ctx.settings.reporting_currency,
         )
     if p.kpi.compute is not None:
         frame = p.kpi.compute(ctx, p, query)
-        return KpiResult(p.kpi, query, ctx.as_of, _ordered(frame, p))
+        return KpiResult(
+            p.kpi, query, ctx.as_of, _ordered(frame, p), currency=ctx.settings.reporting_currency
+        )
     _, agg = compile_query(ctx, query)
     expr = _labelled(ctx, agg, p)
     if (p.kpi.target_kpi or p.kpi.id) in ctx.target_kpi_ids:
@@ -326,7 +358,7 @@ def run(
         frame = _ordered(frame, p).drop(columns="stage_order")
     else:
         frame = _ordered(frame, p)
-    return KpiResult(p.kpi, query, ctx.as_of, frame)
+    return KpiResult(p.kpi, query, ctx.as_of, frame, currency=ctx.settings.reporting_currency)
 
 
 def records(

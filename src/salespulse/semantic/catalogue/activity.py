@@ -252,7 +252,7 @@ KPIS = (
         dims=REP_DIMS,
         source="S7",
         primary=True,
-        requires=("reps", "activities"),
+        requires=("reps.hired_on", "activities"),
         higher_is_better=False,
         default_by=("team",),
     ),

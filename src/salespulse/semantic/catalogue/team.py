@@ -70,7 +70,7 @@ KPIS = (
         dims=TEAM_DIMS,
         source="S6",
         primary=True,
-        requires=("reps",),
+        requires=("reps.hired_on",),
         default_by=("year",),
         compute=_staff_retention,
     ),
