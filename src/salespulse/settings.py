@@ -1,56 +1,85 @@
 """Product settings: fiscal year, time zone, business hours, SLAs, thresholds.
 
 Read from ``settings.toml`` in the workspace when it exists; every field has a default that
-suits a Dutch B2B team. Environment variables do not override single settings (one file is
-easier to reason about).
+suits a Dutch B2B team. Unknown names and wrong types are errors (a typo must not be silently
+ignored). Environment variables do not override single settings (one file is easier to
+reason about).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from salespulse.errors import UserError
+
+
+def _s(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Settings that change how KPIs are computed. Times are local to ``timezone``."""
 
-    #: First month of the fiscal year (1 = January).
-    fiscal_year_start_month: int = 1
-    #: Time zone of the sales team: periods, business hours and "as of" dates use it.
-    timezone: str = "Europe/Amsterdam"
-    #: Business hours (local, 24h clock) on business days (Monday=0 … Sunday=6).
-    business_day_start_hour: int = 8
-    business_day_end_hour: int = 18
-    business_days: tuple[int, ...] = (0, 1, 2, 3, 4)
-    #: First-response SLA in business hours (default: one business day).
-    first_response_sla_hours: float = 10.0
-    #: The source's red line: an average first response above this is unacceptable (hours).
-    first_response_red_line_hours: float = 42.0
-    #: Stale-deal fallback threshold (days) where a stage's history is too thin for a p90.
-    stale_days_default: int = 60
-    #: Minimum number of completed stage visits for a stage's own p90 threshold.
-    stale_min_history: int = 20
-    #: Deals not updated for this many days count as "not updated" (W6 hygiene).
-    not_updated_days: int = 30
-    #: A customer is an account with an active contract, or a purchase within this window.
-    customer_window_days: int = 365
-    #: Reporting currency; amounts in other currencies are converted with currency_rates.
-    reporting_currency: str = "EUR"
-    #: Lead-score rules file (TOML); empty = the built-in default rules.
-    lead_score_rules: str = ""
-    #: Extra settings not interpreted here (kept for forward compatibility).
-    extra: dict[str, Any] = field(default_factory=dict)
+    fiscal_year_start_month: int = _s(
+        1, "First month of the fiscal year (1 = January); fiscal quarters follow it."
+    )
+    timezone: str = _s(
+        "Europe/Amsterdam",
+        "Time zone of the sales team: periods, business hours and as-of dates use it.",
+    )
+    business_day_start_hour: int = _s(8, "Business hours start (local hour, 0-23).")
+    business_day_end_hour: int = _s(18, "Business hours end (local hour, 1-24).")
+    business_days: tuple[int, ...] = _s((0, 1, 2, 3, 4), "Business days, Monday = 0 … Sunday = 6.")
+    first_response_sla_hours: float = _s(
+        10.0, "First-response SLA in business hours (default one business day)."
+    )
+    first_response_red_line_hours: float = _s(
+        42.0,
+        "The source's red line: an average first response above this many hours is "
+        "unacceptable (shown on charts).",
+    )
+    stale_days_default: int = _s(
+        60, "Stale-deal threshold in days where a stage's history is too thin for a p90."
+    )
+    stale_min_history: int = _s(
+        20, "Completed visits a stage needs before its own p90 becomes its stale threshold."
+    )
+    not_updated_days: int = _s(
+        30,
+        "Open deals with no stage change or activity for this many days count as not "
+        "updated (W6 hygiene).",
+    )
+    customer_window_days: int = _s(
+        365,
+        "A customer is an account with an active contract or a contract signed within "
+        "this many days.",
+    )
+    reporting_currency: str = _s(
+        "EUR", "Reporting currency; other currencies are converted with currency_rates."
+    )
+    lead_score_rules: str = _s(
+        "", "Path of a lead-score rules file (TOML); empty = the built-in rules."
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.fiscal_year_start_month <= 12:
             raise UserError(
                 f"fiscal_year_start_month must be 1-12, not {self.fiscal_year_start_month}"
             )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError(
+                f"unknown time zone {self.timezone!r}",
+                hint="use a tz database name such as Europe/Amsterdam",
+            ) from None
         if not 0 <= self.business_day_start_hour < self.business_day_end_hour <= 24:
             raise UserError("business hours must satisfy 0 <= start < end <= 24")
 
@@ -69,11 +98,50 @@ def load_settings(path: Path | None = None) -> Settings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from exc
-    known = {f.name for f in fields(Settings)} - {"extra"}
-    values = {k: v for k, v in raw.items() if k in known}
+    known = {f.name: f for f in fields(Settings)}
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            raise UserError(
+                f"{path}: unknown setting {key!r}",
+                hint=f"did you mean {close[0]!r}?" if close else "see docs/settings.md",
+            )
+    values = dict(raw)
     if "business_days" in values:
         values["business_days"] = tuple(values["business_days"])
-    try:
-        return Settings(**values, extra={k: v for k, v in raw.items() if k not in known})
-    except TypeError as exc:
-        raise UserError(f"{path}: {exc}") from exc
+    for key, value in values.items():
+        expected = type(known[key].default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+        elif not isinstance(values[key], expected) or isinstance(value, bool) != (expected is bool):
+            raise UserError(
+                f"{path}: setting {key} must be a {expected.__name__}, not {value!r}",
+                hint="see docs/settings.md",
+            )
+    return Settings(**values)
+
+
+def render_settings_doc() -> str:
+    """``docs/settings.md``, generated from the fields above."""
+    lines = [
+        "# Settings",
+        "",
+        "<!-- Generated from src/salespulse/settings.py by `make docs`; do not edit. -->",
+        "",
+        "Put settings in `settings.toml` in the workspace (`~/.salespulse/`, or "
+        "`$SALESPULSE_HOME`). Every setting is optional. Example:",
+        "",
+        "```toml",
+        "fiscal_year_start_month = 4",
+        "first_response_sla_hours = 4",
+        'reporting_currency = "USD"',
+        "```",
+        "",
+        "| setting | default | meaning |",
+        "|---|---|---|",
+    ]
+    for f in fields(Settings):
+        default = f.default
+        shown = json.dumps(list(default) if isinstance(default, tuple) else default)
+        lines.append(f"| `{f.name}` | `{shown}` | {f.metadata['doc']} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,57 @@
+"""Settings: defaults, the settings file, and clear errors for mistakes in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from salespulse.errors import UserError
+from salespulse.settings import Settings, load_settings
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    assert load_settings(tmp_path / "settings.toml") == Settings()
+
+
+def test_file_values_are_used(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        "fiscal_year_start_month = 4\nfirst_response_sla_hours = 4\n"
+        'business_days = [0, 1, 2, 3]\nreporting_currency = "USD"\n',
+        encoding="utf-8",
+    )
+    s = load_settings(path)
+    assert (
+        s.fiscal_year_start_month,
+        s.first_response_sla_hours,
+        s.business_days,
+        s.reporting_currency,
+    ) == (4, 4.0, (0, 1, 2, 3), "USD")
+
+
+def test_workspace_file_is_the_default(_isolated_workspace: Path) -> None:
+    _isolated_workspace.mkdir(parents=True)
+    (_isolated_workspace / "settings.toml").write_text(
+        "fiscal_year_start_month = 7\n", encoding="utf-8"
+    )
+    assert load_settings().fiscal_year_start_month == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fiscal_year_start = 4", "unknown setting 'fiscal_year_start'"),
+        ("fiscal_year_start_month = 13", "must be 1-12"),
+        ('fiscal_year_start_month = "april"', "must be a int"),
+        ('timezone = "Mars/Olympus"', "unknown time zone"),
+        ("business_day_start_hour = 19", "business hours"),
+        ("first_response_sla_hours = true", "must be a float"),
+        ("fiscal_year_start_month = ", "not valid TOML"),
+    ],
+)
+def test_mistakes_are_user_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        load_settings(path)
