@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs, only when they are missing.
 # PostgreSQL: the tests start a private throw-away server (tests/pg.py).
+# Chromium: the web app's browser tests.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Chromium: the browser tests (tests/web) drive Debian's build; never `playwright install`.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,0 +1,110 @@
+"""Run the semantic layer's queries for one page: one context, one window, one filter set."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from salespulse.errors import UserError
+from salespulse.semantic.catalogue import get_kpi
+from salespulse.semantic.kpi import Kind
+from salespulse.semantic.query import Query, _jsonable, context, run
+from salespulse.services.filters import Filters, Window, where_for
+from salespulse.services.models import Layer
+from salespulse.settings import Settings
+from salespulse.warehouse.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def rows_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A result frame as JSON-ready rows."""
+    return [
+        {str(k): _jsonable(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")
+    ]
+
+
+class Runner:
+    """Asks the semantic layer for the figures of one page."""
+
+    def __init__(self, store: Store, settings: Settings, window: Window, filters: Filters):
+        self.store, self.settings, self.window, self.filters = store, settings, window, filters
+        self.ctx = context(store, settings, window.as_of)
+
+    def query(
+        self,
+        kpi_id: str,
+        by: str = "",
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> tuple[Query, list[str]]:
+        """The query for ``kpi_id`` on this page: flow KPIs over the window, snapshot KPIs
+        as of the window's as-of date (or per period over the window when ``by`` has one)."""
+        kpi = get_kpi(kpi_id)
+        w, ignored = where_for(kpi, self.filters)
+        w.update(where or {})
+        periodic = any(b in ("day", "week", "month", "quarter", "year") for b in by.split(","))
+        if kpi.kind is Kind.snapshot and not periodic:
+            start = end = None
+        elif kpi.point_only:
+            start, end = None, None
+        else:
+            start = start or self.window.start
+            end = end or self.window.end
+        return Query.make(kpi.id, by=by, start=start, end=end, where=w, as_of=self.window.as_of), (
+            ignored
+        )
+
+    def layer(
+        self,
+        kpi_id: str,
+        by: str = "",
+        *,
+        style: str = "bar",
+        start: date | None = None,
+        end: date | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> Layer:
+        kpi = get_kpi(kpi_id)
+        q, ignored = self.query(kpi_id, by, start=start, end=end, where=where)
+        base = Layer(
+            kpi=kpi.id,
+            name_en=kpi.name_en,
+            name_nl=kpi.name_nl,
+            unit=str(kpi.unit),
+            higher_is_better=kpi.higher_is_better,
+            ignored_filters=ignored,
+            query=query_params(q),
+            style=style,  # type: ignore[arg-type]
+        )
+        try:
+            result = run(self.store, q, ctx=self.ctx)
+        except UserError as exc:
+            return base.model_copy(update={"available": False, "reason": exc.message})
+        except Exception as exc:  # a figure that fails must not take the page down
+            log.exception("KPI %s failed", kpi.id)
+            return base.model_copy(
+                update={"available": False, "reason": f"could not be computed: {exc}"}
+            )
+        if not result.available:
+            return base.model_copy(update={"available": False, "reason": result.reason})
+        return base.model_copy(update={"rows": rows_of(result.frame)})
+
+
+def query_params(q: Query) -> dict[str, Any]:
+    """A query as KPI-explorer / API parameters."""
+    out: dict[str, Any] = {"kpi": q.kpi}
+    if q.by:
+        out["by"] = ",".join(q.by)
+    for name in ("start", "end", "as_of"):
+        v = getattr(q, name)
+        if v is not None:
+            out[name] = v.isoformat()
+    for k, values in q.where:
+        out[k] = ",".join(values)
+    return out

@@ -1,0 +1,227 @@
+"""The use-cases behind the web app and its API, with caching per data version.
+
+:class:`Service` is what a route calls: ``page(name, filters)``, ``alerts(filters)``,
+``kpi(...)``, ``records(...)``, ``explain(...)``, ``options()``. Each result is cached under
+the current data version (see :mod:`salespulse.services.cache`); :meth:`Service.warm`
+computes the default view of every page ahead of the first visitor.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import pandas as pd
+
+from salespulse.semantic import timecal
+from salespulse.semantic.catalogue import all_kpis, get_kpi
+from salespulse.semantic.query import Query, explain, records
+from salespulse.services import pages
+from salespulse.services.cache import PageCache
+from salespulse.services.filters import FILTER_DIMS, Filters, Window, resolve
+from salespulse.services.models import (
+    AlertData,
+    AlertsPage,
+    FilterOptions,
+    KpiInfo,
+    Layer,
+    Option,
+    PageData,
+)
+from salespulse.services.runner import Runner, rows_of
+from salespulse.settings import Settings
+from salespulse.warehouse.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Rows shown per alert / drill-down on a page; the CSV downloads hold up to RECORDS_MAX.
+RECORDS_SHOWN = 50
+RECORDS_MAX = 10_000
+
+
+class Service:
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self.cache = PageCache(store)
+
+    # -- the data's own calendar ----------------------------------------------------------
+    def data_day(self) -> date:
+        """The last local day with recorded events (capped at today); today without data."""
+        return self.cache.get("data_day", self._data_day)
+
+    def _data_day(self) -> date:
+        today = timecal.today_local(self.settings.timezone)
+        cols = {
+            "activities": "occurred_at",
+            "deal_stage_history": "entered_at",
+            "leads": "created_at",
+            "deals": "created_at",
+        }
+        latest: list[datetime] = []
+        for name, col in cols.items():
+            v = self.store.table(name)[col].max().execute()
+            if v is not None and not pd.isna(v):
+                latest.append(pd.Timestamp(v).to_pydatetime())
+        if not latest:
+            return today
+        last = (
+            max(latest).replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(self.settings.timezone))
+        )
+        return min(last.date(), today)
+
+    def window(self, filters: Filters) -> Window:
+        return resolve(filters, self.settings, self.data_day())
+
+    def runner(self, filters: Filters) -> Runner:
+        return Runner(self.store, self.settings, self.window(filters), filters)
+
+    def _filters_dict(self, filters: Filters) -> dict[str, Any]:
+        out: dict[str, Any] = {"period": filters.period.value, **filters.dims()}
+        for name in ("start", "end", "as_of"):
+            v = getattr(filters, name)
+            if v is not None:
+                out[name] = v.isoformat()
+        return out
+
+    # -- pages ----------------------------------------------------------------------------
+    def page(self, name: str, filters: Filters) -> PageData:
+        return self.cache.get(("page", name, filters.key()), lambda: self._page(name, filters))
+
+    def _page(self, name: str, filters: Filters) -> PageData:
+        r = self.runner(filters)
+        cards, figures, tables = pages.PAGES[name](r)
+        return PageData(
+            page=name,
+            window=r.window.to_dict(),
+            filters=self._filters_dict(filters),
+            data_version=self.cache.version(),
+            cards=cards,
+            figures=figures,
+            tables=tables,
+        )
+
+    def alerts(self, filters: Filters) -> AlertsPage:
+        return self.cache.get(("alerts", filters.key()), lambda: self._alerts(filters))
+
+    def _alerts(self, filters: Filters) -> AlertsPage:
+        from salespulse.analytics.alerts import list_alerts
+
+        w = self.window(filters)
+        out = []
+        for a in list_alerts(self.store, self.settings, as_of=w.as_of, where=filters.dims()):
+            recs = a.records
+            out.append(
+                AlertData(
+                    kind=a.kind,
+                    kpi=a.kpi,
+                    title_en=a.title_en,
+                    title_nl=a.title_nl,
+                    severity=a.severity,
+                    count=a.count,
+                    available=a.available,
+                    reason=a.reason,
+                    columns=[str(c) for c in recs.columns],
+                    records=rows_of(recs),
+                )
+            )
+        return AlertsPage(
+            window=w.to_dict(),
+            filters=self._filters_dict(filters),
+            data_version=self.cache.version(),
+            alerts=out,
+        )
+
+    # -- KPI explorer ---------------------------------------------------------------------
+    def kpi(self, kpi_id: str, by: str, filters: Filters) -> Layer:
+        kpi = get_kpi(kpi_id)
+        return self.cache.get(
+            ("kpi", kpi.id, by, filters.key()),
+            lambda: pages.kpi_layer(self.runner(filters), kpi.id, by),
+        )
+
+    def query(self, kpi_id: str, by: str, filters: Filters) -> Query:
+        q, _ = self.runner(filters).query(get_kpi(kpi_id).id, by)
+        return q
+
+    def records(self, kpi_id: str, filters: Filters, limit: int = RECORDS_MAX) -> pd.DataFrame:
+        kpi = get_kpi(kpi_id)
+        return self.cache.get(
+            ("records", kpi.id, limit, filters.key()),
+            lambda: records(self.store, self.query(kpi.id, "", filters), self.settings, limit),
+        )
+
+    def explain(self, kpi_id: str, by: str, filters: Filters) -> str:
+        kpi = get_kpi(kpi_id)
+        return self.cache.get(
+            ("explain", kpi.id, by, filters.key()),
+            lambda: explain(self.store, self.query(kpi.id, by, filters), self.settings),
+        )
+
+    # -- lookups --------------------------------------------------------------------------
+    def options(self) -> FilterOptions:
+        return self.cache.get("options", self._options)
+
+    def _options(self) -> FilterOptions:
+        def pairs(table: ibis.Table, value: str, label: str) -> list[Option]:
+            df = table.select(v=table[value], l=table[label]).distinct().order_by("l").execute()
+            return [
+                Option(value=str(v), label=str(lab))
+                for v, lab in zip(df["v"], df["l"], strict=True)
+                if v is not None and not pd.isna(v)
+            ]
+
+        teams = self.store.table("teams")
+        reps, leads = self.store.table("reps"), self.store.table("leads")
+        regions = (
+            teams.select(region=teams.region)
+            .union(reps.select(region=reps.region))
+            .filter(ibis._.region.notnull())
+        )
+        return FilterOptions(
+            team=pairs(teams, "team_id", "name"),
+            region=pairs(regions, "region", "region"),
+            product=pairs(self.store.table("products"), "product_id", "name"),
+            channel=pairs(leads.filter(leads.channel.notnull()), "channel", "channel"),
+            data_day=self.data_day().isoformat(),
+            fiscal_year_start_month=self.settings.fiscal_year_start_month,
+        )
+
+    @staticmethod
+    def kpis() -> list[KpiInfo]:
+        return [
+            KpiInfo(
+                id=k.id,
+                name_en=k.name_en,
+                name_nl=k.name_nl,
+                definition=k.definition,
+                unit=str(k.unit),
+                kind=str(k.kind),
+                source=k.source,
+                dims=[d.value for d in k.dims],
+                default_by=list(k.default_by),
+                point_only=k.point_only,
+                higher_is_better=k.higher_is_better,
+                has_target=k.target_kpi is not None,
+            )
+            for k in all_kpis()
+        ]
+
+    def warm(self, names: tuple[str, ...] | None = None) -> None:
+        """Compute the default view of every page (and the alerts) into the cache."""
+        default = Filters()
+        self.options()
+        for name in names or (*pages.PAGES, "alerts"):
+            try:
+                if name == "alerts":
+                    self.alerts(default)
+                else:
+                    self.page(name, default)
+            except Exception:  # warming must never stop the server
+                log.exception("warming %s failed", name)
+
+
+__all__ = ["FILTER_DIMS", "Filters", "Service"]

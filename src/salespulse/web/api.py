@@ -1,0 +1,131 @@
+"""The JSON API (``/api/…``): the same page data the HTML pages render, every KPI, records."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+
+from salespulse.semantic.catalogue import get_kpi
+from salespulse.services import pages
+from salespulse.services.models import AlertsPage, FilterOptions, KpiInfo, Layer, PageData
+from salespulse.services.runner import rows_of
+from salespulse.services.service import RECORDS_MAX
+from salespulse.web.deps import FiltersDep, ServiceDep
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+By = Annotated[
+    str,
+    Query(
+        max_length=100,
+        description="Breakdowns, comma-separated: a period grain (day, week, month, quarter, "
+        "year) and/or dimensions the KPI allows (rep, team, region, channel, product, stage, …).",
+    ),
+]
+
+
+def _page_endpoint(name: str) -> None:
+    doc = (pages.PAGES[name].__doc__ or "").strip()
+
+    def endpoint(service: ServiceDep, filters: FiltersDep) -> PageData:
+        return service.page(name, filters)
+
+    endpoint.__name__ = f"page_{name}"
+    router.add_api_route(
+        f"/pages/{name}",
+        endpoint,
+        methods=["GET"],
+        response_model=PageData,
+        summary=f"Data of the {name} page",
+        description=doc or f"Every figure, card and table of the {name} page.",
+    )
+
+
+for _name in pages.PAGES:
+    _page_endpoint(_name)
+
+
+@router.get("/pages/alerts", response_model=AlertsPage, summary="Alerts with their records")
+def page_alerts(service: ServiceDep, filters: FiltersDep) -> AlertsPage:
+    return service.alerts(filters)
+
+
+@router.get("/filters", response_model=FilterOptions, summary="Values for the global filters")
+def filter_options(service: ServiceDep) -> FilterOptions:
+    return service.options()
+
+
+@router.get("/kpis", response_model=list[KpiInfo], summary="The KPI catalogue")
+def kpi_list(service: ServiceDep) -> list[KpiInfo]:
+    return service.kpis()
+
+
+@router.get("/kpis/{kpi_id}", response_model=Layer, summary="One KPI by period and breakdown")
+def kpi_result(kpi_id: str, service: ServiceDep, filters: FiltersDep, by: By = "") -> Layer:
+    return service.kpi(kpi_id, by, filters)
+
+
+@router.get(
+    "/kpis/{kpi_id}/csv",
+    summary="One KPI as CSV",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def kpi_csv(kpi_id: str, service: ServiceDep, filters: FiltersDep, by: By = "") -> Response:
+    layer = service.kpi(kpi_id, by, filters)
+    import pandas as pd
+
+    return _csv(pd.DataFrame(layer.rows), f"{layer.kpi}.csv")
+
+
+@router.get("/kpis/{kpi_id}/records", summary="The records behind a KPI (drill-down)")
+def kpi_records(
+    kpi_id: str,
+    service: ServiceDep,
+    filters: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=RECORDS_MAX)] = 200,
+) -> dict[str, Any]:
+    kpi = get_kpi(kpi_id)
+    frame = service.records(kpi.id, filters, RECORDS_MAX).head(limit)
+    return {"kpi": kpi.id, "columns": [str(c) for c in frame.columns], "rows": rows_of(frame)}
+
+
+@router.get(
+    "/kpis/{kpi_id}/records/csv",
+    summary="The records behind a KPI as CSV",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def kpi_records_csv(kpi_id: str, service: ServiceDep, filters: FiltersDep) -> Response:
+    kpi = get_kpi(kpi_id)
+    return _csv(service.records(kpi.id, filters, RECORDS_MAX), f"{kpi.id}-records.csv")
+
+
+@router.get("/kpis/{kpi_id}/explain", summary="How a KPI is computed (definition and SQL)")
+def kpi_explain(
+    kpi_id: str, service: ServiceDep, filters: FiltersDep, by: By = ""
+) -> dict[str, str]:
+    kpi = get_kpi(kpi_id)
+    return {
+        "kpi": kpi.id,
+        "definition": kpi.definition,
+        "explain": service.explain(kpi.id, by, filters),
+    }
+
+
+@router.get("/health", summary="Liveness and data version")
+def health(service: ServiceDep) -> dict[str, str]:
+    return {"status": "ok", "data_version": service.cache.version()}
+
+
+def _csv(frame: Any, filename: str) -> Response:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

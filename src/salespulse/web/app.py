@@ -1,0 +1,75 @@
+"""The FastAPI application: ``create_app(db)``; ``salespulse serve`` runs it with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from salespulse import __version__, i18n
+from salespulse.errors import UserError
+from salespulse.services.service import Service
+from salespulse.settings import Settings, load_settings
+from salespulse.warehouse.store import Store, connect
+from salespulse.web import api, views
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
+
+
+def create_app(
+    db: str | Path | Store | None = None, settings: Settings | None = None, warm: bool = True
+) -> FastAPI:
+    """The app over database ``db`` (a path/URL, an open store, or the workspace default).
+
+    With ``warm``, the default view of every page is computed in the background at start-up.
+    """
+    store = db if isinstance(db, Store) else connect(db, create=False)
+    service = Service(store, settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            threading.Thread(target=service.warm, name="warm-cache", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="salespulse",
+        version=__version__,
+        description="Sales KPIs for B2B sales teams. Every page's data is available as JSON "
+        "under /api/pages/…; every KPI under /api/kpis/….",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.mount("/static/plotly", StaticFiles(directory=PLOTLY_JS), name="plotly")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router)
+    app.include_router(views.router)
+
+    @app.exception_handler(UserError)
+    async def user_error(request: Request, exc: UserError) -> Response:
+        status = 404 if exc.message.startswith("unknown KPI") else 400
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=status)
+        lang = i18n.pick_lang(
+            request.query_params.get("lang"), request.headers.get("accept-language")
+        )
+        ctx = views._ctx(request, lang, "error", message=exc.message, hint=exc.hint)
+        return views.templates.TemplateResponse(request, "error.html", ctx, status_code=status)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml")
+
+    return app
+
+
+__all__ = ["HTMLResponse", "create_app"]

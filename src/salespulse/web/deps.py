@@ -1,0 +1,55 @@
+"""Request dependencies as ``Annotated`` aliases: the service, the language, the filters."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from salespulse import i18n
+from salespulse.services.filters import Filters, Period
+from salespulse.services.service import Service
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def get_lang(
+    lang: Annotated[
+        str | None, Query(pattern="^(en|nl)$", description="Language: en or nl.")
+    ] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> str:
+    return i18n.pick_lang(lang, accept_language)
+
+
+Dim = Annotated[str | None, Query(max_length=200)]
+
+
+def get_filters(
+    period: Annotated[Period, Query(description="Period preset.")] = Period.fytd,
+    start: Annotated[date | None, Query(description="First day (custom period).")] = None,
+    end: Annotated[date | None, Query(description="Last day (custom period).")] = None,
+    as_of: Annotated[date | None, Query(description="As-of date; default: last data day.")] = None,
+    team: Dim = None,
+    region: Dim = None,
+    product: Dim = None,
+    channel: Dim = None,
+) -> Filters:
+    return Filters(
+        period=period,
+        start=start,
+        end=end,
+        as_of=as_of,
+        team=team or None,
+        region=region or None,
+        product=product or None,
+        channel=channel or None,
+    )
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+LangDep = Annotated[str, Depends(get_lang)]
+FiltersDep = Annotated[Filters, Depends(get_filters)]

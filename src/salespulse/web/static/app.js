@@ -1,0 +1,75 @@
+// salespulse: render Plotly charts from their JSON specs, sortable tables, the period picker.
+// No numbers are computed here; the server sends them.
+(function () {
+  "use strict";
+
+  function renderCharts() {
+    var specs = document.querySelectorAll("script.chart-spec");
+    var done = 0;
+    specs.forEach(function (node) {
+      var el = document.querySelector('[data-chart="' + node.dataset.for + '"]');
+      if (!el || !window.Plotly) return;
+      var spec = JSON.parse(node.textContent);
+      window.Plotly.newPlot(el, spec.data, spec.layout, {
+        displaylogo: false,
+        responsive: true,
+        modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+      }).then(function () {
+        el.dataset.rendered = "1";
+        done += 1;
+        if (done === specs.length) document.body.dataset.chartsReady = String(done);
+      });
+    });
+    if (specs.length === 0) document.body.dataset.chartsReady = "0";
+  }
+
+  function sortable(table) {
+    table.querySelectorAll("th").forEach(function (th, col) {
+      th.addEventListener("click", function () {
+        var body = table.tBodies[0];
+        var asc = th.dataset.dir !== "asc";
+        table.querySelectorAll("th").forEach(function (h) { delete h.dataset.dir; });
+        th.dataset.dir = asc ? "asc" : "desc";
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[col].dataset.sort, y = b.cells[col].dataset.sort;
+          var nx = parseFloat(x), ny = parseFloat(y);
+          var cmp;
+          if (x === "" && y === "") cmp = 0;
+          else if (x === "") return 1;
+          else if (y === "") return -1;
+          else if (!isNaN(nx) && !isNaN(ny) && /^-?[\d.eE+-]+$/.test(x) && /^-?[\d.eE+-]+$/.test(y)) cmp = nx - ny;
+          else cmp = x.localeCompare(y);
+          return asc ? cmp : -cmp;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  }
+
+  function periodPicker() {
+    var sel = document.getElementById("f-period");
+    if (!sel) return;
+    var form = sel.form;
+    function toggle() { form.classList.toggle("show-custom", sel.value === "custom"); }
+    sel.addEventListener("change", toggle);
+    toggle();
+    // A changed filter applies at once (the Apply button stays for keyboard users).
+    form.querySelectorAll("select").forEach(function (s) {
+      s.addEventListener("change", function () {
+        if (s === sel && sel.value === "custom") return;
+        if (s.id === "f-kpi") {
+          var by = document.getElementById("f-by");
+          if (by) by.value = "";
+        }
+        form.submit();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    renderCharts();
+    document.querySelectorAll("table.sortable").forEach(sortable);
+    periodPicker();
+  });
+})();
