@@ -450,3 +450,45 @@ def test_kpis_without_supporting_data_say_so(store: Store) -> None:
     # deals without history still close from their own columns
     f = run(store, Query.make("won_revenue", as_of=AS_OF)).frame
     assert single(f) == 109000.0
+
+
+# -- the remaining KPIs: totals as of 30 June 2024, worked out by hand ----------------------
+TOTALS = [
+    # SQLs L1 (R1), L2 (R2), L3 (R1) all have an owner
+    ("sql_owner_share", 1.0),
+    # answered SQLs: 3 and 4 business hours → p90 = 3 + 0.9 × (4 − 3)
+    ("first_response_p90", 3.9),
+    ("sqls_unanswered_past_sla", 1.0),  # L3
+    ("unassigned_leads", 1.0),  # L4
+    ("lead_to_sql_rate", 3 / 5),  # L1, L2, L3 of five leads
+    ("sql_to_deal_rate", 1.0),  # each SQL got a deal (D1, D5, D2)
+    ("lead_to_won_rate", 1 / 5),  # only L1's deal D1 was won
+    ("won_deals", 2.0),  # D1, D4
+    ("new_deals", 5.0),
+    # learned probabilities need 10 decided deals: the configured 0.4 for D2 (20,000)
+    ("forecast_learned", 8000.0),
+    ("forecast_learned_timing", 8000.0),
+    # D2: last touch 11 March (stage change); D5: 1 March — both over 30 days ago
+    ("deals_not_updated", 2.0),
+    ("skipped_stage_deals", 2.0),  # D3, D4
+    ("stage_entries", 9.0),  # first entries: S1 × 5, S2 × 2 (D1, D2), S3 × 2 (D1, D3)
+    # completed visits: S1 22, 10, 10, 31, 38; S2 29 (D1), 10 (D2); S3 30.94 (D1), 42 (D3)
+    # → sorted 10, 10, 10, 22, 29, 30.94, 31, 38, 42: median 29
+    ("time_in_stage_median", 29.0),
+    ("activities", 11.0),
+    ("emails", 5.0),  # X2, X3, X8, X10, X11
+    ("meetings", 1.0),
+    # 11 activities + 9 stage changes after the first entry (D1 3, D2 3, D3 2, D4 1)
+    ("crm_activities", 20.0),
+    ("tasks_due", 2.0),
+    # Q2: weighted pipeline closing in Q2 = 8,000 (D2, overdue → June); quota 150,000 (team
+    # T1) − won 100,000 = 50,000 remaining → 0.16
+    ("pipeline_coverage", 0.16),
+    # 2 open deals × average won size 54,500 × win rate 2/3 / cycle (81.5625 + 38) / 2 days
+    ("deal_velocity", 2 * 54500 * (2 / 3) / ((81 + 13.5 / 24 + 38) / 2)),
+]
+
+
+@pytest.mark.parametrize(("kpi", "expected"), TOTALS)
+def test_kpi_totals(tiny_store: Store, kpi: str, expected: float) -> None:
+    assert single(value(tiny_store, kpi)) == pytest.approx(expected)
