@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DATASETS = REPO.parent / "shared" / "datasets"
-MAVEN = DATASETS / "maven-crm"
-SALESFORCE = DATASETS / "salesforce-sample"
+from tests.datasets import DATASETS, MAVEN, REPO, SALESFORCE  # noqa: F401  (re-exported)
 
 needs_maven = pytest.mark.skipif(not MAVEN.is_dir(), reason="../shared/datasets not present")
 needs_salesforce = pytest.mark.skipif(

@@ -38,7 +38,7 @@ def _maven_expected() -> dict[str, int]:
 @needs_maven
 def test_maven_example_imports_with_known_counts(tmp_path: Path) -> None:
     db = tmp_path / "maven.duckdb"
-    result = run_import(REPO / "examples" / "maven.toml", db)
+    result = run_import(REPO / "examples" / "maven.toml", db, data_dir=MAVEN)
     assert not result.problems
     store = connect(db)
     counts = store.counts()
@@ -62,11 +62,11 @@ def test_maven_example_imports_with_known_counts(tmp_path: Path) -> None:
 @needs_maven
 def test_reimporting_the_same_files_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "maven.duckdb"
-    first = run_import(REPO / "examples" / "maven.toml", db)
+    first = run_import(REPO / "examples" / "maven.toml", db, data_dir=MAVEN)
     store = connect(db)
     before = store.table("deals").order_by("deal_id").to_pyarrow()
     store.close()
-    second = run_import(REPO / "examples" / "maven.toml", db)
+    second = run_import(REPO / "examples" / "maven.toml", db, data_dir=MAVEN)
     assert second.totals()["inserted"] == 0 and second.totals()["updated"] == 0
     assert second.totals()["unchanged"] == first.totals()["inserted"]
     store = connect(db)
@@ -79,7 +79,7 @@ def test_reimporting_the_same_files_changes_nothing(tmp_path: Path) -> None:
 @needs_salesforce
 def test_salesforce_example_imports_with_known_counts(tmp_path: Path) -> None:
     db = tmp_path / "sf.duckdb"
-    result = run_import(REPO / "examples" / "salesforce.toml", db)
+    result = run_import(REPO / "examples" / "salesforce.toml", db, data_dir=SALESFORCE)
     assert not result.problems
     opps = _rows(SALESFORCE / "opportunity.csv")
     hist = _rows(SALESFORCE / "OpportunityHistory.csv")
@@ -110,7 +110,20 @@ def test_cli_import_and_info_show_the_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "m.duckdb")
-    assert main(["import", str(REPO / "examples" / "maven.toml"), "--db", db, "-q"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(REPO / "examples" / "maven.toml"),
+                "--db",
+                db,
+                "-q",
+                "--data-dir",
+                str(MAVEN),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "8,800" in out
     assert main(["info", "--db", db, "--format", "json"]) == 0
@@ -139,9 +152,9 @@ def test_data_dir_option_overrides_the_mapping(tmp_path: Path) -> None:
 @pytest.mark.postgres
 @needs_maven
 def test_maven_import_on_postgres(pg_url: str) -> None:
-    first = run_import(REPO / "examples" / "maven.toml", pg_url)
+    first = run_import(REPO / "examples" / "maven.toml", pg_url, data_dir=MAVEN)
     assert first.totals()["inserted"] == sum(_maven_expected().values())
-    again = run_import(REPO / "examples" / "maven.toml", pg_url)
+    again = run_import(REPO / "examples" / "maven.toml", pg_url, data_dir=MAVEN)
     assert again.totals()["inserted"] == 0 and again.totals()["updated"] == 0
     store = connect(pg_url)
     assert store.counts()["deals"] == 8800

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -14,17 +13,21 @@ from salespulse.cli.app import main
 from salespulse.semantic.query import Query, run
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store, connect
+from tests.datasets import MAVEN as MAVEN_DIR
+from tests.datasets import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-MAVEN = ROOT.parent / "shared" / "datasets" / "maven-crm" / "sales_pipeline.csv"
+MAVEN = MAVEN_DIR / "sales_pipeline.csv"
 USD = Settings(reporting_currency="USD")
 AS_OF = date(2017, 12, 31)
+
+pytestmark = pytest.mark.skipif(not MAVEN.is_file(), reason=f"{MAVEN} not present")
 
 
 @pytest.fixture(scope="module")
 def maven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     db = tmp_path_factory.mktemp("maven") / "maven.duckdb"
-    assert main(["import", str(ROOT / "examples" / "maven.toml"), "--db", str(db), "-q"]) == 0
+    args = ["import", str(ROOT / "examples" / "maven.toml"), "--db", str(db), "-q"]
+    assert main([*args, "--data-dir", str(MAVEN_DIR)]) == 0
     store = connect(db, create=False)
     yield store
     store.close()
