@@ -168,8 +168,12 @@ def test_win_rate_and_zero_denominator(tiny_store: Store) -> None:
 def test_conversion_rate_per_source_formula(tiny_store: Store) -> None:
     f = value(tiny_store, "conversion_rate")
     # Q2 2024 (the quarter of as-of): won in Q2 = D1; in the pipeline at any time in Q2:
-    # D1, D2, D3 (closed 2 April), D5 = 4 → 25 %
-    assert (single(f, "numerator"), single(f, "denominator"), single(f)) == (1.0, 4.0, 25.0)
+    # deals D1, D2, D3 (closed 2 April), D5, and lead L4 (no deal, not disqualified);
+    # L1-L3 and L2 count as their deals, L5 was disqualified in March → 1 / 5
+    assert (single(f, "numerator"), single(f, "denominator"), single(f)) == (1.0, 5.0, 20.0)
+    # by product only deals count (a lead has no product)
+    f = value(tiny_store, "conversion_rate", by="product")
+    assert rows(f, "product", "denominator") == {"M": 3.0, "S": 1.0}
 
 
 def test_average_sales_cycle_by_product(tiny_store: Store) -> None:
@@ -492,3 +496,10 @@ TOTALS = [
 @pytest.mark.parametrize(("kpi", "expected"), TOTALS)
 def test_kpi_totals(tiny_store: Store, kpi: str, expected: float) -> None:
     assert single(value(tiny_store, kpi)) == pytest.approx(expected)
+
+
+def test_targets_by_team_fall_back_to_the_sum_of_rep_targets(tiny_store: Store) -> None:
+    f = value(tiny_store, "won_revenue", by="team,quarter")
+    got = {(str(p)[:10], t): tg for p, t, tg in zip(f.period, f.team, f.target, strict=True)}
+    # Q1: no team targets → the reps' (T1: R1 50,000; T2: R3 20,000); Q2: T1's own 150,000
+    assert got == {("2024-01-01", "T2"): 20000.0, ("2024-04-01", "T1"): 150000.0}

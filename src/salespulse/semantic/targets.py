@@ -51,20 +51,21 @@ def with_targets(ctx: Context, agg: ir.Table, p: Plan, q: Query) -> ir.Table:
     if Dim.rep in dims:
         rep_t = t.filter(_.rep_id.notnull()).mutate(rep=_.rep_id)
         if Dim.team in dims:
-            rep_t = rep_t.inner_join(
-                ctx.reps.select(_r="rep_id", team="team_id"), rep_t.rep == _._r
-            )
+            teams = ctx.reps.select(_r="rep_id", team="team_id")
+            rep_t = rep_t.inner_join(teams, rep_t.rep == teams._r)
         level = rep_t.group_by([*keys, "rep", *(["team"] if Dim.team in dims else [])])
     elif Dim.team in dims:
         team_t = t.filter(_.team_id.notnull() & _.rep_id.isnull()).mutate(team=_.team_id)
         reps_t = t.filter(_.rep_id.notnull())
-        reps_t = reps_t.inner_join(
-            ctx.reps.select(_r="rep_id", team="team_id"), reps_t.rep_id == _._r
-        )
+        teams = ctx.reps.select(_r="rep_id", team="team_id")
+        reps_t = reps_t.inner_join(teams, reps_t.rep_id == teams._r)
         has_own = team_t.select(_own="team").distinct()
         reps_t = reps_t.anti_join(has_own, reps_t.team == has_own._own)
-        cols = [*keys, "team", "value"]
-        level = team_t.select(cols).union(reps_t.select(cols)).group_by([*keys, "team"])
+
+        def part(x: ir.Table) -> ir.Table:
+            return x.select(*keys, "team", value=x.value.cast("float64"))
+
+        level = part(team_t).union(part(reps_t)).group_by([*keys, "team"])
     else:
         # per period: company targets if any, else the sum of team targets, else of reps'
         is_company = t.rep_id.isnull() & t.team_id.isnull()

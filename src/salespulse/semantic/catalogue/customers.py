@@ -55,7 +55,10 @@ def _customer_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
     periods, with_period = period_table(ctx, p, q, Grain.year)
     c = _filtered_contracts(ctx, p)
     window = ctx.settings.customer_window_days
-    first = ctx.contracts.group_by(_fa="account_id").aggregate(first_on=_.start_on.min())
+    # an account becomes a customer on its first signing or start, whichever comes first
+    first = ctx.contracts.group_by(_fa="account_id").aggregate(
+        first_on=ibis.least(_.signed_on, _.start_on).min()
+    )
     c = c.left_join(first, c.account_id == first._fa).drop("_fa")
     j = c.cross_join(periods)
     last_day = j.p_end_on - ibis.interval(days=1)

@@ -17,13 +17,16 @@ import pandas as pd
 from ibis import _
 
 from salespulse.semantic.catalogue.common import grouped, key_columns, period_table, run_kpi
-from salespulse.semantic.kpi import DEAL_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.kpi import DEAL_DIMS, LEAD_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit
 from salespulse.semantic.measures import Count, Mean, Ratio, Sum, ratio_value
 from salespulse.semantic.model import Context, days_between
 from salespulse.semantic.timecal import Grain
 
 if TYPE_CHECKING:
     from salespulse.semantic.query import Plan, Query
+
+#: Lead columns that are also deal breakdowns (S5 counts leads beside deals).
+LEAD_COLUMNS = {d.column for d in LEAD_DIMS}
 
 #: A learned stage probability needs at least this many decided (won/lost) deals.
 MIN_LEARNED_DEALS = 10
@@ -200,15 +203,56 @@ def email_only_facts(ctx: Context) -> Facts:
 
 
 # -- composite KPIs --------------------------------------------------------------------
-def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """S5: won deals closed in the period / deals open at any time in the period × 100."""
-    periods, with_period = period_table(ctx, p, q, Grain.quarter)
+def _pipeline_items(ctx: Context, p: Plan) -> ir.Table:
+    """Deals, and leads without a deal, with when they were in the pipeline.
+
+    Columns: the breakdowns, ``open_from``, ``open_to`` (exclusive, null = still open),
+    ``closed_at``, ``is_won`` and ``deal_from`` (leads: when their first deal was created,
+    so that a lead is not counted again once it is a deal). Leads take part only when every
+    requested breakdown is one a lead has (rep, team, region, channel, industry).
+    """
+    ts = "timestamp"
+    dims = [d.column for d in DEAL_DIMS]
     d = ctx.deals
+    deals = d.select(
+        *dims,
+        open_from=d.created_at.cast(ts),
+        open_to=d.closed_at.cast(ts),
+        closed_at=d.closed_at.cast(ts),
+        is_won=d.is_won,
+        deal_from=ibis.null(ts),
+    )
+    if not {dim for dim, _ in p.where} | set(p.dims) <= set(LEAD_DIMS):
+        return deals
+    first = (
+        d.filter(d.lead_id.notnull()).group_by(_l="lead_id").aggregate(t_deal=_.created_at.min())
+    )
+    lead = ctx.leads.rename(rep_id="owner_rep_id")
+    lead = lead.left_join(first, lead.lead_id == first._l)
+    leads = lead.select(
+        *[lead[c] if c in LEAD_COLUMNS else ibis.null("string").name(c) for c in dims],
+        open_from=lead.created_at.cast(ts),
+        open_to=lead.disqualified_at.cast(ts),
+        closed_at=ibis.null(ts),
+        is_won=ibis.literal(False),
+        deal_from=lead.t_deal.cast(ts),
+    )
+    return deals.union(leads)
+
+
+def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    """S5: won deals closed in the period / leads and deals in the pipeline at any time in
+    the period × 100 (a lead that has become a deal by the end of the period counts once,
+    as the deal)."""
+    periods, with_period = period_table(ctx, p, q, Grain.quarter)
+    items = _pipeline_items(ctx, p)
     for dim, values in p.where:
-        d = d.filter(d[dim.column].cast("string").isin(list(values)))
-    j = d.cross_join(periods)
-    in_pipeline = (j.created_at < j.p_end_at) & (
-        j.closed_at.isnull() | (j.closed_at >= j.p_start_at)
+        items = items.filter(items[dim.column].cast("string").isin(list(values)))
+    j = items.cross_join(periods)
+    in_pipeline = (
+        (j.open_from < j.p_end_at)
+        & (j.open_to.isnull() | (j.open_to >= j.p_start_at))
+        & (j.deal_from.isnull() | (j.deal_from >= j.p_end_at))
     )
     won_in = j.is_won & (j.closed_at >= j.p_start_at) & (j.closed_at < j.p_end_at)
     keys = key_columns(p, with_period)
@@ -379,7 +423,9 @@ KPIS = (
         "Conversion rate",
         "Conversieratio",
         "The source's formula: (deals won in the quarter) / (leads and deals in the pipeline "
-        "at any time in the quarter) × 100, per rep per quarter. 'Closed' means won.",
+        "at any time in the quarter) × 100, per rep per quarter. 'Closed' means won. A lead "
+        "that has become a deal by the end of the quarter counts once, as the deal; broken "
+        "down by product or pipeline, only deals count (leads have neither).",
         Unit.percent,
         _none,
         Ratio(Count(), Count()),
