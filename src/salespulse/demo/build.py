@@ -86,32 +86,9 @@ def generate(
     with store.transaction():
         emptied: set[str] = set()
         for name, rows in iter_tables(seed, scale, today, progress):
-            before = _arrow_views(store)
             counts[name] += store.load(name, rows, replace=name not in emptied)
-            _release(store, _arrow_views(store) - before)
             emptied.add(name)
         for name in counts:
             if name not in emptied:
                 store.load(name, pa.table({}), replace=True)
     return counts
-
-
-def _arrow_views(store: Store) -> set[str]:
-    """Arrow data registered with DuckDB by Ibis (one view per ``Store.load``)."""
-    if store.engine != "duckdb":
-        return set()
-    rows = store.con.con.execute(
-        "select view_name from duckdb_views() "
-        "where temporary and view_name like 'ibis_pyarrow_memtable_%'"
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def _release(store: Store, views: set[str]) -> None:
-    """Unregister the Arrow data of finished loads.
-
-    Ibis keeps each inserted Arrow table registered with DuckDB until the process exits; over
-    the chunks of the 1m scale that would hold every chunk in memory (several GB).
-    """
-    for name in sorted(views):
-        store.con.con.unregister(name)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pyarrow as pa
 from ibis.backends import BaseBackend
+
+_names = itertools.count()
 
 
 @contextmanager
@@ -29,3 +33,22 @@ def transaction(con: BaseBackend) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def insert_arrow(con: BaseBackend, table: str, data: pa.Table) -> None:
+    """Append ``data`` (columns in the table's order) to ``table``.
+
+    On DuckDB the Arrow data is registered only for the duration of the insert (Ibis's own
+    ``insert`` keeps every inserted table registered, and so in memory, until the process
+    ends); other engines go through Ibis.
+    """
+    if con.name == "duckdb":
+        raw = con.con
+        view = f"_salespulse_load_{next(_names)}"
+        raw.register(view, data)
+        try:
+            raw.execute(f'INSERT INTO "{table}" SELECT * FROM "{view}"')
+        finally:
+            raw.unregister(view)
+    else:
+        con.insert(table, data)

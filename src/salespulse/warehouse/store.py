@@ -26,7 +26,7 @@ from ibis.backends import BaseBackend
 
 from salespulse.errors import UserError
 from salespulse.warehouse import migrations
-from salespulse.warehouse.engine import transaction
+from salespulse.warehouse.engine import insert_arrow, transaction
 from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES, Table, table
 
 
@@ -86,7 +86,7 @@ class Store:
         if replace:
             self.con.raw_sql(f'DELETE FROM "{name}"')
         if arrow.num_rows:
-            self.con.insert(name, arrow)
+            insert_arrow(self.con, name, arrow)
         return int(arrow.num_rows)
 
     def load_all(
