@@ -503,3 +503,27 @@ def test_targets_by_team_fall_back_to_the_sum_of_rep_targets(tiny_store: Store) 
     got = {(str(p)[:10], t): tg for p, t, tg in zip(f.period, f.team, f.target, strict=True)}
     # Q1: no team targets → the reps' (T1: R1 50,000; T2: R3 20,000); Q2: T1's own 150,000
     assert got == {("2024-01-01", "T2"): 20000.0, ("2024-04-01", "T1"): 150000.0}
+
+
+@pytest.mark.parametrize(
+    ("kpi", "key", "expected", "numerator"),
+    [
+        # S5 in Q2: deals D1, D2, D3, D5 and lead L4; D1 won in Q2
+        ("conversion_rate", "id", ["D1", "D2", "D3", "D5", "L4"], ["D1"]),
+        # S6 in 2024: R1-R3 on staff on 1 Jan, R4 hired in April; R4 is not "retained"
+        ("staff_retention", "rep_id", ["R1", "R2", "R3", "R4"], ["R1", "R2", "R3"]),
+        # S9 in 2024: A1 customer all year, A2 new in April
+        ("customer_retention", "account_id", ["A1", "A2"], ["A1"]),
+        # quota attainment drills into the won deals behind the revenue
+        ("quota_attainment", "deal_id", ["D1", "D4"], ["D1", "D4"]),
+    ],
+)
+def test_computed_kpis_drill_down(
+    tiny_store: Store, kpi: str, key: str, expected: list[str], numerator: list[str]
+) -> None:
+    start = {"staff_retention": date(2024, 1, 1), "customer_retention": date(2024, 1, 1)}
+    q = Query.make(kpi, start=start.get(kpi), as_of=AS_OF)
+    recs = records(tiny_store, q)
+    assert sorted(recs[key]) == expected
+    if "in_numerator" in recs:
+        assert sorted(recs[recs.in_numerator][key]) == numerator

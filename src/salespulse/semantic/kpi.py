@@ -135,6 +135,9 @@ class Kpi:
     #: For KPIs that are not one aggregation of one fact table (e.g. retention formulas):
     #: computes the result frame (in the engine, via Ibis) from the context and plan.
     compute: Callable[[Context, Plan, Query], pd.DataFrame] | None = None
+    #: Drill-down of a computed KPI: another KPI's id whose records explain it, or a
+    #: function giving the records (with ``in_numerator``).
+    drill: str | Callable[[Context, Plan, Query], ir.Table] | None = None
 
     @property
     def uses_money(self) -> bool:

@@ -9,7 +9,7 @@ any figure (drill-down); :func:`explain` shows the definition and the SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -377,9 +377,14 @@ def records(
     reason = missing_data(ctx, p.kpi)
     if reason:
         raise UserError(f"{p.kpi.id}: {reason}")
-    if p.kpi.compute is not None:
-        raise UserError(f"{p.kpi.id} is computed from other KPIs; drill into those")
     whole = Plan(p.kpi, None, (), p.where)
+    if isinstance(p.kpi.drill, str):
+        return records(store, replace(query, kpi=p.kpi.drill), settings, limit, numerator_only, ctx)
+    if p.kpi.drill is not None:
+        t = p.kpi.drill(ctx, whole, query)
+        if numerator_only:
+            t = t.filter(t.in_numerator)
+        return (t.limit(limit) if limit is not None else t).execute()
     build = _snapshot if p.kpi.kind is Kind.snapshot else _flow
     facts, t, _ = build(ctx, whole, query)
     flag = p.kpi.measure.in_numerator(t)

@@ -50,12 +50,13 @@ def _filtered_contracts(ctx: Context, p: Plan) -> ir.Table:
     return c
 
 
-def _customer_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """S9: (customers at end − new customers in the period) / customers at start × 100."""
+def _customer_rows(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, bool]:
+    """Contracts × periods with ``at_start`` / ``at_end`` (the account is a customer on the
+    first / last day by this contract) and ``new`` (the account first became a customer in
+    the period, on its first signing or start, whichever came first)."""
     periods, with_period = period_table(ctx, p, q, Grain.year)
     c = _filtered_contracts(ctx, p)
     window = ctx.settings.customer_window_days
-    # an account becomes a customer on its first signing or start, whichever comes first
     first = ctx.contracts.group_by(_fa="account_id").aggregate(
         first_on=ibis.least(_.signed_on, _.start_on).min()
     )
@@ -68,19 +69,41 @@ def _customer_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
         recent = (j.signed_on <= day) & (j.signed_on > day - ibis.interval(days=window))
         return running | recent
 
+    new = (j.first_on >= j.p_start_on) & (j.first_on <= last_day)
+    at_end = active(last_day)
+    return j.mutate(at_start=active(j.p_start_on), at_end=at_end, new=new & at_end), with_period
+
+
+def _customer_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    """S9: (customers at end − new customers in the period) / customers at start × 100."""
+    j, with_period = _customer_rows(ctx, p, q)
     keys = key_columns(p, with_period)
     groups = {k: (j[k] if k == "period" else j[Dim(k).column]) for k in keys}
-    new = (j.first_on >= j.p_start_on) & (j.first_on <= last_day)
     agg = grouped(
         j,
         groups,
-        at_start=j.account_id.nunique(where=active(j.p_start_on)).cast("float64"),
-        at_end=j.account_id.nunique(where=active(last_day)).cast("float64"),
-        new=j.account_id.nunique(where=new & active(last_day)).cast("float64"),
+        at_start=j.account_id.nunique(where=j.at_start).cast("float64"),
+        at_end=j.account_id.nunique(where=j.at_end).cast("float64"),
+        new=j.account_id.nunique(where=j.new).cast("float64"),
     )
     agg = agg.mutate(numerator=agg.at_end - agg.new, denominator=agg.at_start)
     agg = agg.mutate(value=ratio_value(agg.numerator, agg.denominator, 100.0))
     return agg.drop("at_start", "at_end", "new").execute()
+
+
+def _customer_records(ctx: Context, p: Plan, q: Query) -> ir.Table:
+    """One row per account that was a customer at the start or end of the period, with
+    ``in_numerator`` = retained (a customer at the end that is not new)."""
+    j, _ = _customer_rows(ctx, p, q)
+    per = j.group_by("account_id").aggregate(
+        at_start=j.at_start.any(),
+        at_end=j.at_end.any(),
+        new=j.new.any(),
+        contracts=j.contract_id.nunique(),
+        value_eur=j.value_eur.sum(),
+    )
+    per = per.filter(per.at_start | per.at_end)
+    return per.mutate(in_numerator=per.at_end & ~per.new).order_by("account_id")
 
 
 def _customer_churn(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
@@ -187,6 +210,7 @@ KPIS = (
         requires=CON,
         point_only=True,
         compute=_clv,
+        drill="acv",
     ),
     Kpi(
         "customer_retention",
@@ -203,6 +227,7 @@ KPIS = (
         requires=CON,
         default_by=("year",),
         compute=_customer_retention,
+        drill=_customer_records,
     ),
     Kpi(
         "customer_churn",
@@ -218,5 +243,6 @@ KPIS = (
         higher_is_better=False,
         default_by=("year",),
         compute=_customer_churn,
+        drill=_customer_records,
     ),
 )

@@ -215,6 +215,8 @@ def _pipeline_items(ctx: Context, p: Plan) -> ir.Table:
     dims = [d.column for d in DEAL_DIMS]
     d = ctx.deals
     deals = d.select(
+        ibis.literal("deal").name("record"),
+        d.deal_id.cast("string").name("id"),
         *dims,
         open_from=d.created_at.cast(ts),
         open_to=d.closed_at.cast(ts),
@@ -230,6 +232,8 @@ def _pipeline_items(ctx: Context, p: Plan) -> ir.Table:
     lead = ctx.leads.rename(rep_id="owner_rep_id")
     lead = lead.left_join(first, lead.lead_id == first._l)
     leads = lead.select(
+        ibis.literal("lead").name("record"),
+        lead.lead_id.cast("string").name("id"),
         *[lead[c] if c in LEAD_COLUMNS else ibis.null("string").name(c) for c in dims],
         open_from=lead.created_at.cast(ts),
         open_to=lead.disqualified_at.cast(ts),
@@ -240,10 +244,8 @@ def _pipeline_items(ctx: Context, p: Plan) -> ir.Table:
     return deals.union(leads)
 
 
-def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """S5: won deals closed in the period / leads and deals in the pipeline at any time in
-    the period × 100 (a lead that has become a deal by the end of the period counts once,
-    as the deal)."""
+def _conversion_rows(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, bool]:
+    """Pipeline items × periods with ``in_pipeline`` and ``won_in`` (won in the period)."""
     periods, with_period = period_table(ctx, p, q, Grain.quarter)
     items = _pipeline_items(ctx, p)
     for dim, values in p.where:
@@ -255,16 +257,31 @@ def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
         & (j.deal_from.isnull() | (j.deal_from >= j.p_end_at))
     )
     won_in = j.is_won & (j.closed_at >= j.p_start_at) & (j.closed_at < j.p_end_at)
+    return j.mutate(in_pipeline=in_pipeline, won_in=won_in), with_period
+
+
+def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    """S5: won deals closed in the period / leads and deals in the pipeline at any time in
+    the period × 100 (a lead that has become a deal by the end of the period counts once,
+    as the deal)."""
+    j, with_period = _conversion_rows(ctx, p, q)
     keys = key_columns(p, with_period)
     groups = {k: (j[k] if k == "period" else j[Dim(k).column]) for k in keys}
     agg = grouped(
         j,
         groups,
-        numerator=won_in.sum().cast("float64"),
-        denominator=in_pipeline.sum().cast("float64"),
+        numerator=j.won_in.sum().cast("float64"),
+        denominator=j.in_pipeline.sum().cast("float64"),
     )
     agg = agg.mutate(value=ratio_value(agg.numerator, agg.denominator, 100.0))
     return agg.execute()
+
+
+def _conversion_records(ctx: Context, p: Plan, q: Query) -> ir.Table:
+    """The leads and deals in the pipeline in the period; ``in_numerator`` = won in it."""
+    j, _ = _conversion_rows(ctx, p, q)
+    j = j.filter(j.in_pipeline)
+    return j.mutate(in_numerator=j.won_in).order_by("open_from")
 
 
 def _quota_attainment(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
@@ -378,6 +395,7 @@ KPIS = (
         requires=DEALS,
         default_by=("rep", "quarter"),
         compute=_quota_attainment,
+        drill="won_revenue",
     ),
     Kpi(
         "avg_deal_size",
@@ -435,6 +453,7 @@ KPIS = (
         requires=DEALS,
         default_by=("rep", "quarter"),
         compute=_conversion_rate,
+        drill=_conversion_records,
     ),
     Kpi(
         "new_deals",
@@ -551,6 +570,7 @@ KPIS = (
         point_only=True,
         default_by=("rep",),
         compute=_pipeline_coverage,
+        drill="forecast",
     ),
     Kpi(
         "deal_velocity",
@@ -567,6 +587,7 @@ KPIS = (
         point_only=True,
         default_by=("rep",),
         compute=_deal_velocity,
+        drill="open_deals",
     ),
     Kpi(
         "overdue_close_deals",

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 TEAM_DIMS = (Dim.team, Dim.region)
 
 
-def _staff_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """S6: (staff at end of period − new hires in the period) / staff at start × 100."""
+def _staff_rows(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, bool]:
+    """Reps × periods with ``at_start``, ``at_end`` (on staff on the first / last day) and
+    ``hired`` (hired within the period)."""
     periods, with_period = period_table(ctx, p, q, Grain.year)
     r = ctx.reps
     for dim, values in p.where:
@@ -39,18 +40,33 @@ def _staff_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
         )
 
     hired = j.hired_on.notnull() & (j.hired_on >= j.p_start_on) & (j.hired_on <= last_day)
+    return j.mutate(
+        at_start=on_staff(j.p_start_on), at_end=on_staff(last_day), hired=hired
+    ), with_period
+
+
+def _staff_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
+    """S6: (staff at end of period − new hires in the period) / staff at start × 100."""
+    j, with_period = _staff_rows(ctx, p, q)
     keys = key_columns(p, with_period)
     groups = {k: (j[k] if k == "period" else j[Dim(k).column]) for k in keys}
     agg = grouped(
         j,
         groups,
-        at_start=on_staff(j.p_start_on).sum().cast("float64"),
-        at_end=on_staff(last_day).sum().cast("float64"),
-        hires=hired.sum().cast("float64"),
+        at_start=j.at_start.sum().cast("float64"),
+        at_end=j.at_end.sum().cast("float64"),
+        hires=j.hired.sum().cast("float64"),
     )
     agg = agg.mutate(numerator=agg.at_end - agg.hires, denominator=agg.at_start)
     agg = agg.mutate(value=ratio_value(agg.numerator, agg.denominator, 100.0))
     return agg.drop("at_start", "at_end", "hires").execute()
+
+
+def _staff_records(ctx: Context, p: Plan, q: Query) -> ir.Table:
+    """Reps on staff at the start or end of the period, or hired in it."""
+    j, _ = _staff_rows(ctx, p, q)
+    j = j.filter(j.at_start | j.at_end | j.hired)
+    return j.mutate(in_numerator=j.at_end & ~j.hired).order_by("rep_id")
 
 
 def _none(ctx: Context) -> Facts:  # composite KPIs have no facts of their own
@@ -73,5 +89,6 @@ KPIS = (
         requires=("reps.hired_on",),
         default_by=("year",),
         compute=_staff_retention,
+        drill=_staff_records,
     ),
 )
