@@ -127,7 +127,8 @@ def load_duckdb(path: str, **kw: object) -> Data:
     con = duckdb.connect(path, read_only=True)
     try:
         return load(
-            lambda name, cols: con.sql(f'SELECT {", ".join(cols)} FROM "{name}"').arrow(), **kw
+            lambda name, cols: con.sql(f'SELECT {", ".join(cols)} FROM "{name}"').to_arrow_table(),
+            **kw,
         )
     finally:
         con.close()
@@ -443,38 +444,26 @@ def _quarters(
     return out
 
 
+LEAD_BREAKDOWNS = {"rep", "team", "region", "channel", "industry"}
+
+
 def conversion_rate(
     data: Data, by: Sequence[str], as_of: date, start: date, end: date
 ) -> pd.DataFrame:
-    """S5: deals won in the period / deals in the pipeline at any time in it × 100.
+    """S5: deals won in the period / leads and deals in the pipeline at any time in it
+    × 100.
 
-    In the pipeline = created before the period's end and not closed before its start.
-    (Counts deals only; see ``conversion_rate_with_leads`` for the docs' literal reading.)
+    A deal is in the pipeline from creation until closed; a lead from creation until
+    disqualified, and only while it has not become a deal by the end of the period (then it
+    counts once, as the deal). Leads take part only in breakdowns a lead has.
     """
     grain, dims = _split(by)
     d = deals(data, as_of)
-    frames = []
-    for p, ps, pe, _, _ in _quarters(data, start, end, as_of, grain or "quarter"):
-        won = d.is_won & (d.closed_at >= ps) & (d.closed_at < pe)
-        inp = (d.created_at < pe) & (d.closed_at.isna() | (d.closed_at >= ps))
-        f = d[dims].assign(period=pd.Timestamp(p), _num=won.astype(int), _den=inp.astype(int))
-        frames.append(f)
-    allp = pd.concat(frames, ignore_index=True)
-    return agg_ratio(allp, by, allp._num, allp._den, 100.0)
-
-
-def conversion_rate_with_leads(
-    data: Data, by: Sequence[str], as_of: date, start: date, end: date
-) -> pd.DataFrame:
-    """S5 as docs/kpis.md words it: won deals / (leads *and* deals in the pipeline at any
-    time in the quarter) × 100; a lead is in the pipeline while active (created, not yet
-    disqualified, no deal yet)."""
-    grain, dims = _split(by)
-    d = deals(data, as_of)
-    lead = leads(data, as_of)
-    first_deal = d.dropna(subset=["lead_id"]).groupby("lead_id").created_at.min()
-    lead_end = lead.lead_id.map(first_deal)
-    gone = pd.concat([lead.disqualified_at, lead_end], axis=1).min(axis=1)
+    with_leads = set(dims) <= LEAD_BREAKDOWNS
+    if with_leads:
+        lead = leads(data, as_of)
+        first_deal = d.dropna(subset=["lead_id"]).groupby("lead_id").created_at.min()
+        lead_deal = lead.lead_id.map(first_deal)
     frames = []
     for p, ps, pe, _, _ in _quarters(data, start, end, as_of, grain or "quarter"):
         won = d.is_won & (d.closed_at >= ps) & (d.closed_at < pe)
@@ -482,8 +471,15 @@ def conversion_rate_with_leads(
         frames.append(
             d[dims].assign(period=pd.Timestamp(p), _num=won.astype(int), _den=inp.astype(int))
         )
-        active = (lead.created_at < pe) & (gone.isna() | (gone >= ps))
-        frames.append(lead[dims].assign(period=pd.Timestamp(p), _num=0, _den=active.astype(int)))
+        if with_leads:
+            active = (
+                (lead.created_at < pe)
+                & (lead.disqualified_at.isna() | (lead.disqualified_at >= ps))
+                & (lead_deal.isna() | (lead_deal >= pe))
+            )
+            frames.append(
+                lead[dims].assign(period=pd.Timestamp(p), _num=0, _den=active.astype(int))
+            )
     allp = pd.concat(frames, ignore_index=True)
     return agg_ratio(allp, by, allp._num, allp._den, 100.0)
 

