@@ -18,7 +18,7 @@ import pandas as pd
 
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import all_kpis, get_kpi
-from salespulse.semantic.query import Query, explain, records
+from salespulse.semantic.query import Query, explain, plan, records
 from salespulse.services import pages
 from salespulse.services.cache import PageCache
 from salespulse.services.filters import FILTER_DIMS, Filters, Window, resolve
@@ -137,7 +137,9 @@ class Service:
 
     # -- KPI explorer ---------------------------------------------------------------------
     def kpi(self, kpi_id: str, by: str, filters: Filters) -> Layer:
+        """One KPI; an impossible breakdown is the user's error (raised, not an empty layer)."""
         kpi = get_kpi(kpi_id)
+        plan(Query.make(kpi.id, by=by))
         return self.cache.get(
             ("kpi", kpi.id, by, filters.key()),
             lambda: pages.kpi_layer(self.runner(filters), kpi.id, by),

@@ -8,7 +8,10 @@
     var done = 0;
     specs.forEach(function (node) {
       var el = document.querySelector('[data-chart="' + node.dataset.for + '"]');
-      if (!el || !window.Plotly) return;
+      if (!el || !window.Plotly) {
+        console.error("cannot draw chart " + node.dataset.for);
+        return;
+      }
       var spec = JSON.parse(node.textContent);
       window.Plotly.newPlot(el, spec.data, spec.layout, {
         displaylogo: false,
@@ -16,6 +19,9 @@
         modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
       }).then(function () {
         el.dataset.rendered = "1";
+      }, function (err) {
+        console.error("chart " + node.dataset.for + ": " + err);
+      }).then(function () {
         done += 1;
         if (done === specs.length) document.body.dataset.chartsReady = String(done);
       });
@@ -54,6 +60,12 @@
     function toggle() { form.classList.toggle("show-custom", sel.value === "custom"); }
     sel.addEventListener("change", toggle);
     toggle();
+    // Leave empty fields out of the URL (an empty date is no date).
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("input, select").forEach(function (f) {
+        if (f.value === "" || (f.closest(".custom") && sel.value !== "custom")) f.disabled = true;
+      });
+    });
     // A changed filter applies at once (the Apply button stays for keyboard users).
     form.querySelectorAll("select").forEach(function (s) {
       s.addEventListener("change", function () {
@@ -62,7 +74,7 @@
           var by = document.getElementById("f-by");
           if (by) by.value = "";
         }
-        form.submit();
+        form.requestSubmit();
       });
     });
   }

