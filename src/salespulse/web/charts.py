@@ -124,6 +124,8 @@ def build(fig: Figure, lang: str) -> dict[str, Any]:
         layout["height"] = max(300, 28 * max((len(lay.rows) for lay in fig.layers), default=0) + 80)
     else:
         layout["yaxis"], layout["xaxis"] = value_axis, cat_axis
+    if fig.chart == "funnel":  # categories top-down on y, widths on x; Plotly lays it out
+        layout["yaxis"], layout["xaxis"] = {"automargin": True}, {"visible": False}
     for ref in fig.refs:
         text = ref.label_nl if lang == "nl" else ref.label_en
         line = {"color": LEAK, "width": 2, "dash": "dash"}
