@@ -493,13 +493,6 @@ def test_zero_staff_at_start_gives_null(tmp_path: Path) -> None:
     assert res.to_dict()["rows"][0]["value"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine as-of leak (reported): leads.py decides 'the data has SQL dates' with "
-    "ctx.has_value('leads', 'sql_at') over the whole table, not as of; without any SQL date "
-    "known at D every lead counts as an SQL on its creation day, and a lead that becomes SQL "
-    "after D flips that",
-)
 def test_sqls_as_of_unchanged_when_first_sql_date_arrives_later(tmp_path: Path) -> None:
     f = _static()
     f["leads"] = pd.DataFrame(

@@ -94,6 +94,12 @@ class Context:
         ids = self.t("targets").select("kpi_id").distinct().kpi_id.execute()
         return frozenset(str(x) for x in ids)
 
+    def known_at_as_of(self, key: str, condition: ir.BooleanScalar) -> bool:
+        """Evaluate a yes/no question about the as-of data once per context."""
+        if key not in self._flags:
+            self._flags[key] = bool(condition.execute())
+        return self._flags[key]
+
     def business_calendar(self) -> ir.Table:
         """Business days (with opening hours in UTC) from the first lead to ``as_of``."""
         first = self.t("leads").created_at.min().execute()

@@ -174,24 +174,19 @@ def email_only_facts(ctx: Context) -> Facts:
     meeting). Event time: when the deal first entered a late stage."""
     late = late_stage_ids(ctx)
     v = ctx.stage_history.inner_join(late, _.stage_id == late.late_stage)
-    # (an open upper bound as null, not as the as-of literal: ibis 12 cannot dereference a
-    # literal shared with the activities' own as-of filter inside a join predicate)
+    # join on deal_id alone and test the visit's time range afterwards: a range (or an OR)
+    # in the join condition makes DuckDB compare every visit with every activity
     visits = v.select(v_deal=v.deal_id, v_from=v.entered_at, v_to=v.left_at)
     a = ctx.activities.filter(
         _.deal_id.notnull() & _.activity_type.isin(["call", "email", "meeting"])
     )
-    j = visits.left_join(
-        a,
-        [
-            a.deal_id == visits.v_deal,
-            a.occurred_at >= visits.v_from,
-            visits.v_to.isnull() | (a.occurred_at < visits.v_to),
-        ],
-    )
+    a = a.select(a_deal=a.deal_id, a_type=a.activity_type, a_at=a.occurred_at)
+    j = visits.left_join(a, visits.v_deal == a.a_deal)
+    during = (j.a_at >= j.v_from) & (j.v_to.isnull() | (j.a_at < j.v_to))
     per_deal = j.group_by(deal_id=j.v_deal).aggregate(
         late_entered_at=j.v_from.min(),
-        emails=(j.activity_type == "email").sum(),
-        others=j.activity_type.isin(["call", "meeting"]).sum(),
+        emails=(during & (j.a_type == "email")).sum(),
+        others=(during & j.a_type.isin(["call", "meeting"])).sum(),
     )
     d = ctx.deals.filter(~_.is_closed | (_.outcome == "lost")).rename(_d="deal_id")
     out = per_deal.inner_join(d, per_deal.deal_id == d._d).drop("_d")

@@ -3,7 +3,7 @@ new leads (S3), lead age (S4), referrals (S8) and the lead funnel (W7).
 
 A lead is *sales-qualified* (SQL) from ``sql_at``. *First response* is the owner's first
 outbound call, e-mail or meeting on the lead, measured from ``sql_at`` (or ``created_at``
-when the data has no SQL dates at all).
+when no lead has an SQL date by the as-of date: a CRM that does not track the lifecycle).
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ FAR_FUTURE = ibis.timestamp("9999-01-01 00:00:00")
 LEAD_STATUSES = ("new", "attempting", "connected", "open_deal", "unqualified")
 
 
-def _lead_response(ctx: Context) -> ir.Table:
-    """Leads with the response window start, first outbound time and business hours."""
+def _lead_response(ctx: Context, from_created_without_sqls: bool) -> ir.Table:
+    """SQL leads with the response window start (``sql_at``), first outbound time and
+    business hours. With ``from_created_without_sqls``, when no lead is an SQL by as-of (a
+    CRM that does not track the lifecycle), all leads, from their creation."""
     leads = ctx.leads
-    has_sql_dates = ctx.has_value("leads", "sql_at")
-    if has_sql_dates:
+    # decided on what is known at as-of, so that later data cannot change the answer
+    has_sqls = ctx.known_at_as_of("leads_sql_at", ctx.leads.sql_at.notnull().any())
+    if has_sqls or not from_created_without_sqls:
         leads = leads.filter(_.sql_at.notnull()).mutate(response_from=_.sql_at)
     else:
         leads = leads.mutate(response_from=_.created_at)
@@ -65,7 +68,13 @@ def _lead_response(ctx: Context) -> ir.Table:
 
 
 def sql_facts(ctx: Context) -> Facts:
-    return Facts(_lead_response(ctx), "leads", "lead_id", at="response_from")
+    """Leads that became SQL, by SQL date, with their follow-up."""
+    return Facts(_lead_response(ctx, False), "leads", "lead_id", at="response_from")
+
+
+def response_facts(ctx: Context) -> Facts:
+    """As :func:`sql_facts`; without any SQL date, all leads from creation (W2)."""
+    return Facts(_lead_response(ctx, True), "leads", "lead_id", at="response_from")
 
 
 def lead_facts(ctx: Context) -> Facts:
@@ -138,18 +147,20 @@ def scored_lead_facts(ctx: Context) -> Facts:
 
 
 def referral_facts(ctx: Context) -> Facts:
-    """Leads referred by an account that was a customer when the lead came in."""
+    """Leads referred by an account that was a customer when the lead came in (a contract
+    running on the lead's creation day)."""
     leads = ctx.leads.filter(_.referring_account_id.notnull()).rename(rep_id="owner_rep_id")
-    c = ctx.contracts.select(c_acc="account_id", c_from="start_on", c_to="end_on")
-    j = leads.left_join(
-        c,
-        [
-            leads.referring_account_id == c.c_acc,
-            c.c_from <= leads.created_at.cast("date"),
-            c.c_to.isnull() | (c.c_to >= leads.created_at.cast("date")),
-        ],
+    refs = leads.select(
+        r_lead=leads.lead_id, r_acc=leads.referring_account_id, r_day=leads.created_at.cast("date")
     )
-    flagged = j.group_by(leads.columns).aggregate(from_customer=j.c_acc.notnull().any())
+    c = ctx.contracts.select(c_acc="account_id", c_from="start_on", c_to="end_on")
+    # join on the account alone, then test the dates (a range or OR in the join condition
+    # makes DuckDB compare every pair)
+    j = refs.inner_join(c, refs.r_acc == c.c_acc)
+    running = (j.c_from <= j.r_day) & (j.c_to.isnull() | (j.c_to >= j.r_day))
+    active = j.filter(running).select(_lead=j.r_lead).distinct()
+    flagged = leads.left_join(active, leads.lead_id == active._lead)
+    flagged = flagged.mutate(from_customer=flagged._lead.notnull()).drop("_lead")
     return Facts(flagged, "leads", "lead_id", at="created_at")
 
 
@@ -169,8 +180,9 @@ def funnel_facts(ctx: Context) -> Facts:
     return Facts(j, "leads", "lead_id", at="created_at")
 
 
-SQL_REQ = ("leads",)
+SQL_REQ = ("leads.sql_at",)
 RESP_REQ = ("leads", "activities")
+SQL_RESP_REQ = ("leads.sql_at", "activities")
 
 KPIS = (
     Kpi(
@@ -212,7 +224,7 @@ KPIS = (
         Ratio(Count(where=_.followed_up), Count()),
         dims=LEAD_DIMS,
         source="W1",
-        requires=RESP_REQ,
+        requires=SQL_RESP_REQ,
         default_by=("month",),
     ),
     Kpi(
@@ -222,7 +234,7 @@ KPIS = (
         "Median business hours from a lead becoming SQL to the owner's first outbound call, "
         "e-mail or meeting. Leads not yet answered are left out (see the SLA share).",
         Unit.business_hours,
-        sql_facts,
+        response_facts,
         Quantile(_.response_bh, 0.5),
         dims=LEAD_DIMS,
         source="W2",
@@ -238,7 +250,7 @@ KPIS = (
         "Average business hours from SQL to the owner's first outbound contact (answered "
         "leads only).",
         Unit.business_hours,
-        sql_facts,
+        response_facts,
         Mean(_.response_bh),
         dims=LEAD_DIMS,
         source="W2",
@@ -252,7 +264,7 @@ KPIS = (
         "Eerste reactietijd (p90)",
         "Business hours within which 90% of answered SQLs got their first outbound contact.",
         Unit.business_hours,
-        sql_facts,
+        response_facts,
         Quantile(_.response_bh, 0.9),
         dims=LEAD_DIMS,
         source="W2",
@@ -268,7 +280,7 @@ KPIS = (
         "outbound contact. The source calls an average of 42 hours unacceptable: that is "
         "the red line.",
         Unit.hours,
-        sql_facts,
+        response_facts,
         Mean(_.response_hours),
         dims=LEAD_DIMS,
         source="W2",
@@ -284,7 +296,7 @@ KPIS = (
         "one business day = 10 business hours). Leads whose SLA time has not run out yet "
         "are left out; unanswered leads past the SLA count as missed.",
         Unit.ratio,
-        sql_facts,
+        response_facts,
         Ratio(Count(where=_.within_sla), Count(where=_.sla_due)),
         dims=LEAD_DIMS,
         source="W2",
@@ -337,7 +349,7 @@ KPIS = (
         Count(where=~_.followed_up & _.sla_due),
         dims=LEAD_DIMS,
         source="W2",
-        requires=RESP_REQ,
+        requires=SQL_RESP_REQ,
         higher_is_better=False,
         default_by=("rep",),
     ),
