@@ -527,3 +527,31 @@ def test_computed_kpis_drill_down(
     assert sorted(recs[key]) == expected
     if "in_numerator" in recs:
         assert sorted(recs[recs.in_numerator][key]) == numerator
+
+
+def test_stage_transitions_from_and_to(tiny_store: Store) -> None:
+    f = value(tiny_store, "stage_transitions", by="from_stage,stage")
+    got = {(a, b): v for a, b, v in zip(f.from_stage, f.stage, f.value, strict=True)}
+    # D1 S1→S2→S3→WON; D2 S1→S2→S1→S2; D3 S1→S3→LOST; D4 S1→WON
+    assert got == {
+        ("S1", "S2"): 3.0,
+        ("S2", "S3"): 1.0,
+        ("S3", "WON"): 1.0,
+        ("S2", "S1"): 1.0,
+        ("S1", "S3"): 1.0,
+        ("S3", "LOST"): 1.0,
+        ("S1", "WON"): 1.0,
+    }
+    assert "from_stage_name" in f and "stage_name" in f
+    assert single(value(tiny_store, "backward_moves")) == 1.0  # D2 S2 → S1
+
+
+def test_breakdown_by_account_and_sorted_records(tiny_store: Store) -> None:
+    f = value(tiny_store, "won_revenue", by="account")
+    assert dict(zip(f.account_name, f.value, strict=True)) == {"Bolt": 109000.0}  # D1, D4: A2
+    recs = records(
+        tiny_store, Query.make("new_deals", as_of=AS_OF), order_by="-amount_eur", limit=2
+    )
+    assert list(recs.deal_id) == ["D1", "D3"]  # 100,000 and 50,000
+    with pytest.raises(UserError, match="cannot sort records by 'shoe'"):
+        records(tiny_store, Query.make("new_deals", as_of=AS_OF), order_by="shoe")

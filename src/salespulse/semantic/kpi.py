@@ -30,6 +30,8 @@ class Dim(StrEnum):
     pipeline = "pipeline"
     industry = "industry"
     stage = "stage"
+    from_stage = "from_stage"
+    account = "account"
     lead_status = "lead_status"
     activity_type = "activity_type"
 
@@ -48,6 +50,8 @@ DIM_COLUMNS: dict[Dim, str] = {
     Dim.pipeline: "pipeline_id",
     Dim.industry: "industry",
     Dim.stage: "stage_id",
+    Dim.from_stage: "from_stage_id",
+    Dim.account: "account_id",
     Dim.lead_status: "lead_status",
     Dim.activity_type: "activity_type",
 }
@@ -62,6 +66,7 @@ DEAL_DIMS = (
     Dim.product_line,
     Dim.pipeline,
     Dim.industry,
+    Dim.account,
 )
 LEAD_DIMS = (Dim.rep, Dim.team, Dim.region, Dim.channel, Dim.industry)
 ACTIVITY_DIMS = (Dim.rep, Dim.team, Dim.region, Dim.activity_type)

@@ -212,7 +212,7 @@ class Context:
     def stage_history(self) -> ir.Table:
         """History rows known at ``as_of``: one per stage entry, with ``left_at`` (next
         entry, null while still there), ``visit`` (1 = first row of the deal), stage
-        attributes and the previous row's stage order."""
+        attributes and the previous row's stage (id and order)."""
         h = self.t("deal_stage_history").filter(_.entered_at < self.cutoff)
         w = ibis.window(group_by="deal_id", order_by=["entered_at", "stage_id"])
         h = h.mutate(
@@ -222,7 +222,10 @@ class Context:
         )
         j = h.inner_join(self.stages, "stage_id")
         w2 = ibis.window(group_by="deal_id", order_by=["entered_at", "stage_id"])
-        return j.mutate(prev_stage_order=j.stage_order.lag().over(w2))
+        return j.mutate(
+            prev_stage_order=j.stage_order.lag().over(w2),
+            prev_stage_id=j.stage_id.lag().over(w2),
+        )
 
     @cached_property
     def deals(self) -> ir.Table:
@@ -290,6 +293,7 @@ class Context:
             "product_line",
             "pipeline_id",
             "industry",
+            "account_id",
         )
 
     @cached_property

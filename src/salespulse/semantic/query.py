@@ -276,6 +276,12 @@ def _labelled(ctx: Context, agg: ir.Table, p: Plan) -> ir.Table:
     if Dim.stage in p.dims:
         st = ctx.stages.select(_sid="stage_id", stage_name="stage_name", stage_order="stage_order")
         agg = agg.left_join(st, agg.stage == st._sid).drop("_sid")
+    if Dim.from_stage in p.dims:
+        fs = ctx.stages.select(_fid="stage_id", from_stage_name="stage_name")
+        agg = agg.left_join(fs, agg.from_stage == fs._fid).drop("_fid")
+    if Dim.account in p.dims:
+        ac = ctx.t("accounts").select(_aid="account_id", account_name="name")
+        agg = agg.left_join(ac, agg.account == ac._aid).drop("_aid")
     return agg
 
 
@@ -368,10 +374,12 @@ def records(
     limit: int | None = 1000,
     numerator_only: bool = False,
     ctx: Context | None = None,
+    order_by: str | None = None,
 ) -> pd.DataFrame:
     """The records behind a figure: the facts of ``query``'s KPI within its period,
     filters and as-of date, with ``in_numerator`` for ratios/conditional counts
-    (``numerator_only`` keeps just those rows)."""
+    (``numerator_only`` keeps just those rows). ``order_by`` names a column to sort on in
+    the engine before the limit ("-amount_eur" = largest first); default: the record id."""
     ctx = ctx or context(store, settings, query.as_of)
     p = plan(query)
     reason = missing_data(ctx, p.kpi)
@@ -379,11 +387,14 @@ def records(
         raise UserError(f"{p.kpi.id}: {reason}")
     whole = Plan(p.kpi, None, (), p.where)
     if isinstance(p.kpi.drill, str):
-        return records(store, replace(query, kpi=p.kpi.drill), settings, limit, numerator_only, ctx)
+        return records(
+            store, replace(query, kpi=p.kpi.drill), settings, limit, numerator_only, ctx, order_by
+        )
     if p.kpi.drill is not None:
         t = p.kpi.drill(ctx, whole, query)
         if numerator_only:
             t = t.filter(t.in_numerator)
+        t = _sorted(t, order_by) if order_by else t
         return (t.limit(limit) if limit is not None else t).execute()
     build = _snapshot if p.kpi.kind is Kind.snapshot else _flow
     facts, t, _ = build(ctx, whole, query)
@@ -393,10 +404,20 @@ def records(
         if numerator_only:
             t = t.filter(t.in_numerator)
     t = t.drop(*[c for c in t.columns if c.startswith("_")])
-    t = t.order_by(facts.key)
+    t = _sorted(t, order_by) if order_by else t.order_by(facts.key)
     if limit is not None:
         t = t.limit(limit)
     return t.execute()
+
+
+def _sorted(t: ir.Table, order_by: str) -> ir.Table:
+    col = order_by.lstrip("-")
+    if col not in t.columns:
+        raise UserError(
+            f"cannot sort records by {col!r}", hint=f"choose from: {', '.join(sorted(t.columns))}"
+        )
+    key = t[col]
+    return t.order_by(key.desc(nulls_first=False) if order_by.startswith("-") else key.asc())
 
 
 def explain(store: Store, query: Query, settings: Settings | None = None) -> str:

@@ -95,6 +95,21 @@ def cumulative_facts(ctx: Context) -> Facts:
     return Facts(g, "deal_stage_history", "deal_id", at="last_left_at")
 
 
+def transition_facts(ctx: Context) -> Facts:
+    """Moves between stages: one row per stage entry after a deal's first, with the stage
+    it came from (``from_stage_id``) and the one it entered (``stage_id``)."""
+    h = ctx.stage_history.filter(_.visit > 1)
+    h = h.select(
+        "deal_id",
+        "stage_id",
+        "entered_at",
+        from_stage_id=h.prev_stage_id,
+        is_backward=h.stage_order < h.prev_stage_order,
+    )
+    j = h.inner_join(ctx.deal_dims, "deal_id")
+    return Facts(j, "deal_stage_history", "deal_id", at="entered_at")
+
+
 def stale_thresholds(ctx: Context) -> ir.Table:
     """stage_id → days after which an open deal in it is stale: the p90 of completed
     visits (as of) where the stage has at least ``stale_min_history`` of them, else the
@@ -203,6 +218,37 @@ KPIS = (
         requires=HISTORY,
         default_by=("stage", "month"),
         higher_is_better=None,
+    ),
+    Kpi(
+        "stage_transitions",
+        "Stage moves",
+        "Faseovergangen",
+        "Moves of deals between stages in the period: from which stage to which (break it "
+        "down by from_stage and stage), backward moves and closing included. Shows how deals "
+        "really flow through the pipeline.",
+        Unit.count,
+        transition_facts,
+        Count(),
+        dims=(*STAGE_DIMS, Dim.from_stage),
+        source="W7",
+        requires=HISTORY,
+        higher_is_better=None,
+        default_by=("from_stage", "stage"),
+    ),
+    Kpi(
+        "backward_moves",
+        "Deals moved back a stage",
+        "Deals teruggezet naar een eerdere fase",
+        "Moves in the period to an earlier stage than the one the deal was in (re-entries), "
+        "a sign of stages used out of order.",
+        Unit.count,
+        transition_facts,
+        Count(where=_.is_backward),
+        dims=(*STAGE_DIMS, Dim.from_stage),
+        source="W6",
+        requires=HISTORY,
+        higher_is_better=False,
+        default_by=("rep",),
     ),
     Kpi(
         "time_in_stage_median",
