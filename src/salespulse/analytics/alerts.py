@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from salespulse.semantic.catalogue import get_kpi
+from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, context, missing_data, records, run
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
@@ -135,53 +136,53 @@ def list_alerts(
 ) -> list[Alert]:
     """Every alert as of ``as_of`` (default today), in order of severity. ``where``
     filters by breakdown (e.g. ``{"team": "T1"}``) where the alert's KPI allows it."""
-    ctx = context(store, settings, as_of)
-    out = []
-    for rule in RULES:
-        kpi = get_kpi(rule.kpi)
-        reason = missing_data(ctx, kpi)
-        if reason:
-            out.append(
-                Alert(
-                    rule.kind,
-                    rule.kpi,
-                    rule.title_en,
-                    rule.title_nl,
-                    rule.severity,
-                    0,
-                    pd.DataFrame(),
-                    available=False,
-                    reason=reason,
-                )
-            )
-            continue
-        start = ctx.as_of - timedelta(days=LOOKBACK_DAYS) if rule.lookback else None
-        dims = {d.value for d in kpi.dims}
-        q = Query.make(
+    ctx = context(store, settings, as_of, materialize=True)
+    try:
+        return [_alert(store, ctx, rule, where) for rule in RULES]
+    finally:
+        ctx.close()
+
+
+def _alert(store: Store, ctx: Context, rule: AlertRule, where: dict[str, Any] | None) -> Alert:
+    """One alert: its KPI's count as of the context's date, with the records behind it."""
+    kpi = get_kpi(rule.kpi)
+    reason = missing_data(ctx, kpi)
+    if reason:
+        return Alert(
+            rule.kind,
             rule.kpi,
-            start=start,
-            end=ctx.as_of if rule.lookback else None,
-            where={k: v for k, v in (where or {}).items() if k in dims},
-            as_of=ctx.as_of,
+            rule.title_en,
+            rule.title_nl,
+            rule.severity,
+            0,
+            pd.DataFrame(),
+            available=False,
+            reason=reason,
         )
-        if rule.only:
-            col, val = rule.only
-            recs = records(store, q, limit=None, numerator_only=True, ctx=ctx)
-            recs = recs[recs[col] == val]
-            count = len(recs)
-        else:
-            recs = records(store, q, limit=MAX_RECORDS, numerator_only=True, ctx=ctx)
-            frame = run(store, q, ctx=ctx).frame
-            count = int(frame["value"].fillna(0).sum()) if len(frame) else 0
-        out.append(
-            Alert(
-                rule.kind,
-                rule.kpi,
-                rule.title_en,
-                rule.title_nl,
-                rule.severity,
-                count,
-                recs.head(MAX_RECORDS).reset_index(drop=True),
-            )
-        )
-    return out
+    start = ctx.as_of - timedelta(days=LOOKBACK_DAYS) if rule.lookback else None
+    dims = {d.value for d in kpi.dims}
+    q = Query.make(
+        rule.kpi,
+        start=start,
+        end=ctx.as_of if rule.lookback else None,
+        where={k: v for k, v in (where or {}).items() if k in dims},
+        as_of=ctx.as_of,
+    )
+    if rule.only:
+        col, val = rule.only
+        recs = records(store, q, limit=None, numerator_only=True, ctx=ctx)
+        recs = recs[recs[col] == val]
+        count = len(recs)
+    else:
+        recs = records(store, q, limit=MAX_RECORDS, numerator_only=True, ctx=ctx)
+        frame = run(store, q, ctx=ctx).frame
+        count = int(frame["value"].fillna(0).sum()) if len(frame) else 0
+    return Alert(
+        rule.kind,
+        rule.kpi,
+        rule.title_en,
+        rule.title_nl,
+        rule.severity,
+        count,
+        recs.head(MAX_RECORDS).reset_index(drop=True),
+    )

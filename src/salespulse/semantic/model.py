@@ -18,6 +18,7 @@ no history of them).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -46,7 +47,25 @@ class Context:
     store: Store
     settings: Settings
     as_of: date
+    #: Keep the big as-of relations (stage history, deals, leads, …) as temporary tables
+    #: for the life of the context: worth it when one context answers many KPIs (a page).
+    materialize: bool = False
     _flags: dict[str, bool] = field(default_factory=dict, repr=False)
+    _temps: list[str] = field(default_factory=list, repr=False)
+
+    def _keep(self, name: str, expr: ir.Table) -> ir.Table:
+        """``expr`` itself, or (with ``materialize``) a temporary table holding it."""
+        if not self.materialize:
+            return expr
+        temp = f"_salespulse_{name}_{uuid.uuid4().hex[:12]}"
+        table = self.store.con.create_table(temp, expr, temp=True)
+        self._temps.append(temp)
+        return table
+
+    def close(self) -> None:
+        """Drop the temporary tables of a materialized context."""
+        while self._temps:
+            self.store.con.drop_table(self._temps.pop(), force=True)
 
     @cached_property
     def as_of_at(self) -> datetime:
@@ -205,9 +224,11 @@ class Context:
         j = j.drop("acc_id", "acc_industry", "acc_employees", "lead_industry", "lead_employees")
         rd = self.rep_dims
         out = j.left_join(rd, j.owner_rep_id == rd.rep_id)
-        return out.drop("rep_id_right") if "rep_id_right" in out.columns else out
+        out = out.drop("rep_id_right") if "rep_id_right" in out.columns else out
+        return self._keep("leads", out)
 
     # -- deals -------------------------------------------------------------------------
+
     @cached_property
     def stage_history(self) -> ir.Table:
         """History rows known at ``as_of``: one per stage entry, with ``left_at`` (next
@@ -222,9 +243,12 @@ class Context:
         )
         j = h.inner_join(self.stages, "stage_id")
         w2 = ibis.window(group_by="deal_id", order_by=["entered_at", "stage_id"])
-        return j.mutate(
-            prev_stage_order=j.stage_order.lag().over(w2),
-            prev_stage_id=j.stage_id.lag().over(w2),
+        return self._keep(
+            "stage_history",
+            j.mutate(
+                prev_stage_order=j.stage_order.lag().over(w2),
+                prev_stage_id=j.stage_id.lag().over(w2),
+            ),
         )
 
     @cached_property
@@ -278,7 +302,7 @@ class Context:
         j = j.mutate(channel=j.channel.fill_null("unknown"))
         rd = self.rep_dims.rename(r_id="rep_id")
         j = j.left_join(rd, j.owner_rep_id == rd.r_id).drop("r_id")
-        return j.rename(rep_id="owner_rep_id")
+        return self._keep("deals", j.rename(rep_id="owner_rep_id"))
 
     @cached_property
     def deal_dims(self) -> ir.Table:
@@ -328,9 +352,11 @@ class Context:
         )
         lead = self.leads.select(l_id="lead_id", l_owner="owner_rep_id")
         j = a.inner_join(lead, [a.lead_id == lead.l_id, a.rep_id == lead.l_owner])
-        return j.group_by(lead_id=j.lead_id).aggregate(first_outbound_at=j.occurred_at.min())
+        first = j.group_by(lead_id=j.lead_id).aggregate(first_outbound_at=j.occurred_at.min())
+        return self._keep("first_outbound", first)
 
     # -- contracts ---------------------------------------------------------------------
+
     @cached_property
     def contracts(self) -> ir.Table:
         """Contracts signed by ``as_of`` with value in the reporting currency and the
@@ -342,4 +368,4 @@ class Context:
         )
         j = c.left_join(acc, c.account_id == acc.a_id).drop("a_id")
         rd = self.rep_dims.rename(r_id="rep_id")
-        return j.left_join(rd, j.rep_id == rd.r_id).drop("r_id")
+        return self._keep("contracts", j.left_join(rd, j.rep_id == rd.r_id).drop("r_id"))

@@ -173,9 +173,16 @@ def plan(query: Query) -> Plan:
     return Plan(kpi, grain, tuple(dims), tuple(where))
 
 
-def context(store: Store, settings: Settings | None = None, as_of: date | None = None) -> Context:
+def context(
+    store: Store,
+    settings: Settings | None = None,
+    as_of: date | None = None,
+    materialize: bool = False,
+) -> Context:
+    """A context for one or more queries; with ``materialize``, the big as-of relations are
+    computed once into temporary tables (call ``close()`` when done)."""
     s = settings or load_settings()
-    return Context(store, s, as_of or timecal.today_local(s.timezone))
+    return Context(store, s, as_of or timecal.today_local(s.timezone), materialize=materialize)
 
 
 def _filtered(ctx: Context, p: Plan) -> tuple[Facts, ir.Table]:

@@ -30,9 +30,20 @@ def rows_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class Runner:
     """Asks the semantic layer for the figures of one page."""
 
-    def __init__(self, store: Store, settings: Settings, window: Window, filters: Filters):
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        window: Window,
+        filters: Filters,
+        materialize: bool = False,
+    ):
         self.store, self.settings, self.window, self.filters = store, settings, window, filters
-        self.ctx = context(store, settings, window.as_of)
+        # a page asks many KPIs of one context: materializing its base relations pays off
+        self.ctx = context(store, settings, window.as_of, materialize=materialize)
+
+    def close(self) -> None:
+        self.ctx.close()
 
     def query(
         self,

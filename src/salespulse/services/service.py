@@ -92,8 +92,11 @@ class Service:
         return self.cache.get(("page", name, filters.key()), lambda: self._page(name, filters))
 
     def _page(self, name: str, filters: Filters) -> PageData:
-        r = self.runner(filters)
-        cards, figures, tables = pages.PAGES[name](r)
+        r = Runner(self.store, self.settings, self.window(filters), filters, materialize=True)
+        try:
+            cards, figures, tables = pages.PAGES[name](r)
+        finally:
+            r.close()
         return PageData(
             page=name,
             window=r.window.to_dict(),
