@@ -330,10 +330,12 @@ def agg_count(df: pd.DataFrame, by: Sequence[str], where: pd.Series | None = Non
 
 
 def agg_sum(df: pd.DataFrame, by: Sequence[str], col: str) -> pd.DataFrame:
+    """Sum per group; no rows at all → 0, rows that all lack the value → no value (NaN)."""
     cols = _group_cols(by)
     if not cols:
-        return pd.DataFrame({"value": [float(df[col].sum())]})
-    g = df[col].groupby([df[c] for c in cols], dropna=False).sum(min_count=0)
+        total = 0.0 if df.empty else df[col].sum(min_count=1)
+        return pd.DataFrame({"value": [float(total)]})
+    g = df[col].groupby([df[c] for c in cols], dropna=False).sum(min_count=1)
     return g.astype("float64").rename("value").reset_index()
 
 

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import pandas as pd
+
+from salespulse.analytics.funnel import biggest_leak
 from salespulse.i18n import both
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import get_kpi
@@ -349,6 +352,9 @@ def performance(r: Runner) -> Parts:
         figure("won_by_region", "bar", [r.layer("won_revenue", "region")], x="region"),
         figure("won_by_product", "hbar", [r.layer("won_revenue", "product")], x="product_name"),
         figure("won_by_industry", "hbar", [r.layer("won_revenue", "industry")], x="industry"),
+        figure(
+            "won_by_account", "hbar", [top(r.layer("won_revenue", "account"), 15)], x="account_name"
+        ),
         figure("won_by_channel", "bar", [r.layer("won_deals", "channel")], x="channel"),
         figure("win_rate_product", "hbar", [r.layer("win_rate", "product")], x="product_name"),
         figure("conversion_channel", "bar", [r.layer("lead_to_won_rate", "channel")], x="channel"),
@@ -368,8 +374,9 @@ def stages(r: Runner) -> Parts:
     entries = r.layer("stage_entries", "stage")
     conv = r.layer("stage_conversion", "stage")
     win = r.layer("stage_win_rate", "stage", style="line")
-    leak_rows = [row for row in conv.rows if row.get("value") is not None]
-    leak = min(leak_rows, key=lambda row: row["value"])["stage_name"] if leak_rows else None
+    leak = biggest_leak(
+        pd.DataFrame(conv.rows or [{"value": None, "stage_name": None}]), "stage_name"
+    )
     note = both("note.leak", stage=leak) if leak else None
     lead_funnel = [r.layer(k) for k in ("new_leads", "sqls", "new_deals", "won_deals")]
     figures = [
@@ -382,6 +389,7 @@ def stages(r: Runner) -> Parts:
             [r.layer("time_in_stage_median", "stage"), r.layer("time_in_stage_p90", "stage")],
             x="stage_name",
         ),
+        figure("moves", "sankey", [r.layer("stage_transitions", "from_stage,stage")]),
         figure(
             "movement",
             "line",

@@ -64,8 +64,43 @@ def _hover(unit: str) -> str:
     return "%{y:,.1f}"
 
 
+def _sankey(fig: Figure, lang: str) -> dict[str, Any]:
+    """Moves between stages: one link per (from stage, to stage) row of the layer."""
+    rows = [r for r in fig.layers[0].rows if r.get("value")]
+    names: list[str] = []
+    for r in rows:
+        for col in ("from_stage_name", "stage_name"):
+            if r.get(col) not in names:
+                names.append(str(r.get(col)))
+    link = {
+        "source": [names.index(str(r["from_stage_name"])) for r in rows],
+        "target": [names.index(str(r["stage_name"])) for r in rows],
+        "value": [r["value"] for r in rows],
+    }
+    node = {
+        "label": names,
+        "pad": 18,
+        "color": [COLORS[i % len(COLORS)] for i in range(len(names))],
+    }
+    return {
+        "data": [{"type": "sankey", "arrangement": "snap", "node": node, "link": link}],
+        "layout": {
+            "separators": ",." if lang == "nl" else ".,",
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "height": 380,
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "font": {
+                "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+                "size": 12,
+            },
+        },
+    }
+
+
 def build(fig: Figure, lang: str) -> dict[str, Any]:
     """The ``{data, layout}`` Plotly spec of ``fig`` in ``lang``."""
+    if fig.chart == "sankey":
+        return _sankey(fig, lang)
     horizontal = fig.chart == "hbar"
     traces: list[dict[str, Any]] = []
     for i, layer in enumerate(fig.layers):
