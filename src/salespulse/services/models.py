@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Chart = Literal["bar", "hbar", "line", "stacked", "grouped", "funnel", "heatmap", "sankey"]
+Chart = Literal["bar", "hbar", "line", "stacked", "grouped", "funnel", "heatmap"]
 
 
 class Layer(BaseModel):

@@ -366,6 +366,19 @@ def performance(r: Runner) -> Parts:
 
 
 # -- D5 Stage analysis ------------------------------------------------------------------
+def in_stage_order(moves: Layer, entries: Layer) -> Layer:
+    """``moves`` (from stage → stage) sorted by the pipeline order of ``entries``' stages."""
+    rank = {row.get("stage_name"): i for i, row in enumerate(entries.rows)}
+    rows = sorted(
+        moves.rows,
+        key=lambda m: (
+            rank.get(m.get("from_stage_name"), len(rank)),
+            rank.get(m.get("stage_name"), len(rank)),
+        ),
+    )
+    return moves.model_copy(update={"rows": rows})
+
+
 def stages(r: Runner) -> Parts:
     cards = [
         card(r, k)
@@ -389,7 +402,11 @@ def stages(r: Runner) -> Parts:
             [r.layer("time_in_stage_median", "stage"), r.layer("time_in_stage_p90", "stage")],
             x="stage_name",
         ),
-        figure("moves", "sankey", [r.layer("stage_transitions", "from_stage,stage")]),
+        figure(
+            "moves",
+            "heatmap",
+            [in_stage_order(r.layer("stage_transitions", "from_stage,stage"), entries)],
+        ),
         figure(
             "movement",
             "line",

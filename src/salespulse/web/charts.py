@@ -64,31 +64,49 @@ def _hover(unit: str) -> str:
     return "%{y:,.1f}"
 
 
-def _sankey(fig: Figure, lang: str) -> dict[str, Any]:
-    """Moves between stages: one link per (from stage, to stage) row of the layer."""
-    rows = [r for r in fig.layers[0].rows if r.get("value")]
-    names: list[str] = []
+def _matrix(fig: Figure, lang: str) -> dict[str, Any]:
+    """Moves between stages as a from × to matrix (a heatmap with the counts written in):
+    unlike a Sankey it stays readable when deals move back and forth."""
+    rows = fig.layers[0].rows
+    # stages in the order their moves come (the page sorts them by pipeline order), then
+    # the stages only ever moved into (closed won / lost)
+    order: list[str] = []
+    for col in ("from_stage_name", "stage_name"):
+        for r in rows:
+            name = str(r.get(col))
+            if name not in order:
+                order.append(name)
+    index = {name: i for i, name in enumerate(order)}
+    z: list[list[float | None]] = [[None] * len(order) for _ in order]
     for r in rows:
-        for col in ("from_stage_name", "stage_name"):
-            if r.get(col) not in names:
-                names.append(str(r.get(col)))
-    link = {
-        "source": [names.index(str(r["from_stage_name"])) for r in rows],
-        "target": [names.index(str(r["stage_name"])) for r in rows],
-        "value": [r["value"] for r in rows],
-    }
-    node = {
-        "label": names,
-        "pad": 18,
-        "color": [COLORS[i % len(COLORS)] for i in range(len(names))],
-    }
+        z[index[str(r["from_stage_name"])]][index[str(r["stage_name"])]] = r.get("value")
+    to_label, from_label = ("naar", "van") if lang == "nl" else ("to", "from")
     return {
-        "data": [{"type": "sankey", "arrangement": "snap", "node": node, "link": link}],
+        "data": [
+            {
+                "type": "heatmap",
+                "x": order,
+                "y": order,
+                "z": z,
+                "colorscale": [[0, "#eef3f8"], [1, COLORS[0]]],
+                "texttemplate": "%{z}",
+                "hovertemplate": f"{from_label} %{{y}} → {to_label} %{{x}}: %{{z}}<extra></extra>",
+                "showscale": False,
+            }
+        ],
         "layout": {
             "separators": ",." if lang == "nl" else ".,",
-            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "margin": {"l": 120, "r": 10, "t": 10, "b": 90},
             "height": 380,
             "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "xaxis": {"title": {"text": to_label}, "type": "category", "automargin": True},
+            "yaxis": {
+                "title": {"text": from_label},
+                "type": "category",
+                "automargin": True,
+                "autorange": "reversed",
+            },
             "font": {
                 "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
                 "size": 12,
@@ -99,8 +117,8 @@ def _sankey(fig: Figure, lang: str) -> dict[str, Any]:
 
 def build(fig: Figure, lang: str) -> dict[str, Any]:
     """The ``{data, layout}`` Plotly spec of ``fig`` in ``lang``."""
-    if fig.chart == "sankey":
-        return _sankey(fig, lang)
+    if fig.chart == "heatmap":
+        return _matrix(fig, lang)
     horizontal = fig.chart == "hbar"
     traces: list[dict[str, Any]] = []
     for i, layer in enumerate(fig.layers):
