@@ -110,7 +110,7 @@ class Alert:
     reason: str | None = None
 
     def to_dict(self, limit: int | None = None) -> dict[str, Any]:
-        from salespulse.semantic.query import _jsonable
+        from salespulse.semantic.query import jsonable
 
         rows = self.records if limit is None else self.records.head(limit)
         return {
@@ -123,7 +123,7 @@ class Alert:
             "available": self.available,
             "reason": self.reason,
             "records": [
-                {k: _jsonable(v) for k, v in r.items()} for r in rows.to_dict(orient="records")
+                {k: jsonable(v) for k, v in r.items()} for r in rows.to_dict(orient="records")
             ],
         }
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
-from salespulse.semantic.measures import Measure
+from salespulse.semantic.measures import Count, Measure, Ratio
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +71,16 @@ DEAL_DIMS = (
 LEAD_DIMS = (Dim.rep, Dim.team, Dim.region, Dim.channel, Dim.industry)
 ACTIVITY_DIMS = (Dim.rep, Dim.team, Dim.region, Dim.activity_type)
 REP_DIMS = (Dim.rep, Dim.team, Dim.region)
+
+
+def computed(ctx: Context) -> Facts:
+    """The ``facts`` of a KPI with its own ``compute``: it has none of its own."""
+    raise TypeError("a computed KPI has no facts of its own; see its compute function")
+
+
+#: The ``measure`` of a computed ratio KPI: marks it as a ratio (numerator, denominator,
+#: value); its ``compute`` function does the work.
+COMPUTED_RATIO = Ratio(Count(), Count())
 
 
 class Unit(StrEnum):

@@ -99,8 +99,7 @@ class KpiResult:
 
     def to_dict(self) -> dict[str, Any]:
         rows = [
-            {k: _jsonable(v) for k, v in rec.items()}
-            for rec in self.frame.to_dict(orient="records")
+            {k: jsonable(v) for k, v in rec.items()} for rec in self.frame.to_dict(orient="records")
         ]
         return {
             "kpi": self.kpi.id,
@@ -114,7 +113,8 @@ class KpiResult:
         }
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """A value of a result frame as plain JSON (NaN/NaT → None, dates → ISO strings)."""
     if v is None or (isinstance(v, float) and v != v):
         return None
     if v is pd.NaT or (not isinstance(v, list | tuple | dict) and pd.isna(v)):

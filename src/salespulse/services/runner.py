@@ -11,7 +11,7 @@ import pandas as pd
 from salespulse.errors import UserError
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import Kind
-from salespulse.semantic.query import Query, _jsonable, context, run
+from salespulse.semantic.query import Query, context, jsonable, run
 from salespulse.services.filters import Filters, Window, where_for
 from salespulse.services.models import Layer
 from salespulse.settings import Settings
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def rows_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A result frame as JSON-ready rows."""
     return [
-        {str(k): _jsonable(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")
+        {str(k): jsonable(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")
     ]
 
 

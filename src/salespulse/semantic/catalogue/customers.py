@@ -17,8 +17,8 @@ import pandas as pd
 from ibis import _
 
 from salespulse.semantic.catalogue.common import grouped, key_columns, period_table
-from salespulse.semantic.kpi import REP_DIMS, Dim, Facts, Kpi, Unit
-from salespulse.semantic.measures import Count, Mean, Ratio, ratio_value
+from salespulse.semantic.kpi import COMPUTED_RATIO, REP_DIMS, Dim, Facts, Kpi, Unit, computed
+from salespulse.semantic.measures import Mean, ratio_value
 from salespulse.semantic.model import Context
 from salespulse.semantic.timecal import Grain
 
@@ -154,10 +154,6 @@ def _clv(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
     ).execute()
 
 
-def _none(ctx: Context) -> Facts:  # composite KPIs have no facts of their own
-    raise NotImplementedError
-
-
 CON = ("contracts",)
 
 KPIS = (
@@ -202,8 +198,8 @@ KPIS = (
         "customers that left; for current customers up to the as-of date (so young "
         "customers lower it). Purchases per year use at least one year of lifespan.",
         Unit.money,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=CUSTOMER_DIMS,
         source="S2",
         primary=True,
@@ -219,8 +215,8 @@ KPIS = (
         "The source's formula: (customers at the end of the period − new customers in the "
         "period) / customers at the start × 100.",
         Unit.percent,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=CUSTOMER_DIMS,
         source="S9",
         primary=True,
@@ -235,8 +231,8 @@ KPIS = (
         "Klantverloop",
         "100 − customer retention: the share of customers lost in the period, in %.",
         Unit.percent,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=CUSTOMER_DIMS,
         source="S9",
         requires=CON,

@@ -17,7 +17,18 @@ import pandas as pd
 from ibis import _
 
 from salespulse.semantic.catalogue.common import grouped, key_columns, period_table, run_kpi
-from salespulse.semantic.kpi import DEAL_DIMS, LEAD_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.kpi import (
+    COMPUTED_RATIO,
+    DEAL_DIMS,
+    LEAD_DIMS,
+    REP_DIMS,
+    Dim,
+    Facts,
+    Kind,
+    Kpi,
+    Unit,
+    computed,
+)
 from salespulse.semantic.measures import Count, Mean, Ratio, Sum, ratio_value
 from salespulse.semantic.model import Context, days_between
 from salespulse.semantic.timecal import Grain
@@ -344,10 +355,6 @@ def _deal_velocity(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
     return out.drop(columns=list(parts))
 
 
-def _none(ctx: Context) -> Facts:  # composite KPIs have no facts of their own
-    raise NotImplementedError
-
-
 DEALS = ("deals",)
 HISTORY = ("deals", "deal_stage_history")
 
@@ -383,8 +390,8 @@ KPIS = (
         "Won revenue / revenue quota (targets for won_revenue) for the period, per rep, team "
         "or the whole company. No quota = no value.",
         Unit.ratio,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=(Dim.rep, Dim.team),
         money=True,
         requires=DEALS,
@@ -440,8 +447,8 @@ KPIS = (
         "that has become a deal by the end of the quarter counts once, as the deal; broken "
         "down by product or pipeline, only deals count (leads have neither).",
         Unit.percent,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=DEAL_DIMS,
         source="S5",
         primary=True,
@@ -557,8 +564,8 @@ KPIS = (
         "Weighted open pipeline expected to close in the current quarter / remaining quota "
         "(quota − won so far this quarter). No value when the quota is met or missing.",
         Unit.ratio,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=(Dim.rep, Dim.team),
         money=True,
         requires=DEALS,
@@ -575,8 +582,8 @@ KPIS = (
         "revenue the pipeline produces per day. Sizes, rates and cycles over the last 12 "
         "months.",
         Unit.money,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=REP_DIMS,
         requires=DEALS,
         point_only=True,

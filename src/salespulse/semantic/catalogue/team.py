@@ -13,8 +13,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from salespulse.semantic.catalogue.common import grouped, key_columns, period_table
-from salespulse.semantic.kpi import Dim, Facts, Kpi, Unit
-from salespulse.semantic.measures import Count, Ratio, ratio_value
+from salespulse.semantic.kpi import COMPUTED_RATIO, Dim, Kpi, Unit, computed
+from salespulse.semantic.measures import ratio_value
 from salespulse.semantic.model import Context
 from salespulse.semantic.timecal import Grain
 
@@ -69,10 +69,6 @@ def _staff_records(ctx: Context, p: Plan, q: Query) -> ir.Table:
     return j.mutate(in_numerator=j.at_end & ~j.hired).order_by("rep_id")
 
 
-def _none(ctx: Context) -> Facts:  # composite KPIs have no facts of their own
-    raise NotImplementedError
-
-
 KPIS = (
     Kpi(
         "staff_retention",
@@ -81,8 +77,8 @@ KPIS = (
         "The source's formula: (staff at the end of the year − new hires that year) / staff "
         "at the start of the year × 100.",
         Unit.percent,
-        _none,
-        Ratio(Count(), Count()),
+        computed,
+        COMPUTED_RATIO,
         dims=TEAM_DIMS,
         source="S6",
         primary=True,
