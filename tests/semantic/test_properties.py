@@ -353,34 +353,23 @@ def _pair(tmp: Path, frames: dict[str, pd.DataFrame], as_of: date, blank: bool) 
 
 
 @pytest.mark.parametrize("part", range(4))
+@pytest.mark.parametrize(
+    "blank",
+    [False, True],
+    ids=["later rows appended", "fields filled in later"],
+)
 @_budget(3)
 @given(frames=crm(), as_of=as_of_dates)
-def test_as_of_unchanged_when_later_rows_are_appended(
+def test_as_of_unchanged_by_later_data(
     tmp_path_factory: pytest.TempPathFactory,
     frames: dict[str, pd.DataFrame],
     as_of: date,
     part: int,
+    blank: bool,
 ) -> None:
-    pair = _pair(tmp_path_factory.mktemp("append"), frames, as_of, blank=False)
-    try:
-        for kpi, by in AS_OF_KPIS[part::4]:
-            before = _frame(pair.before, kpi, by, as_of)
-            after = _frame(pair.after, kpi, by, as_of)
-            assert _comparable(before) == _comparable(after), kpi
-    finally:
-        pair.close()
-
-
-@pytest.mark.parametrize("part", range(4))
-@_budget(3)
-@given(frames=crm(), as_of=as_of_dates)
-def test_as_of_unchanged_when_fields_are_filled_in_later(
-    tmp_path_factory: pytest.TempPathFactory,
-    frames: dict[str, pd.DataFrame],
-    as_of: date,
-    part: int,
-) -> None:
-    pair = _pair(tmp_path_factory.mktemp("update"), frames, as_of, blank=True)
+    """As of D, a KPI is the same whether or not rows dated after D exist, and (``blank``)
+    whether or not fields dated after D (SQL, close, completion dates) are filled in."""
+    pair = _pair(tmp_path_factory.mktemp("later"), frames, as_of, blank=blank)
     try:
         for kpi, by in AS_OF_KPIS[part::4]:
             before = _frame(pair.before, kpi, by, as_of)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
@@ -44,7 +44,8 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-ProgressCallback = Any  # Callable[[str, int, int], None]
+#: ``(step, done, total)``: called as long work advances.
+ProgressCallback = Callable[[str, int, int], None]
 
 
 @contextmanager
