@@ -41,6 +41,17 @@ def _create_system_tables(con: BaseBackend) -> None:
         con.raw_sql(t.create_sql())
 
 
+def _create(*names: str) -> Callable[[BaseBackend], None]:
+    """A migration step that creates the named tables (canonical or system)."""
+
+    def apply(con: BaseBackend) -> None:
+        for t in (*TABLES, *SYSTEM_TABLES):
+            if t.name in names:
+                con.raw_sql(t.create_sql())
+
+    return apply
+
+
 def _create_tables(con: BaseBackend) -> None:
     """Every table of the current version (a new database)."""
     _create_canonical_tables(con)
@@ -50,7 +61,12 @@ def _create_tables(con: BaseBackend) -> None:
 #: Version 1 is the first published model; later versions append here.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the canonical CRM tables", _create_canonical_tables),
-    Migration(2, "add the import log", _create_system_tables),
+    Migration(2, "add the import log", _create("import_log", "import_files")),
+    Migration(
+        3,
+        "add deal field history and data settings",
+        _create("deal_field_history", "data_settings"),
+    ),
 ]
 
 

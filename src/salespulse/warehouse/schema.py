@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -313,6 +313,26 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        "deal_field_history",
+        "One row per change of a deal's amount, expected close date or probability: the "
+        "values right after the change (Salesforce OpportunityHistory, HubSpot property "
+        "history). Empty = not known at that time. Feeds pipeline changes and slip rates.",
+        (
+            C("deal_id", "string", "The deal.", required=True),
+            C("changed_at", "timestamp", "When the change was made (UTC).", required=True),
+            C("amount", "float64", "The deal's amount after the change, in `currency`."),
+            C("currency", "string", "ISO currency of `amount`."),
+            C("expected_close_on", "date", "The expected close date after the change."),
+            C("probability", "float64", "The CRM's win probability after the change (0-1)."),
+            C("changed_by_rep_id", "string", "Who made the change, if known."),
+        ),
+        ("deal_id", "changed_at"),
+        (
+            FK("deal_id", "deals", "deal_id"),
+            FK("changed_by_rep_id", "reps", "rep_id"),
+        ),
+    ),
+    Table(
         "activities",
         "Logged sales activity: calls, e-mails, meetings, tasks and notes.",
         (
@@ -427,6 +447,17 @@ TABLES: tuple[Table, ...] = (
 #: Tables salespulse keeps about itself (not CRM data): the import log. Not counted as
 #: canonical tables (``TABLES``), created by the same migrations.
 SYSTEM_TABLES: tuple[Table, ...] = (
+    Table(
+        "data_settings",
+        "Settings that belong to the data (reporting currency, fiscal-year start, time zone, "
+        "...): one row per setting, the value as JSON. They override settings.toml.",
+        (
+            C("name", "string", "Setting name (see docs/settings.md).", required=True),
+            C("value", "string", "The value, JSON-encoded.", required=True),
+            C("updated_at", "timestamp", "When it was set (UTC).", required=True),
+        ),
+        ("name",),
+    ),
     Table(
         "import_log",
         "One row per completed `salespulse import`: when, which mapping, how many rows.",
