@@ -19,7 +19,7 @@ import pandas as pd
 
 from salespulse.analytics.alerts import Alert, list_alerts
 from salespulse.analytics.priorities import priority_list
-from salespulse.semantic.catalogue import all_kpis
+from salespulse.semantic.catalogue import all_kpis, kpi_info
 from salespulse.semantic.query import KpiResult, Query, explain, parse_date, records, run
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.store import Store, connect
@@ -32,25 +32,11 @@ class SalesPulse:
 
     def __init__(self, store: Store, settings: Settings | None = None) -> None:
         self.store = store
-        self.settings = settings or load_settings()
+        self.settings = settings or load_settings(store=store)
 
     def kpis(self) -> pd.DataFrame:
-        """The catalogue: one row per KPI (id, names, unit, kind, source, breakdowns)."""
-        return pd.DataFrame(
-            [
-                {
-                    "id": k.id,
-                    "name": k.name_en,
-                    "name_nl": k.name_nl,
-                    "unit": str(k.unit),
-                    "kind": str(k.kind),
-                    "source": k.source,
-                    "breakdowns": ",".join(d.value for d in k.dims),
-                    "definition": k.definition,
-                }
-                for k in all_kpis()
-            ]
-        )
+        """The catalogue: one row per KPI (as ``kpi list --format json`` and ``/api/kpis``)."""
+        return pd.DataFrame([kpi_info(k) for k in all_kpis()])
 
     def query(
         self,

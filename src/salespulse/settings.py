@@ -1,9 +1,10 @@
 """Product settings: fiscal year, time zone, business hours, SLAs, thresholds.
 
-Read from ``settings.toml`` in the workspace when it exists; every field has a default that
-suits a Dutch B2B team. Unknown names and wrong types are errors (a typo must not be silently
-ignored). Environment variables do not override single settings (one file is easier to
-reason about).
+Read from ``settings.toml`` in the workspace when it exists, and from the database itself
+(``salespulse settings set``; an import mapping's ``[settings]``), which wins for that
+database; every field has a default that suits a Dutch B2B team. Unknown names and wrong
+types are errors (a typo must not be silently ignored). Environment variables do not
+override single settings (one place is easier to reason about).
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ import difflib
 import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pyarrow as pa
+
 from salespulse.errors import UserError
+
+if TYPE_CHECKING:
+    from salespulse.warehouse.store import Store
+
+#: The system table holding a database's own settings.
+DATA_SETTINGS = "data_settings"
 
 
 def _s(default: Any, doc: str) -> Any:
@@ -45,8 +55,18 @@ class Settings:
         "The source's red line: an average first response above this many hours is "
         "unacceptable (shown on charts).",
     )
+    slow_response_min_sla_share: float = _s(
+        0.8,
+        "A rep whose share of SQLs answered within the SLA (last 90 days) is below this "
+        "is flagged as a slow responder (as is one whose mean is above the red line).",
+    )
     stale_days_default: int = _s(
         60, "Stale-deal threshold in days where a stage's history is too thin for a p90."
+    )
+    stale_p90_factor: float = _s(
+        1.25,
+        "An open deal is stale after this many times the p90 of past visits of its stage "
+        "(for its product): 1.0 would also flag the slowest tenth of normal deals.",
     )
     stale_min_history: int = _s(
         20, "Completed visits a stage needs before its own p90 becomes its stale threshold."
@@ -60,6 +80,11 @@ class Settings:
         365,
         "A customer is an account with an active contract or a contract signed within "
         "this many days.",
+    )
+    lead_dormant_days: int = _s(
+        120,
+        "A lead that is not closed and has had no activity for this many days leaves the "
+        "pipeline (S5 conversion rate): it is dormant, not a lead still being worked.",
     )
     reporting_currency: str = _s(
         "EUR", "Reporting currency; other currencies are converted with currency_rates."
@@ -87,27 +112,18 @@ class Settings:
         return replace(self, **changes)
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    """Settings from ``path`` (default: ``<workspace>/settings.toml``), else defaults."""
-    from salespulse.warehouse.store import workspace
-
-    path = path or workspace() / "settings.toml"
-    if not path.exists():
-        return Settings()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid TOML: {exc}") from exc
+def _validated(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """``raw`` setting values checked against the fields: names and types."""
     known = {f.name: f for f in fields(Settings)}
+    values = dict(raw)
     for key in raw:
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
             raise UserError(
-                f"{path}: unknown setting {key!r}",
+                f"{where}: unknown setting {key!r}",
                 hint=f"did you mean {close[0]!r}?" if close else "see docs/settings.md",
             )
-    values = dict(raw)
-    if "business_days" in values:
+    if "business_days" in values and isinstance(values["business_days"], list):
         values["business_days"] = tuple(values["business_days"])
     for key, value in values.items():
         expected = type(known[key].default)
@@ -115,10 +131,66 @@ def load_settings(path: Path | None = None) -> Settings:
             values[key] = float(value)
         elif not isinstance(values[key], expected) or isinstance(value, bool) != (expected is bool):
             raise UserError(
-                f"{path}: setting {key} must be a {expected.__name__}, not {value!r}",
+                f"{where}: setting {key} must be a {expected.__name__}, not {value!r}",
                 hint="see docs/settings.md",
             )
+    return values
+
+
+def load_settings(path: Path | None = None, store: Store | None = None) -> Settings:
+    """Settings from ``path`` (default: ``<workspace>/settings.toml``), then — with a
+    ``store`` — the settings stored in that database (``salespulse settings set``, or an
+    import mapping's ``[settings]``), which win: a database's reporting currency, fiscal
+    year and time zone belong to its data, so two databases in one workspace can differ."""
+    from salespulse.warehouse.store import workspace
+
+    path = path or workspace() / "settings.toml"
+    values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"{path}: not valid TOML: {exc}") from exc
+        values = _validated(raw, str(path))
+    if store is not None:
+        values.update(_validated(stored_settings(store), f"database {store.location}"))
     return Settings(**values)
+
+
+def stored_settings(store: Store) -> dict[str, Any]:
+    """The settings stored in the database (name → value)."""
+    if DATA_SETTINGS not in store.con.list_tables():
+        return {}
+    f = store.con.table(DATA_SETTINGS).select("name", "value").execute()
+    return {str(n): json.loads(v) for n, v in zip(f["name"], f["value"], strict=True)}
+
+
+def store_setting(store: Store, name: str, value: Any | None) -> Settings:
+    """Store (or, with ``value`` None, remove) one setting in the database; returns the
+    settings that now apply. A wrong name or type is a UserError and changes nothing."""
+    current = stored_settings(store)
+    if value is None:
+        if name not in current:
+            raise UserError(f"setting {name!r} is not stored in this database")
+        current.pop(name)
+    else:
+        current[name] = list(value) if isinstance(value, tuple) else value
+    from salespulse.warehouse.engine import insert_arrow
+
+    Settings(**_validated(current, "settings"))  # each value and the whole must be valid
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = pa.table(
+        {
+            "name": pa.array(list(current), pa.string()),
+            "value": pa.array([json.dumps(v) for v in current.values()], pa.string()),
+            "updated_at": pa.array([now] * len(current), pa.timestamp("us")),
+        }
+    )
+    with store.transaction():
+        store.con.raw_sql(f'DELETE FROM "{DATA_SETTINGS}"')
+        if rows.num_rows:
+            insert_arrow(store.con, DATA_SETTINGS, rows)
+    return load_settings(store=store)
 
 
 def render_settings_doc() -> str:

@@ -268,7 +268,7 @@ def deals(data: Data, as_of: date) -> pd.DataFrame:
     d["pipeline"] = d.pipeline_id
     d["industry"] = d.account_id.map(data["accounts"].set_index("account_id").industry)
     ch = data["leads"].set_index("lead_id").channel
-    d["channel"] = d.lead_id.map(ch).fillna("unknown")
+    d["channel"] = d.lead_id.map(ch).fillna("not_set")
     data._cache[key] = d
     return d
 
@@ -285,7 +285,7 @@ def leads(data: Data, as_of: date) -> pd.DataFrame:
     lead["disqualified_at"] = lead.disqualified_at.where(lead.disqualified_at < cut)
     assigned = lead.owner_rep_id.notna() & (lead.assigned_at.isna() | (lead.assigned_at < cut))
     lead["owner"] = lead.owner_rep_id.where(assigned)
-    lead["channel"] = lead.channel.fillna("unknown")
+    lead["channel"] = lead.channel.fillna("not_set")
     acc = data["accounts"].set_index("account_id").industry
     lead["industry"] = lead.account_id.map(acc).fillna(lead.industry)
     lead = _with_rep(lead, data, "owner")
@@ -450,14 +450,16 @@ LEAD_BREAKDOWNS = {"rep", "team", "region", "channel", "industry"}
 
 
 def conversion_rate(
-    data: Data, by: Sequence[str], as_of: date, start: date, end: date
+    data: Data, by: Sequence[str], as_of: date, start: date, end: date, dormant_days: int = 120
 ) -> pd.DataFrame:
     """S5: deals won in the period / leads and deals in the pipeline at any time in it
     × 100.
 
     A deal is in the pipeline from creation until closed; a lead from creation until
-    disqualified, and only while it has not become a deal by the end of the period (then it
-    counts once, as the deal). Leads take part only in breakdowns a lead has.
+    disqualified or dormant (``dormant_days`` after its last activity, or its creation,
+    when that is before as-of), and only while it has not become a deal by the end of the
+    period (then it counts once, as the deal). Leads take part only in breakdowns a lead
+    has.
     """
     grain, dims = _split(by)
     d = deals(data, as_of)
@@ -466,6 +468,12 @@ def conversion_rate(
         lead = leads(data, as_of)
         first_deal = d.dropna(subset=["lead_id"]).groupby("lead_id").created_at.min()
         lead_deal = lead.lead_id.map(first_deal)
+        acts = activities(data, as_of)
+        last = acts.dropna(subset=["lead_id"]).groupby("lead_id").occurred_at.max()
+        touched = lead.lead_id.map(last).fillna(lead.created_at)
+        dormant = touched + pd.Timedelta(days=dormant_days)
+        dormant = dormant.where(dormant < cutoff(as_of, data.tz))
+        lead_end = lead.disqualified_at.fillna(dormant)
     frames = []
     for p, ps, pe, _, _ in _quarters(data, start, end, as_of, grain or "quarter"):
         won = d.is_won & (d.closed_at >= ps) & (d.closed_at < pe)
@@ -476,7 +484,7 @@ def conversion_rate(
         if with_leads:
             active = (
                 (lead.created_at < pe)
-                & (lead.disqualified_at.isna() | (lead.disqualified_at >= ps))
+                & (lead_end.isna() | (lead_end >= ps))
                 & (lead_deal.isna() | (lead_deal >= pe))
             )
             frames.append(
@@ -668,15 +676,12 @@ def contracts(data: Data, as_of: date) -> pd.DataFrame:
 def customer_retention(
     data: Data, by: Sequence[str], as_of: date, start: date, end: date
 ) -> pd.DataFrame:
-    """S9: (customers at the end − new customers in the period) / customers at the start
-    × 100. A customer on a day: an account with a contract running that day (open-ended
-    ones keep running) or signed in the 365 days up to it. New = first became a customer
-    (by that rule: its earliest signing or start) in the period."""
+    """S9: of the customers at the start of the period, the share still a customer at its
+    end × 100. A customer on a day: an account with a contract running that day (open-ended
+    ones keep running) or signed in the 365 days up to it."""
     grain, dims = _split(by)
     assert not dims, "per-dimension retention is not implemented here"
     c = contracts(data, as_of)
-    first_day = pd.concat([c.signed_on, c.start_on], axis=1).min(axis=1)
-    became = first_day.groupby(c.account_id).min()
     window = pd.Timedelta(days=CUSTOMER_WINDOW_DAYS)
 
     def customers(day: pd.Timestamp) -> set[str]:
@@ -688,11 +693,10 @@ def customer_retention(
     for p, _, _, fd, after_last in _quarters(data, start, end, as_of, grain or "year"):
         first, last = pd.Timestamp(fd), pd.Timestamp(after_last - timedelta(days=1))
         at_start, at_end = customers(first), customers(last)
-        new = {a for a in at_end if first <= became[a] <= last}
         rows.append(
             {
                 "period": pd.Timestamp(p),
-                "numerator": float(len(at_end) - len(new)),
+                "numerator": float(len(at_start & at_end)),
                 "denominator": float(len(at_start)),
             }
         )

@@ -53,6 +53,7 @@ def test_kpi_show_json_shape(db: str, capsys: pytest.CaptureFixture[str]) -> Non
         "denominator": 1.0,
         "value": 0.0,
         "rep_name": "Bram",
+        "rep_left_on": None,
     }
 
 
@@ -115,6 +116,9 @@ def test_kpi_show_explain_and_records(db: str, capsys: pytest.CaptureFixture[str
         (["kpi", "show", "sqls", "--as-of", "31-12-2024"], "not a date"),
         (["kpi", "show", "sqls", "--where", "team"], "FIELD=VALUE"),
         (["alerts", "--as-of", "yesterday"], "not a date"),
+        (["kpi", "show", "won_revenue", "--where", "team=T99"], "no team 'T99'"),
+        (["kpi", "show", "won_revenue", "--where", "rep=R9"], "known: R1, R2, R3, R4"),
+        (["priorities", "--rep", "Annaa"], "did you mean 'Anna'?"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(
@@ -143,3 +147,31 @@ def test_alerts_and_priorities(db: str, capsys: pytest.CaptureFixture[str]) -> N
     )
     out = capsys.readouterr().out.splitlines()
     assert out[1].startswith("1,deal,D3") and out[2].startswith("2,lead,L2")
+
+
+def test_priorities_take_a_rep_name_and_say_what_a_stage_probability_is(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["priorities", "--rep", "bram", "--as-of", "2024-02-25", "--db", db, "--format", "json"]
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)
+    deal = next(r for r in rows if r["kind"] == "deal")
+    assert deal["stage_probability"] is not None and deal["score"] is None
+    assert "configured win probability" in deal["why"] and "likely" not in deal["why"]
+
+
+def test_every_json_output_is_strict_json(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"non-JSON constant {name}")
+
+    as_of = ["--as-of", "2024-06-30"]
+    for args in (
+        ["kpi", "show", "open_deals", "--records", *as_of, "--db", db],
+        ["kpi", "show", "clv", *as_of, "--db", db],
+        ["kpi", "list"],
+        ["info", "--db", db],
+        ["alerts", *as_of, "--db", db],
+        ["priorities", "--rep", "R1", *as_of, "--db", db],
+    ):
+        assert main([*args, "--format", "json"]) == 0, args
+        json.loads(capsys.readouterr().out, parse_constant=refuse)

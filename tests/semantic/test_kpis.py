@@ -77,9 +77,11 @@ def test_lead_status_per_rep_as_of_two_dates(tiny_store: Store) -> None:
         (r if isinstance(r, str) else None, s): v
         for r, s, v in zip(f.rep, f.lead_status, f.value, strict=True)
     }
-    # L1, L3 (R1) have deals; L2 (R2) has D5; L5 (R2) disqualified; L4 has no owner, no activity
+    # L1 (R1): its deal D1 was won on 1 April → customer; L3 (R1): D2 still open; L2 (R2)
+    # has D5 open; L5 (R2) disqualified; L4 has no owner, no activity
     assert got == {
-        ("R1", "open_deal"): 2.0,
+        ("R1", "customer"): 1.0,
+        ("R1", "open_deal"): 1.0,
         ("R2", "open_deal"): 1.0,
         ("R2", "unqualified"): 1.0,
         (None, "new"): 1.0,
@@ -259,13 +261,23 @@ def test_call_email_balance_and_email_only_late_deals(tiny_store: Store) -> None
     assert rows(f, "rep") == {"R1": pytest.approx(1 / 3), "R2": 0.0, "R4": 1.0}
     e = value(tiny_store, "email_only_late_deals", by="rep")
     # D3 (R2, lost) was in Negotiate 20 Feb - 2 Apr with only e-mail X11 → e-mail-only;
-    # D2 (R1) only a note in S1 → not
-    assert rows(e, "rep") == {"R1": 0.0, "R2": 1.0}
+    # D2 (R1) has been in Proposal since 11 March with no contact at all (its only
+    # activity, a note, was in Qualify) → counted too; D1 (R1) was won: not part of it
+    assert rows(e, "rep") == {"R1": 1.0, "R2": 1.0}
+    recs = records(tiny_store, Query.make("email_only_late_deals", as_of=AS_OF))
+    how = dict(zip(recs.deal_id, recs.late_contact, strict=True))
+    assert how == {"D2": "none", "D3": "email"}
 
 
 def test_tasks_completed_and_overdue(tiny_store: Store) -> None:
     f = value(tiny_store, "tasks_completed_share", by="rep")
     assert rows(f, "rep") == {"R1": 1.0, "R2": 0.0}
+    # X5 (R1) due 5 March 17:00, completed 4 March → on time; X6 (R2) due 6 March, never done
+    on_time = value(tiny_store, "tasks_on_time_share", by="rep")
+    assert rows(on_time, "rep") == {"R1": 1.0, "R2": 0.0}
+    early = value(tiny_store, "tasks_on_time_share", as_of=date(2024, 3, 5))
+    # as of 5 March: X5 was completed (on time), X6 not yet due → 1 of 1
+    assert (single(early, "numerator"), single(early, "denominator")) == (1.0, 1.0)
     assert rows(value(tiny_store, "tasks_overdue", by="rep"), "rep") == {"R2": 1.0}
     # before its due time, the task was not overdue yet
     assert value(tiny_store, "tasks_overdue", as_of=date(2024, 3, 5))["value"].sum() == 0
@@ -275,9 +287,11 @@ def test_crm_feature_share(tiny_store: Store) -> None:
     f = value(
         tiny_store, "crm_feature_share", by="rep", start=date(2024, 3, 1), end=date(2024, 3, 31)
     )
-    # R1 in March: meeting, task, note, e-mail (X10) + deal update (D1 → S3 on 1 March,
-    # by the owner) = 5 of 6 features
-    assert rows(f, "rep")["R1"] == pytest.approx(5 / 6)
+    # R1 in March (5 weeks on staff × 6 features = 30 feature-weeks) used: week of 26 Feb
+    # task, note, deal update (D1 → S3 and D2 → S1 on 1 March); week of 4 March meeting;
+    # of 11 March deal update (D2 → S2); of 18 March e-mail (X10) → 6 of 30
+    r1 = f[f.rep == "R1"]
+    assert (single(r1, "numerator"), single(r1, "denominator")) == (6.0, 30.0)
 
 
 # -- S1, S2, S6, S7, S9 -------------------------------------------------------------------
@@ -510,15 +524,16 @@ def test_targets_by_team_fall_back_to_the_sum_of_rep_targets(tiny_store: Store) 
     [
         # S5 in Q2: deals D1, D2, D3, D5 and lead L4; D1 won in Q2
         ("conversion_rate", "id", ["D1", "D2", "D3", "D5", "L4"], ["D1"]),
-        # S6 in 2024: R1-R3 on staff on 1 Jan, R4 hired in April; R4 is not "retained"
-        ("staff_retention", "rep_id", ["R1", "R2", "R3", "R4"], ["R1", "R2", "R3"]),
-        # S9 in 2024: A1 customer all year, A2 new in April
-        ("customer_retention", "account_id", ["A1", "A2"], ["A1"]),
+        # S6 in 2024: R1-R3 on staff on 1 Jan (the records behind the figure), R4 hired
+        # in April is not part of it
+        ("staff_retention", "rep_id", ["R1", "R2", "R3"], ["R1", "R2", "R3"]),
+        # S9 in 2024: A1 customer all year (behind the figure), A2 new in April (not)
+        ("customer_retention", "account_id", ["A1"], ["A1"]),
         # quota attainment drills into the won deals behind the revenue
         ("quota_attainment", "deal_id", ["D1", "D4"], ["D1", "D4"]),
     ],
 )
-def test_computed_kpis_drill_down(
+def test_derived_and_period_kpis_drill_down(
     tiny_store: Store, kpi: str, key: str, expected: list[str], numerator: list[str]
 ) -> None:
     start = {"staff_retention": date(2024, 1, 1), "customer_retention": date(2024, 1, 1)}

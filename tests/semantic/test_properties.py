@@ -281,7 +281,7 @@ def test_rates_stay_in_unit_interval(
         for kpi, by in RATES[part::3]:
             f = _frame(store, kpi, by, as_of)
             for _, row in f.iterrows():
-                is_ratio = "denominator" in f.columns  # (crm_feature_share is a scaled count)
+                is_ratio = "denominator" in f.columns
                 if pd.isna(row.value):
                     assert is_ratio and row.denominator == 0, (kpi, row.to_dict())
                     continue

@@ -12,14 +12,19 @@ stale_deals                 stale_deals                         open deals stuck
 email_only_late_deals       email_only_late_deals               open late deals, e-mail only
 stage_skipping              skipped_stage_deals                 deals that skipped a stage
 overdue_close_dates         overdue_close_deals                 open deals past close date
+slow_responders             first_response_hours, …_sla_share   reps answering SQLs slowly
 ==========================  =================================  ============================
 
-Flow KPIs (SLA breaches, stage skipping, e-mail-only deals) look back ``LOOKBACK_DAYS``.
+Flow KPIs (SLA breaches, stage skipping, e-mail-only deals, slow responders) look back
+``LOOKBACK_DAYS``; each alert carries its window (``start``, ``end``) so that every surface
+can say which days it covers. A slow responder is a rep whose mean first response over the
+window is above the red line (``first_response_red_line_hours``, 42 h) or whose share
+answered within the SLA is below ``slow_response_min_sla_share``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,6 +33,7 @@ import pandas as pd
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, context, missing_data, records, run
+from salespulse.serialize import jsonable, rows
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
 
@@ -43,8 +49,6 @@ class AlertRule:
     title_nl: str
     severity: str  # high / medium / low
     lookback: bool = False
-    #: Extra row filter on the records (column, value) — e.g. only still-open deals.
-    only: tuple[str, Any] | None = None
 
 
 RULES = (
@@ -73,11 +77,10 @@ RULES = (
     AlertRule(
         "email_only_late_deals",
         "email_only_late_deals",
-        "Late-stage deals worked by e-mail only",
-        "Late deals met alleen e-mailcontact",
+        "Late-stage deals without a call or meeting (open or lost)",
+        "Late deals zonder telefoon of afspraak (open of verloren)",
         "medium",
         lookback=True,
-        only=("is_lost", False),
     ),
     AlertRule(
         "stage_skipping",
@@ -94,6 +97,14 @@ RULES = (
         "Open deals met verlopen sluitdatum",
         "low",
     ),
+    AlertRule(
+        "slow_responders",
+        "first_response_hours",
+        "Reps answering SQLs slowly",
+        "Verkopers die traag reageren op SQL's",
+        "high",
+        lookback=True,
+    ),
 )
 
 
@@ -108,11 +119,12 @@ class Alert:
     records: pd.DataFrame
     available: bool = True
     reason: str | None = None
+    #: The days a look-back alert covers (None for alerts about the state on as-of).
+    start: date | None = None
+    end: date | None = None
 
     def to_dict(self, limit: int | None = None) -> dict[str, Any]:
-        from salespulse.semantic.query import jsonable
-
-        rows = self.records if limit is None else self.records.head(limit)
+        recs = self.records if limit is None else self.records.head(limit)
         return {
             "kind": self.kind,
             "kpi": self.kpi,
@@ -122,9 +134,9 @@ class Alert:
             "count": self.count,
             "available": self.available,
             "reason": self.reason,
-            "records": [
-                {k: jsonable(v) for k, v in r.items()} for r in rows.to_dict(orient="records")
-            ],
+            "start": jsonable(self.start),
+            "end": jsonable(self.end),
+            "records": rows(recs),
         }
 
 
@@ -159,19 +171,18 @@ def _alert(store: Store, ctx: Context, rule: AlertRule, where: dict[str, Any] | 
             available=False,
             reason=reason,
         )
-    start = ctx.as_of - timedelta(days=LOOKBACK_DAYS) if rule.lookback else None
+    start = ctx.as_of - timedelta(days=LOOKBACK_DAYS - 1) if rule.lookback else None
+    end = ctx.as_of if rule.lookback else None
     dims = {d.value for d in kpi.dims}
     q = Query.make(
         rule.kpi,
         start=start,
-        end=ctx.as_of if rule.lookback else None,
+        end=end,
         where={k: v for k, v in (where or {}).items() if k in dims},
         as_of=ctx.as_of,
     )
-    if rule.only:
-        col, val = rule.only
-        recs = records(store, q, limit=None, numerator_only=True, ctx=ctx)
-        recs = recs[recs[col] == val]
+    if rule.kind == "slow_responders":
+        recs = _slow_responders(store, ctx, q)
         count = len(recs)
     else:
         recs = records(store, q, limit=MAX_RECORDS, numerator_only=True, ctx=ctx)
@@ -185,4 +196,26 @@ def _alert(store: Store, ctx: Context, rule: AlertRule, where: dict[str, Any] | 
         rule.severity,
         count,
         recs.head(MAX_RECORDS).reset_index(drop=True),
+        start=start,
+        end=end,
     )
+
+
+def _slow_responders(store: Store, ctx: Context, q: Query) -> pd.DataFrame:
+    """Reps whose mean first response is above the red line or whose SLA share is below
+    the setting, over the query's window: one row per rep with both figures."""
+    s = ctx.settings
+    by_rep = replace(q, by=("rep",))
+    mean = run(store, by_rep, ctx=ctx).frame
+    sla = run(store, replace(by_rep, kpi="first_response_sla_share"), ctx=ctx).frame
+    cols = ["rep", "rep_name", "value", "denominator"]
+    m = mean[[c for c in cols if c in mean]].rename(
+        columns={"value": "mean_response_hours", "denominator": "sqls_answered"}
+    )
+    share = sla[["rep", "value"]].rename(columns={"value": "within_sla_share"})
+    out = m.merge(share, on="rep", how="outer")
+    slow = (out.mean_response_hours > s.first_response_red_line_hours) | (
+        out.within_sla_share < s.slow_response_min_sla_share
+    )
+    out = out[slow.fillna(False) & out.rep.notna()]
+    return out.sort_values("mean_response_hours", ascending=False).reset_index(drop=True)

@@ -8,10 +8,13 @@ and ``lead_score``), so they agree with the numbers on the dashboards.
 
 from __future__ import annotations
 
+import difflib
 from datetime import date
 
 import pandas as pd
 
+from salespulse.errors import UserError
+from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, context, records
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
@@ -25,10 +28,15 @@ def priority_list(
     deals: int = 10,
     leads: int = 10,
 ) -> pd.DataFrame:
-    """Columns: rank, kind (deal/lead), id, name, stage_or_status, amount_eur, score,
-    expected_close_on, why."""
+    """Columns: rank, kind (deal/lead), id, name, stage_or_status, amount_eur,
+    stage_probability (deals: the probability configured for their stage, not a prediction),
+    score (leads: the rule-based lead score), expected_close_on, why.
+
+    ``rep_id`` is a rep id or a rep's name (case-insensitive); anything else is a UserError
+    with the nearest match.
+    """
     ctx = context(store, settings, as_of)
-    where = {"rep": rep_id}
+    where = {"rep": resolve_rep(ctx, rep_id)}
     d = records(store, Query.make("open_deals", where=where, as_of=ctx.as_of), limit=None, ctx=ctx)
     if len(d):
         d = d.sort_values(
@@ -43,14 +51,15 @@ def priority_list(
             "name": d.get("name", pd.Series(dtype=str)),
             "stage_or_status": d.get("stage_name", pd.Series(dtype=str)),
             "amount_eur": d.get("amount_eur", pd.Series(dtype=float)),
-            "score": d.get("stage_probability", pd.Series(dtype=float)) * 100,
+            "stage_probability": d.get("stage_probability", pd.Series(dtype=float)),
+            "score": float("nan"),
             "expected_close_on": d.get("expected_close_on", pd.Series(dtype=object)),
-            "why": "open deal, "
+            "why": "open deal; its stage's configured win probability is "
             + (d.get("stage_probability", pd.Series(dtype=float)) * 100)
             .round()
             .astype("Int64")
             .astype(str)
-            + "% likely by stage",
+            + "%",
         }
     )
     lead_q = Query.make("lead_score", where=where, as_of=ctx.as_of)
@@ -64,6 +73,7 @@ def priority_list(
             "name": lr.get("company", pd.Series(dtype=str)),
             "stage_or_status": "lead",
             "amount_eur": float("nan"),
+            "stage_probability": float("nan"),
             "score": lr.get("score", pd.Series(dtype=float)),
             "expected_close_on": None,
             "why": "lead score "
@@ -73,3 +83,22 @@ def priority_list(
     out = pd.concat([deal_rows, lead_rows], ignore_index=True)
     out.insert(0, "rank", range(1, len(out) + 1))
     return out
+
+
+def resolve_rep(ctx: Context, rep: str) -> str:
+    """The rep id for ``rep`` (an id, or a name matched case-insensitively)."""
+    reps = ctx.reps.select("rep_id", "rep_name").execute()
+    ids = [str(r) for r in reps.rep_id]
+    if rep in ids:
+        return rep
+    by_name = {str(n).casefold(): str(i) for i, n in zip(reps.rep_id, reps.rep_name, strict=True)}
+    if rep.casefold() in by_name:
+        return by_name[rep.casefold()]
+    names = [str(n) for n in reps.rep_name if n is not None]
+    close = difflib.get_close_matches(rep, ids + names, n=1)
+    raise UserError(
+        f"no rep {rep!r} in this data",
+        hint=f"did you mean {close[0]!r}?"
+        if close
+        else "see `salespulse kpi show open_deals --by rep`",
+    )

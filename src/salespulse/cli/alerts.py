@@ -22,30 +22,36 @@ from salespulse.warehouse.store import connect
 def alerts(
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="As known at the end of this day (default: today)."),
+        typer.Option(
+            "--as-of", help="As known at the end of this day (default: the last day with data)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Records shown per alert.")] = 10,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """List unassigned leads, SQLs past the SLA, stale deals, e-mail-only late-stage deals,
-    stage skipping and overdue close dates — each with the records behind it."""
+    """List unassigned leads, SQLs past the SLA, stale deals, late-stage deals without a call
+    or meeting, stage skipping, overdue close dates and slow responders — each with the
+    records behind it and, for look-back alerts, the days it covers."""
     store = connect(db, create=False)
     found = list_alerts(store, as_of=parse_date(as_of, "as-of"))
     if fmt is OutputFormat.json:
         print_json([a.to_dict(limit=limit) for a in found])
         return
     if fmt is OutputFormat.csv:
-        typer.echo("kind,severity,count,available")
+        typer.echo("kind,severity,count,available,start,end")
         for a in found:
-            typer.echo(f"{a.kind},{a.severity},{a.count},{a.available}")
+            typer.echo(
+                f"{a.kind},{a.severity},{a.count},{a.available},{a.start or ''},{a.end or ''}"
+            )
         return
     for a in found:
         colour = {"high": "red", "medium": "yellow"}.get(a.severity, "cyan")
         if not a.available:
             console.print(f"[dim]{a.title_en}: {a.reason}[/dim]")
             continue
-        console.print(f"[bold {colour}]{a.title_en}[/bold {colour}]: {a.count}")
+        window = f" [dim](from {a.start} to {a.end})[/dim]" if a.start else ""
+        console.print(f"[bold {colour}]{a.title_en}[/bold {colour}]: {a.count}{window}")
         if a.count and limit:
             key = a.records.columns[0]
             cols = [
@@ -53,7 +59,11 @@ def alerts(
                 for c in (
                     key,
                     "rep_id",
+                    "rep_name",
+                    "mean_response_hours",
+                    "within_sla_share",
                     "stage_id",
+                    "late_contact",
                     "channel",
                     "created_at",
                     "amount_eur",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -14,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from salespulse.serialize import dumps, rows
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,8 +41,8 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Outp
 
 
 def print_json(data: Any) -> None:
-    """Machine-readable output on stdout (dates and numbers as JSON)."""
-    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    """Machine-readable output on stdout: strict JSON (see :mod:`salespulse.serialize`)."""
+    typer.echo(dumps(data))
 
 
 #: ``(step, done, total)``: called as long work advances.
@@ -72,13 +73,13 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
 
 
 def print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
+    """Print a result frame as a table, CSV or JSON."""
     if fmt is OutputFormat.csv:
         typer.echo(frame.to_csv(index=False), nl=False)
         return
     if fmt is OutputFormat.json:
-        print_json(frame.to_dict(orient="records"))
+        print_json(rows(frame))
         return
-    """Print a result frame as a table, CSV or JSON."""
     grid = Table(*[str(c) for c in frame.columns], title=title)
     for row in frame.itertuples(index=False):
         grid.add_row(*[cell(v) for v in row])

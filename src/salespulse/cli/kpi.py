@@ -16,7 +16,7 @@ from salespulse.cli.common import (
     print_json,
 )
 from salespulse.errors import UserError
-from salespulse.semantic.catalogue import all_kpis
+from salespulse.semantic.catalogue import all_kpis, kpi_info
 from salespulse.semantic.query import Query, explain, records, run
 from salespulse.warehouse.store import connect
 
@@ -28,22 +28,7 @@ def list_kpis(fmt: FormatOption = OutputFormat.table) -> None:
     """List every KPI: id, name, unit, source (W1…S9) and breakdowns."""
     kpis = all_kpis()
     if fmt is OutputFormat.json:
-        print_json(
-            [
-                {
-                    "id": k.id,
-                    "name": k.name_en,
-                    "name_nl": k.name_nl,
-                    "unit": str(k.unit),
-                    "kind": str(k.kind),
-                    "source": k.source,
-                    "definition": k.definition,
-                    "breakdowns": [d.value for d in k.dims],
-                    "higher_is_better": k.higher_is_better,
-                }
-                for k in kpis
-            ]
-        )
+        print_json([kpi_info(k) for k in kpis])
         return
     if fmt is OutputFormat.csv:
         typer.echo("id,source,unit,kind,name")
@@ -82,7 +67,10 @@ def show(
     end: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Compute as known at the end of this day (default: today)."),
+        typer.Option(
+            "--as-of",
+            help="Compute as known at the end of this day (default: the last day with data).",
+        ),
     ] = None,
     where: Annotated[
         list[str] | None, typer.Option("--where", help="Filter FIELD=VALUE (repeatable).")

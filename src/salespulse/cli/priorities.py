@@ -16,7 +16,9 @@ def priorities(
     rep: Annotated[str, typer.Option("--rep", help="Rep id (see `kpi show open_deals --by rep`).")],
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="As known at the end of this day (default: today)."),
+        typer.Option(
+            "--as-of", help="As known at the end of this day (default: the last day with data)."
+        ),
     ] = None,
     deals: Annotated[int, typer.Option("--deals", help="How many deals.")] = 10,
     leads: Annotated[int, typer.Option("--leads", help="How many leads.")] = 10,

@@ -404,11 +404,15 @@ class Chunk:
         def last_col() -> IntArray:
             return (N_COLS - 1 - np.argmax(present[:, ::-1], axis=1)).astype(np.int64)
 
-        # keep open deals moving: nobody sits > 58 days in a stage unless planted
+        # keep open deals moving: unless planted, nobody sits in a stage longer than half
+        # the shortest cycle of the deal's product (at most 58 days)
         last = last_col()
         is_open = stage[rows, last] < m.WON
-        too_old = is_open & (self.cutoff - entry[rows, last] > 58 * DAY)
-        fresh = snap_to_work(rng, self.cutoff - (rng.uniform(4, 56, n) * DAY).astype(np.int64))
+        caps = np.array([PLANTED.stage_cap_days(p.line) for p in m.PRODUCTS])
+        cap = caps[product]
+        too_old = is_open & (self.cutoff - entry[rows, last] > (cap * DAY).astype(np.int64))
+        age = rng.uniform(4, cap - 2)
+        fresh = snap_to_work(rng, self.cutoff - (age * DAY).astype(np.int64))
         nxt = np.full(n, N_COLS - 1)
         for j in range(N_COLS - 1, -1, -1):
             nxt = np.where(planned[:, j] & (j > last), j, nxt)
@@ -421,21 +425,31 @@ class Chunk:
         last = last_col()
         is_open = stage[rows, last] < m.WON
         if self.stale:
+            # 3-4 × the product line's cap: far beyond what is normal for that product
+            lo_m, hi_m = PLANTED.stale_cap_multiple
             prev_col = np.full(n, -1)
             for j in range(N_COLS):
                 prev_col = np.where(present[:, j] & (j < last), j, prev_col)
-            prev_t = entry[rows, np.maximum(prev_col, 0)]
             cand = np.flatnonzero(
                 is_open
                 & (prev_col >= 0)
                 & (product != XL)
                 & ~np.isin(owner0, [SKIPPER, EMAIL_ONLY, SLOW])
-                & (prev_t < self.cutoff - 80 * DAY)
+                & (created < self.cutoff - ((lo_m * cap + 10) * DAY).astype(np.int64))
             )
             pick = np.sort(rng.choice(cand, min(self.stale, cand.shape[0]), replace=False))
-            room = (self.cutoff - prev_t[pick]) / DAY - 3
-            age = rng.uniform(65, np.minimum(150, room))
-            entry[pick, last[pick]] = snap_to_work(rng, self.cutoff - (age * DAY).astype(np.int64))
+            room = (self.cutoff - created[pick]) / DAY - 5
+            age = rng.uniform(lo_m * cap[pick], np.minimum(hi_m * cap[pick], room))
+            new_last = snap_to_work(rng, self.cutoff - (age * DAY).astype(np.int64))
+            # earlier stages keep their order, squeezed between creation and the new entry
+            c0 = created[pick]
+            old_last = entry[pick, last[pick]]
+            scale = (new_last - c0 - DAY) / np.maximum(old_last - c0, 1)
+            for j in range(N_COLS):
+                earlier = present[pick, j] & (j < last[pick]) & (entry[pick, j] > c0)
+                squeezed = c0 + ((entry[pick, j] - c0) * np.minimum(scale, 1.0)).astype(np.int64)
+                entry[pick, j] = np.where(earlier, squeezed, entry[pick, j])
+            entry[pick, last[pick]] = new_last
         closing = stage[rows, last]
         closed = closing >= m.WON
         closed_at = np.where(closed, entry[rows, last], NA)

@@ -35,10 +35,22 @@ class PlantedPatterns:
     #: ... while most reps answer within this many business hours (Mon-Fri 8-18 Amsterdam).
     normal_response_max_business_hours: float = 8.0
 
-    # 4. Stale deals: this many open deals have been in their current stage for more than
-    #    ``stale_min_days`` days (65-150 days) on "today"; no other open deal has.
+    # 4. Stale deals: this many open deals have been in their current stage for 2.5-3.5 ×
+    #    their product line's cap (below) on "today"; unless planted, no open deal has been
+    #    in its stage longer than the cap: half the line's shortest cycle, at most 58 days.
+    #    Stale is relative to the product: 50 days is stale for a service contract, normal
+    #    for a machine.
     stale_deals: int = 10
-    stale_min_days: int = 60
+    open_stage_cap_days: tuple[tuple[str, float], ...] = (
+        ("service", 15.0),
+        ("parts", 30.0),
+        ("machines", 58.0),
+    )
+    stale_cap_multiple: tuple[float, float] = (2.5, 3.5)
+
+    def stage_cap_days(self, line: str) -> float:
+        """The most days a non-planted open deal of product ``line`` sits in a stage."""
+        return dict(self.open_stage_cap_days)[line]
 
     # 5. A channel that brings many leads that rarely convert.
     junk_channel: str = "web_form"

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from salespulse.semantic.catalogue import all_kpis
-from salespulse.semantic.kpi import Kind
+from salespulse.semantic.kpi import Derived, Kind
+
+KIND_TEXT = {
+    Kind.flow: "flow per period",
+    Kind.snapshot: "snapshot as of a date",
+    Kind.period: "per period, from its start and end",
+    Kind.derived: "derived from other KPIs",
+}
 
 SOURCES = {
     "W": "“10 KPI's voor Sales Managers” (seed 000): KPI {n}",
@@ -35,11 +42,23 @@ def render_kpis() -> str:
         "activity log — so last quarter's figure can be reproduced today. Ratios show "
         "numerator and denominator; a zero denominator gives *no value*, never 0. KPIs the "
         "data cannot support (e.g. no stage history) say so instead of showing numbers. "
-        "Quarters and years are fiscal (setting `fiscal_year_start_month`).",
+        "Quarters and years are fiscal (setting `fiscal_year_start_month`). *Period* KPIs "
+        "compare the start and the end of each period (retention, churn, conversion). "
+        "*Derived* KPIs combine other KPIs (their inputs are listed) over every rep or "
+        "team in scope: a rep with a quota and nothing won shows 0 %, not nothing.",
         "",
         "**Targets.** Any KPI can have targets: rows in the `targets` table with its id "
         "(per month, quarter or year; per rep, team or the whole company). Results then "
-        "carry `target` and `attainment` = value / target.",
+        "carry `target` and `attainment` = value / target. A target belongs to its own "
+        "period: per quarter, the quarter targets count; a year target counts per year "
+        "and is spread evenly over quarters or months only where no finer target exists; "
+        "finer targets add up to coarser periods. Only periods that have started by the "
+        "as-of date count. A team filter uses that team's targets (else the sum of its "
+        "reps'), not the company's.",
+        "",
+        "**Empty values.** A lead without a channel, and a deal without a lead, have "
+        "channel `not_set` — kept apart from a source's own `unknown`. A lead leaves the "
+        "pipeline (S5) when disqualified or dormant: no activity for `lead_dormant_days`.",
         "",
         "**Closed, won, open.** A deal is closed when its last known stage is a closed "
         "stage (or, without stage history, when `closed_at` has passed); won when that stage "
@@ -66,7 +85,7 @@ def render_kpis() -> str:
             k.definition,
             "",
             f"- Unit: {k.unit} ({better}); "
-            + ("snapshot as of a date" if k.kind is Kind.snapshot else "flow per period")
+            + KIND_TEXT[k.kind]
             + (", computed at the as-of date only" if k.point_only else ""),
             f"- Source: {_source(k.source)}",
             "- Breakdowns: "
@@ -75,6 +94,9 @@ def render_kpis() -> str:
         ]
         if k.requires:
             lines.append("- Needs data in: " + ", ".join(f"`{r}`" for r in k.requires))
+        if isinstance(k.measure, Derived):
+            ins = [f"`{n}` = {i.column} of `{i.kpi}`" for n, i in k.measure.inputs.items()]
+            lines.append("- Inputs: " + "; ".join(ins))
         if k.target_kpi and k.target_kpi != k.id:
             lines.append(f"- Compared with the targets of `{k.target_kpi}`")
         example = ",".join(k.default_by)

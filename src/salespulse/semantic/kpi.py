@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 
-from salespulse.semantic.measures import Count, Measure, Ratio
+from salespulse.semantic.measures import Expr, Measure
+from salespulse.semantic.timecal import Grain
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from salespulse.semantic.model import Context
-    from salespulse.semantic.query import Plan, Query
 
 
 class Dim(StrEnum):
@@ -39,6 +38,12 @@ class Dim(StrEnum):
     def column(self) -> str:
         return DIM_COLUMNS[self]
 
+    @property
+    def label(self) -> str | None:
+        """The result column holding this breakdown's display name (None: the value is
+        its own name, e.g. a channel or region)."""
+        return DIM_LABELS.get(self)
+
 
 DIM_COLUMNS: dict[Dim, str] = {
     Dim.rep: "rep_id",
@@ -54,6 +59,16 @@ DIM_COLUMNS: dict[Dim, str] = {
     Dim.account: "account_id",
     Dim.lead_status: "lead_status",
     Dim.activity_type: "activity_type",
+}
+
+#: Breakdowns whose values are ids, and the column beside them with the name a manager reads.
+DIM_LABELS: dict[Dim, str] = {
+    Dim.rep: "rep_name",
+    Dim.team: "team_name",
+    Dim.product: "product_name",
+    Dim.stage: "stage_name",
+    Dim.from_stage: "from_stage_name",
+    Dim.account: "account_name",
 }
 
 #: The breakdowns every deal-based fact table carries.
@@ -73,16 +88,6 @@ ACTIVITY_DIMS = (Dim.rep, Dim.team, Dim.region, Dim.activity_type)
 REP_DIMS = (Dim.rep, Dim.team, Dim.region)
 
 
-def computed(ctx: Context) -> Facts:
-    """The ``facts`` of a KPI with its own ``compute``: it has none of its own."""
-    raise TypeError("a computed KPI has no facts of its own; see its compute function")
-
-
-#: The ``measure`` of a computed ratio KPI: marks it as a ratio (numerator, denominator,
-#: value); its ``compute`` function does the work.
-COMPUTED_RATIO = Ratio(Count(), Count())
-
-
 class Unit(StrEnum):
     count = "count"  # type: ignore[assignment]
     money = "EUR"
@@ -95,8 +100,12 @@ class Unit(StrEnum):
 
 
 class Kind(StrEnum):
+    """How the compiler turns a KPI's facts into rows (see ``semantic/query.py``)."""
+
     flow = "flow"  # counted per period: events between two dates
     snapshot = "snapshot"  # a state as of a date (from history)
+    period = "period"  # records × periods with flags (at start, at end, …), e.g. S5, S6, S9
+    derived = "derived"  # an expression over other KPIs, over the full dimension
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,50 @@ class Facts:
     at: str | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    #: Period facts: crosses the (filtered) records with the query's periods (a table with
+    #: ``period``, ``p_start_on``/``p_end_on`` local dates and ``p_start_at``/``p_end_at``
+    #: UTC instants, ends exclusive), given the breakdowns asked for; one row per record ×
+    #: period, with the flags the measure counts.
+    per_period: Callable[[ir.Table, ir.Table, frozenset[Dim]], ir.Table] | None = None
+    #: Period facts: the period used when a query gives neither a grain nor dates.
+    default_grain: Grain | None = None
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of a derived KPI: a column (``value``, ``target``, ``numerator`` or
+    ``denominator``) of another KPI, asked with the same breakdowns and filters.
+
+    ``window`` gives the input its own date range from the context (e.g. "the 12 months up
+    to as-of"); without one it takes the query's. ``fill`` is what a row of the dimension
+    with no input row gets: 0 when "nothing happened" is zero (no won deals = 0 won), None
+    when it means "no value".
+    """
+
+    kpi: str
+    column: str = "value"
+    window: Callable[[Context], tuple[date | None, date | None]] | None = None
+    fill: float | None = None
+
+
+@dataclass(frozen=True)
+class Derived(Measure):
+    """An expression over named inputs (metricflow's ``type: derived``).
+
+    Rows are every member of the breakdown in scope (every rep employed in the query range,
+    …) plus every key an input has; ``numerator`` (and, for a ratio, ``denominator``) are
+    expressions over the joined inputs, named as in ``inputs``. A ratio has no value when
+    its denominator is zero or, with ``positive``, not above zero.
+    """
+
+    inputs: Mapping[str, Input]
+    numerator: Expr
+    denominator: Expr | None = None
+    positive: bool = False
+
+    @property
+    def is_ratio(self) -> bool:  # type: ignore[override]
+        return self.denominator is not None
 
 
 @dataclass(frozen=True)
@@ -126,7 +179,8 @@ class Kpi:
     name_nl: str
     definition: str
     unit: Unit
-    facts: Callable[[Context], Facts]
+    #: The records the KPI aggregates (None for derived KPIs: their inputs are KPIs).
+    facts: Callable[[Context], Facts] | None
     measure: Measure
     kind: Kind = Kind.flow
     dims: tuple[Dim, ...] = ()
@@ -147,12 +201,13 @@ class Kpi:
     scale: float = 1.0
     #: The targets (kpi_id in the targets table) this KPI is compared with.
     target_kpi: str | None = None
-    #: For KPIs that are not one aggregation of one fact table (e.g. retention formulas):
-    #: computes the result frame (in the engine, via Ibis) from the context and plan.
-    compute: Callable[[Context, Plan, Query], pd.DataFrame] | None = None
-    #: Drill-down of a computed KPI: another KPI's id whose records explain it, or a
-    #: function giving the records (with ``in_numerator``).
-    drill: str | Callable[[Context, Plan, Query], ir.Table] | None = None
+    #: Drill-down of a derived KPI: the input KPI whose records explain it.
+    drill: str | None = None
+
+    def __post_init__(self) -> None:
+        derived = isinstance(self.measure, Derived)
+        if derived != (self.kind is Kind.derived) or derived != (self.facts is None):
+            raise ValueError(f"{self.id}: a derived KPI has a Derived measure and no facts")
 
     @property
     def uses_money(self) -> bool:

@@ -43,6 +43,10 @@ class Measure:
         """For drill-down: which fact rows count in the numerator (None = all)."""
         return None
 
+    def in_denominator(self, t: ir.Table) -> ir.BooleanValue | None:
+        """For drill-down: which fact rows are part of the figure at all (None = all)."""
+        return None
+
 
 def _where(t: ir.Table, where: Expr | None) -> ir.BooleanValue | None:
     return None if where is None else resolve(t, where)
@@ -123,6 +127,9 @@ class Ratio(Measure):
     def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
         return self.numerator.in_numerator(t)
 
+    def in_denominator(self, t: ir.Table) -> ir.BooleanValue | None:
+        return self.denominator.in_numerator(t)
+
 
 def Mean(column: Expr, where: Expr | None = None) -> Ratio:
     """Average of a column: sum / number of non-empty values (a ratio, so both are shown)."""
@@ -135,7 +142,11 @@ def Mean(column: Expr, where: Expr | None = None) -> Ratio:
     return Ratio(Sum(column, where), Count(where=notnull))
 
 
-def ratio_value(num: ir.NumericValue, den: ir.NumericValue, scale: float = 1.0) -> ir.Value:
-    """``num / den × scale``, null when ``den`` is zero or null."""
-    value = num / den.nullif(0)
+def ratio_value(
+    num: ir.NumericValue, den: ir.NumericValue, scale: float = 1.0, positive: bool = False
+) -> ir.Value:
+    """``num / den × scale``, null when ``den`` is zero or null (or, with ``positive``,
+    not above zero)."""
+    safe = ibis.ifelse(den > 0, den, ibis.null("float64")) if positive else den.nullif(0)
+    value = num / safe
     return value * scale if scale != 1.0 else value

@@ -10,6 +10,8 @@ shows only what was known at ``as_of`` (the end of that local day):
   yet), and the owner only once assigned;
 * activities, contracts and reps that existed by then.
 
+An empty channel (and a deal without a lead) is ``not_set`` (:data:`NO_CHANNEL`).
+
 Amounts are converted to the reporting currency with the latest rate valid on ``as_of``
 (records without a currency are taken to be in the reporting currency; a currency without a
 rate gives no amount). Deal owner, amount and product are the current values (the model keeps
@@ -34,6 +36,11 @@ from salespulse.warehouse.store import Store
 
 SECONDS_PER_DAY = 86400.0
 
+#: The channel of a lead whose source left it empty, and of a deal without a lead. Kept
+#: apart from any value of the source's own (HubSpot's "unknown", Salesforce's "Other"), so
+#: "we don't know" and "the source says unknown" are two different rows.
+NO_CHANNEL = "not_set"
+
 
 def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
     """Fractional days from ``start`` to ``end`` (portable: epoch seconds)."""
@@ -51,6 +58,7 @@ class Context:
     #: for the life of the context: worth it when one context answers many KPIs (a page).
     materialize: bool = False
     _flags: dict[str, bool] = field(default_factory=dict, repr=False)
+    _values: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _temps: list[str] = field(default_factory=list, repr=False)
 
     def _keep(self, name: str, expr: ir.Table) -> ir.Table:
@@ -112,6 +120,22 @@ class Context:
         """KPI ids that have at least one target."""
         ids = self.t("targets").select("kpi_id").distinct().kpi_id.execute()
         return frozenset(str(x) for x in ids)
+
+    @cached_property
+    def target_grains(self) -> dict[str, frozenset[str]]:
+        """KPI id → the period grains its targets are set at."""
+        f = self.t("targets").select("kpi_id", "period_grain").distinct().execute()
+        out: dict[str, set[str]] = {}
+        for k, g in zip(f["kpi_id"], f["period_grain"], strict=True):
+            out.setdefault(str(k), set()).add(str(g))
+        return {k: frozenset(v) for k, v in out.items()}
+
+    def distinct_values(self, key: str, column: ir.Column) -> frozenset[str]:
+        """The distinct non-empty values of ``column`` as strings (cached per context)."""
+        if key not in self._values:
+            vals = column.name("v").as_table().distinct().v.execute()
+            self._values[key] = frozenset(str(v) for v in vals if v is not None and v == v)
+        return self._values[key]
 
     def known_at_as_of(self, key: str, condition: ir.BooleanScalar) -> bool:
         """Evaluate a yes/no question about the as-of data once per context."""
@@ -204,7 +228,7 @@ class Context:
             "created_at",
             "disqualified_reason",
             "company",
-            channel=lead.channel.fill_null("unknown"),
+            channel=lead.channel.fill_null(NO_CHANNEL),
             owner_rep_id=ibis.ifelse(assigned, lead.owner_rep_id, ibis.null("string")),
             lead_industry=lead.industry,
             lead_employees=lead.employees,
@@ -299,7 +323,7 @@ class Context:
         j = j.left_join(acc, j.account_id == acc.a_id).drop("a_id")
         ld = self.t("leads").select(l_id="lead_id", channel="channel")
         j = j.left_join(ld, j.lead_id == ld.l_id).drop("l_id")
-        j = j.mutate(channel=j.channel.fill_null("unknown"))
+        j = j.mutate(channel=j.channel.fill_null(NO_CHANNEL))
         rd = self.rep_dims.rename(r_id="rep_id")
         j = j.left_join(rd, j.owner_rep_id == rd.r_id).drop("r_id")
         return self._keep("deals", j.rename(rep_id="owner_rep_id"))

@@ -17,13 +17,16 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from salespulse import serialize
 from salespulse.errors import UserError
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import get_kpi
-from salespulse.semantic.kpi import Dim, Facts, Kind, Kpi, Unit
-from salespulse.semantic.measures import ratio_value
+from salespulse.semantic.kpi import DIM_LABELS, Derived, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.measures import ratio_value, resolve
 from salespulse.semantic.model import Context
+from salespulse.semantic.targets import target_rows, with_targets
 from salespulse.semantic.timecal import Grain
+from salespulse.serialize import jsonable  # noqa: F401  (re-exported for callers)
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.store import Store
 
@@ -98,9 +101,7 @@ class KpiResult:
         return self.currency if self.kpi.unit is Unit.money else str(self.kpi.unit)
 
     def to_dict(self) -> dict[str, Any]:
-        rows = [
-            {k: jsonable(v) for k, v in rec.items()} for rec in self.frame.to_dict(orient="records")
-        ]
+        rows = serialize.rows(self.frame)
         return {
             "kpi": self.kpi.id,
             "name": self.kpi.name_en,
@@ -111,21 +112,6 @@ class KpiResult:
             "reason": self.reason,
             "rows": rows,
         }
-
-
-def jsonable(v: Any) -> Any:
-    """A value of a result frame as plain JSON (NaN/NaT → None, dates → ISO strings)."""
-    if v is None or (isinstance(v, float) and v != v):
-        return None
-    if v is pd.NaT or (not isinstance(v, list | tuple | dict) and pd.isna(v)):
-        return None
-    if isinstance(v, pd.Timestamp | datetime):
-        return v.isoformat() if v.time() != datetime.min.time() else v.date().isoformat()
-    if isinstance(v, date):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return v.item()
-    return v
 
 
 @dataclass(frozen=True)
@@ -181,11 +167,37 @@ def context(
 ) -> Context:
     """A context for one or more queries; with ``materialize``, the big as-of relations are
     computed once into temporary tables (call ``close()`` when done)."""
-    s = settings or load_settings()
-    return Context(store, s, as_of or timecal.today_local(s.timezone), materialize=materialize)
+    s = settings or load_settings(store=store)
+    return Context(store, s, as_of or data_day(store, s), materialize=materialize)
+
+
+#: Event columns whose latest value tells how far the data goes.
+EVENT_COLUMNS = {
+    "activities": "occurred_at",
+    "deal_stage_history": "entered_at",
+    "leads": "created_at",
+    "deals": "created_at",
+}
+
+
+def data_day(store: Store, settings: Settings) -> date:
+    """The default as-of date of every surface (CLI, API, pages, alerts, report): the last
+    local day with a recorded event, capped at today; today when there is no data. An
+    export of last month then shows last month's state, not an empty "today"."""
+    today = timecal.today_local(settings.timezone)
+    latest: list[datetime] = []
+    for name, col in EVENT_COLUMNS.items():
+        v = store.table(name)[col].max().execute()
+        if v is not None and not pd.isna(v):
+            latest.append(pd.Timestamp(v).to_pydatetime())
+    if not latest:
+        return today
+    local = timecal.utc_to_local(max(latest), settings.timezone)
+    return min(local.date(), today)
 
 
 def _filtered(ctx: Context, p: Plan) -> tuple[Facts, ir.Table]:
+    assert p.kpi.facts is not None, f"{p.kpi.id}: a derived KPI has no facts of its own"
     facts = p.kpi.facts(ctx)
     t = facts.table
     for dim, values in p.where:
@@ -259,6 +271,143 @@ def _snapshot(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Tabl
     return facts, j, _aggregate(j, keys, p.kpi)
 
 
+def period_table(ctx: Context, p: Plan, q: Query, default_grain: Grain) -> ir.Table:
+    """The query's periods: ``period`` (start date), ``p_start_on``/``p_end_on`` (local
+    dates, end exclusive) and ``p_start_at``/``p_end_at`` (UTC instants, exclusive, capped
+    at as-of). Without a grain, one period spans the query's dates (default: the
+    ``default_grain`` period containing as-of)."""
+    s, tz = ctx.settings, ctx.settings.timezone
+    end = min(q.end or ctx.as_of, ctx.as_of)
+    if p.grain:
+        start = q.start or timecal.period_start(end, p.grain, s)
+        starts = timecal.periods(start, end, p.grain, s)
+        bounds = [(ps, timecal.next_period(ps, p.grain)) for ps in starts]
+    else:
+        start = q.start or timecal.period_start(end, default_grain, s)
+        bounds = [(start, end + timedelta(days=1))]
+
+    def utc(d: date) -> datetime:
+        return min(timecal.local_to_utc(datetime.combine(d, datetime.min.time()), tz), ctx.as_of_at)
+
+    frame = pd.DataFrame(
+        {
+            "period": [b[0] for b in bounds],
+            "p_start_on": [b[0] for b in bounds],
+            "p_end_on": [min(b[1], ctx.as_of + timedelta(days=1)) for b in bounds],
+            "p_start_at": pd.to_datetime([utc(b[0]) for b in bounds]),
+            "p_end_at": pd.to_datetime([utc(b[1]) for b in bounds]),
+        }
+    )
+    return ibis.memtable(frame)
+
+
+def _period(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Table]:
+    facts, t = _filtered(ctx, p)
+    assert facts.per_period is not None, f"{p.kpi.id}: period facts need per_period"
+    periods = period_table(ctx, p, q, facts.default_grain or Grain.year)
+    j = facts.per_period(t, periods, frozenset(p.dims))
+    keys: dict[str, ir.Value] = {}
+    if p.grain:
+        keys["period"] = j.period
+    for d in p.dims:
+        keys[d.value] = j[d.column]
+    return facts, j, _aggregate(j, keys, p.kpi)
+
+
+def _key_names(p: Plan) -> list[str]:
+    return (["period"] if p.grain else []) + [d.value for d in p.dims]
+
+
+def _input_query(ctx: Context, p: Plan, q: Query, name: str) -> tuple[Plan, Query]:
+    """The query for input ``name`` of derived KPI ``p``: same grain, breakdowns and
+    filters; its own window where it has one."""
+    assert isinstance(p.kpi.measure, Derived)
+    inp = p.kpi.measure.inputs[name]
+    start, end = inp.window(ctx) if inp.window else (q.start, q.end)
+    by = ((p.grain.value,) if p.grain else ()) + tuple(d.value for d in p.dims)
+    iq = replace(q, kpi=inp.kpi, by=by, start=start, end=end)
+    return plan(iq), iq
+
+
+def _scope(ctx: Context, p: Plan, q: Query, periods: ir.Table | None) -> ir.Table | None:
+    """Every rep (team, region) in scope: within the filters and on staff at some time in
+    the query's dates (up to as-of; point-in-time KPIs: on the as-of date), or — per
+    period — in that period. None when the breakdown is not by rep, team or region."""
+    cols = {Dim.rep: "rep_id", Dim.team: "team_id", Dim.region: "region"}
+    if not p.dims or not set(p.dims) <= set(cols):
+        return None
+    r = ctx.reps
+    end = min(q.end or ctx.as_of, ctx.as_of)
+    start = ctx.as_of if p.kpi.point_only else q.start
+    r = r.filter(r.hired_on.isnull() | (r.hired_on <= end))
+    if start:
+        r = r.filter(r.left_on.isnull() | (r.left_on >= start))
+    for dim, values in p.where:
+        if dim in cols:
+            r = r.filter(r[cols[dim]].cast("string").isin(list(values)))
+    if periods is not None and p.grain:
+        j = r.cross_join(periods)
+        nxt = timecal.next_period_expr(j.period, p.grain)
+        r = j.filter(
+            j.hired_on.isnull() | (j.hired_on < nxt), j.left_on.isnull() | (j.left_on >= j.period)
+        )
+    keys = {d.value: r[cols[d]].cast("string") for d in p.dims}
+    out = r.select(*(["period"] if periods is not None and p.grain else []), **keys)
+    return out.filter(*[out[d.value].notnull() for d in p.dims]).distinct()
+
+
+def _derived(ctx: Context, p: Plan, q: Query) -> ir.Table:
+    """A derived KPI: its inputs joined on the result keys over the full dimension."""
+    m = p.kpi.measure
+    assert isinstance(m, Derived)
+    keys = _key_names(p)
+    parts: dict[str, ir.Table] = {}
+    for name, inp in m.inputs.items():
+        ip, iq = _input_query(ctx, p, q, name)
+        rel = target_rows(ctx, ip, iq) if inp.column == "target" else _compile(ctx, ip, iq)
+        parts[name] = rel.select(*keys, **{name: rel[inp.column].cast("float64")})
+    if keys:
+        spine = None
+        for rel in parts.values():
+            k = rel.select(*keys)
+            spine = k if spine is None else spine.union(k)
+        assert spine is not None
+        periods = spine.select("period").distinct() if p.grain else None
+        members = _scope(ctx, p, q, periods)
+        if members is not None:
+            spine = spine.union(members.select(*keys))
+        j = spine.distinct()
+        for rel in parts.values():
+            r = rel.rename(**{f"_k_{k}": k for k in keys})
+            j = j.left_join(r, [j[k].identical_to(r[f"_k_{k}"]) for k in keys])
+            j = j.drop(*[f"_k_{k}" for k in keys])
+    else:
+        j = None
+        for rel in parts.values():
+            one = rel.aggregate(**{c: rel[c].max() for c in rel.columns})  # one row
+            j = one if j is None else j.cross_join(one)
+        assert j is not None
+    fills = {n: ibis.coalesce(j[n], i.fill) for n, i in m.inputs.items() if i.fill is not None}
+    j = j.mutate(**fills) if fills else j
+    num = resolve(j, m.numerator).cast("float64")
+    if m.denominator is None:
+        return j.mutate(value=num * p.kpi.scale if p.kpi.scale != 1.0 else num)
+    den = resolve(j, m.denominator).cast("float64")
+    return j.mutate(
+        numerator=num,
+        denominator=den,
+        value=ratio_value(num, den, p.kpi.scale, positive=m.positive),
+    )
+
+
+def _compile(ctx: Context, p: Plan, q: Query) -> ir.Table:
+    """The one compile path: the aggregated rows of any KPI (before labels and targets)."""
+    if p.kpi.kind is Kind.derived:
+        return _derived(ctx, p, q)
+    build = {Kind.flow: _flow, Kind.snapshot: _snapshot, Kind.period: _period}[p.kpi.kind]
+    return build(ctx, p, q)[2]
+
+
 def _aggregate(t: ir.Table, keys: dict[str, ir.Value], kpi: Kpi) -> ir.Table:
     aggs = kpi.measure.aggregates(t)
     agg = t.group_by(**keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
@@ -270,25 +419,27 @@ def _aggregate(t: ir.Table, keys: dict[str, ir.Value], kpi: Kpi) -> ir.Table:
 
 
 def _labelled(ctx: Context, agg: ir.Table, p: Plan) -> ir.Table:
-    """Add readable names beside ids (rep_name, team_name, product_name, stage_name)."""
-    if Dim.rep in p.dims:
-        r = ctx.reps.select(_rid="rep_id", rep_name="rep_name")
-        agg = agg.left_join(r, agg.rep == r._rid).drop("_rid")
-    if Dim.team in p.dims:
-        tm = ctx.t("teams").select(_tid="team_id", team_name="name")
-        agg = agg.left_join(tm, agg.team == tm._tid).drop("_tid")
-    if Dim.product in p.dims:
-        pr = ctx.t("products").select(_pid="product_id", product_name="name")
-        agg = agg.left_join(pr, agg.product == pr._pid).drop("_pid")
-    if Dim.stage in p.dims:
-        st = ctx.stages.select(_sid="stage_id", stage_name="stage_name", stage_order="stage_order")
-        agg = agg.left_join(st, agg.stage == st._sid).drop("_sid")
-    if Dim.from_stage in p.dims:
-        fs = ctx.stages.select(_fid="stage_id", from_stage_name="stage_name")
-        agg = agg.left_join(fs, agg.from_stage == fs._fid).drop("_fid")
-    if Dim.account in p.dims:
-        ac = ctx.t("accounts").select(_aid="account_id", account_name="name")
-        agg = agg.left_join(ac, agg.account == ac._aid).drop("_aid")
+    """Add readable names beside ids (``Dim.label``: rep_name, team_name, …); reps also get
+    ``rep_left_on`` (the day a rep left, empty while on staff)."""
+    names: dict[Dim, tuple[ir.Table, str, str]] = {
+        Dim.rep: (ctx.reps, "rep_id", "rep_name"),
+        Dim.team: (ctx.t("teams"), "team_id", "name"),
+        Dim.product: (ctx.t("products"), "product_id", "name"),
+        Dim.stage: (ctx.stages, "stage_id", "stage_name"),
+        Dim.from_stage: (ctx.stages, "stage_id", "stage_name"),
+        Dim.account: (ctx.t("accounts"), "account_id", "name"),
+    }
+    for dim in p.dims:
+        if dim not in DIM_LABELS:
+            continue
+        table, key, name = names[dim]
+        extra: dict[str, str] = {}
+        if dim is Dim.stage:
+            extra["stage_order"] = "stage_order"
+        if dim is Dim.rep:
+            extra["rep_left_on"] = "left_on"
+        lk = table.select(_lkey=table[key].cast("string"), **{DIM_LABELS[dim]: name}, **extra)
+        agg = agg.left_join(lk, agg[dim.value].cast("string") == lk._lkey).drop("_lkey")
     return agg
 
 
@@ -304,9 +455,68 @@ def _ordered(frame: pd.DataFrame, p: Plan) -> pd.DataFrame:
 def compile_query(ctx: Context, q: Query) -> tuple[Plan, ir.Table]:
     """The Ibis expression for ``q`` (before labels and targets)."""
     p = plan(q)
-    build = _snapshot if p.kpi.kind is Kind.snapshot else _flow
-    _, _, agg = build(ctx, p, q)
-    return p, agg
+    return p, _compile(ctx, p, q)
+
+
+def expression(ctx: Context, q: Query) -> tuple[Plan, ir.Table]:
+    """The whole expression behind a result: rows, labels and targets."""
+    p, agg = compile_query(ctx, q)
+    expr = _labelled(ctx, agg, p)
+    if p.kpi.kind is not Kind.derived and (p.kpi.target_kpi or p.kpi.id) in ctx.target_kpi_ids:
+        expr = with_targets(ctx, expr, p, q)
+    return p, expr
+
+
+def _known_values(ctx: Context, dim: Dim) -> frozenset[str] | None:
+    """The values a filter on ``dim`` can take in this data (None: not checked)."""
+    from salespulse.semantic.catalogue.leads import LEAD_STATUSES
+    from salespulse.semantic.model import NO_CHANNEL
+    from salespulse.warehouse.schema import ACTIVITY_TYPES
+
+    fixed = {Dim.lead_status: LEAD_STATUSES, Dim.activity_type: ACTIVITY_TYPES}
+    if dim in fixed:
+        return frozenset(fixed[dim])
+    columns = {
+        Dim.rep: ("reps", "rep_id"),
+        Dim.team: ("teams", "team_id"),
+        Dim.region: ("reps", "region"),
+        Dim.product: ("products", "product_id"),
+        Dim.product_line: ("products", "product_line"),
+        Dim.pipeline: ("pipelines", "pipeline_id"),
+        Dim.stage: ("stages", "stage_id"),
+        Dim.from_stage: ("stages", "stage_id"),
+        Dim.account: ("accounts", "account_id"),
+        Dim.channel: ("leads", "channel"),
+        Dim.industry: ("accounts", "industry"),
+    }
+    table, col = columns[dim]
+    vals = ctx.distinct_values(f"{table}.{col}", ctx.t(table)[col])
+    if dim is Dim.region:
+        vals |= ctx.distinct_values("teams.region", ctx.t("teams").region)
+    if dim is Dim.industry:
+        vals |= ctx.distinct_values("leads.industry", ctx.t("leads").industry)
+    if dim is Dim.channel:
+        vals |= {NO_CHANNEL}
+    return vals
+
+
+def check_filters(ctx: Context, p: Plan) -> None:
+    """A UserError for a filter value the data does not have (``--where team=T99``), with
+    the nearest known value; filtering on it would silently give nothing."""
+    import difflib
+
+    for dim, values in p.where:
+        known = _known_values(ctx, dim)
+        if known is None:
+            continue
+        for v in values:
+            if v not in known:
+                close = difflib.get_close_matches(v, sorted(known), n=1)
+                some = ", ".join(sorted(known)[:8]) + (", …" if len(known) > 8 else "")
+                raise UserError(
+                    f"no {dim.value} {v!r} in this data",
+                    hint=f"did you mean {close[0]!r}?" if close else f"known: {some}",
+                )
 
 
 def missing_data(ctx: Context, kpi: Kpi) -> str | None:
@@ -316,6 +526,11 @@ def missing_data(ctx: Context, kpi: Kpi) -> str | None:
     some row must have the column filled in. Money KPIs also need an exchange rate for every
     currency in use.
     """
+    if isinstance(kpi.measure, Derived):
+        for inp in kpi.measure.inputs.values():
+            reason = missing_data(ctx, get_kpi(inp.kpi))
+            if reason:
+                return reason
     missing = []
     for need in kpi.requires:
         table, _, column = need.partition(".")
@@ -343,6 +558,7 @@ def run(
     """Compute ``query`` on ``store``."""
     ctx = ctx or context(store, settings, query.as_of)
     p = plan(query)
+    check_filters(ctx, p)
     reason = missing_data(ctx, p.kpi)
     if reason:
         cols = (["period"] if p.grain else []) + [d.value for d in p.dims] + ["value"]
@@ -355,17 +571,7 @@ def run(
             reason=reason,
             currency=ctx.settings.reporting_currency,
         )
-    if p.kpi.compute is not None:
-        frame = p.kpi.compute(ctx, p, query)
-        return KpiResult(
-            p.kpi, query, ctx.as_of, _ordered(frame, p), currency=ctx.settings.reporting_currency
-        )
-    _, agg = compile_query(ctx, query)
-    expr = _labelled(ctx, agg, p)
-    if (p.kpi.target_kpi or p.kpi.id) in ctx.target_kpi_ids:
-        from salespulse.semantic.targets import with_targets
-
-        expr = with_targets(ctx, expr, p, query)
+    _, expr = expression(ctx, query)
     frame = expr.execute()
     if "stage_order" in frame.columns:
         frame = _ordered(frame, p).drop(columns="stage_order")
@@ -389,28 +595,34 @@ def records(
     the engine before the limit ("-amount_eur" = largest first); default: the record id."""
     ctx = ctx or context(store, settings, query.as_of)
     p = plan(query)
+    check_filters(ctx, p)
     reason = missing_data(ctx, p.kpi)
     if reason:
         raise UserError(f"{p.kpi.id}: {reason}")
+    if p.kpi.kind is Kind.derived:
+        assert p.kpi.drill, f"{p.kpi.id}: a derived KPI names the input it drills into"
+        sub = query
+        m = p.kpi.measure
+        assert isinstance(m, Derived)
+        for inp in m.inputs.values():
+            if inp.kpi == p.kpi.drill and inp.window:
+                start, end = inp.window(ctx)
+                sub = replace(query, start=start, end=end)
+        sub = replace(sub, kpi=p.kpi.drill)
+        return records(store, sub, settings, limit, numerator_only, ctx, order_by)
     whole = Plan(p.kpi, None, (), p.where)
-    if isinstance(p.kpi.drill, str):
-        return records(
-            store, replace(query, kpi=p.kpi.drill), settings, limit, numerator_only, ctx, order_by
-        )
-    if p.kpi.drill is not None:
-        t = p.kpi.drill(ctx, whole, query)
-        if numerator_only:
-            t = t.filter(t.in_numerator)
-        t = _sorted(t, order_by) if order_by else t
-        return (t.limit(limit) if limit is not None else t).execute()
-    build = _snapshot if p.kpi.kind is Kind.snapshot else _flow
+    build = {Kind.flow: _flow, Kind.snapshot: _snapshot, Kind.period: _period}[p.kpi.kind]
     facts, t, _ = build(ctx, whole, query)
+    part = p.kpi.measure.in_denominator(t)
+    if part is not None:
+        t = t.filter(part)
     flag = p.kpi.measure.in_numerator(t)
     if flag is not None:
         t = t.mutate(in_numerator=flag)
         if numerator_only:
             t = t.filter(t.in_numerator)
-    t = t.drop(*[c for c in t.columns if c.startswith("_")])
+    drop = [c for c in t.columns if c.startswith("_") or c.startswith("p_")]
+    t = t.drop(*drop) if drop else t
     t = _sorted(t, order_by) if order_by else t.order_by(facts.key)
     if limit is not None:
         t = t.limit(limit)
@@ -428,9 +640,9 @@ def _sorted(t: ir.Table, order_by: str) -> ir.Table:
 
 
 def explain(store: Store, query: Query, settings: Settings | None = None) -> str:
-    """The definition and the SQL that computes ``query``."""
+    """The definition and the SQL that computes ``query`` (labels and targets included)."""
     ctx = context(store, settings, query.as_of)
-    p, agg = compile_query(ctx, query)
+    p, expr = expression(ctx, query)
     k = p.kpi
     head = [
         f"{k.id} — {k.name_en} ({k.name_nl})",
@@ -439,8 +651,11 @@ def explain(store: Store, query: Query, settings: Settings | None = None) -> str
         "",
         f"unit: {k.unit}; {k.kind} KPI; source: {k.source or 'dashboard measure'}",
         f"as of: {ctx.as_of} (end of day, {ctx.settings.timezone})",
-        "",
     ]
-    if k.compute is not None:
-        return "\n".join([*head, "(computed from other KPIs; see their SQL)"])
-    return "\n".join([*head, "SQL:", str(ibis.to_sql(agg, dialect=store.engine))])
+    if isinstance(k.measure, Derived):
+        head += ["", "inputs:"]
+        for name, inp in k.measure.inputs.items():
+            ip, iq = _input_query(ctx, p, query, name)
+            span = f", {iq.start or '…'} – {iq.end or ctx.as_of}" if inp.window else ""
+            head.append(f"  {name} = {inp.column} of {inp.kpi} ({ip.kpi.name_en}{span})")
+    return "\n".join([*head, "", "SQL:", str(ibis.to_sql(expr, dialect=store.engine))])

@@ -1,17 +1,33 @@
-"""Targets (quotas): attach ``target`` and ``attainment`` = value / target to KPI rows.
+"""Targets (quotas): ``target`` and ``attainment`` = value / target beside KPI rows.
 
-Targets live in the ``targets`` table per KPI id, period and rep or team (or the whole
-company: rep and team empty). Any KPI with rows there gets them (a KPI may name another id
-to compare with, e.g. quota attainment uses ``won_revenue``). A result row gets the sum of
-the targets whose period starts within its period (or within the query's date range when
-there is no period grain):
+Targets live in the ``targets`` table per KPI id, period (month, quarter or year) and rep
+or team (or the whole company: rep and team empty). Any KPI with rows there gets them (a KPI
+may name another id to compare with, e.g. quota attainment uses ``won_revenue``).
+
+**A target belongs to its own period.** Asked per period of grain G (month, quarter or
+year), each scope (a rep, a team, the company) gets, per period:
+
+1. its targets set at grain G for that period;
+2. else the sum of its finer targets within the period (quarters of a year, months of a
+   quarter);
+3. else its coarser target spread evenly (a year target counts a quarter of it in each
+   quarter, a twelfth in each month).
+
+Only periods that have started by the as-of date count (a quota for next quarter is not
+part of attainment today). Without a grain, targets are taken at the finest grain the KPI's
+targets use, and the row gets the sum over the periods that start within the query's
+dates. Day and week grains have no targets.
+
+Who gets which targets:
 
 * broken down by rep → the rep's own targets;
 * by team → the team's targets, or, where a team has none, the sum of its reps' targets;
 * no breakdown → company targets, else the sum of team targets, else of rep targets
-  (chosen per period).
+  (chosen per period). Filtered on teams or reps, the same rule applies within the filter:
+  the teams' own targets (else their reps'), the reps' targets.
 
-Other breakdowns (region, channel, …) have no targets. Attainment is null without a target.
+Other breakdowns and filters (region, channel, …) have no targets. Attainment is null
+without a target.
 """
 
 from __future__ import annotations
@@ -26,68 +42,132 @@ from salespulse.semantic import timecal
 from salespulse.semantic.kpi import Dim
 from salespulse.semantic.measures import ratio_value
 from salespulse.semantic.model import Context
+from salespulse.semantic.timecal import Grain
 
 if TYPE_CHECKING:
     from salespulse.semantic.query import Plan, Query
 
-
-def _period_targets(ctx: Context, p: Plan, q: Query) -> ir.Table:
-    t = ctx.t("targets").filter(_.kpi_id == (p.kpi.target_kpi or p.kpi.id))
-    if q.start:
-        t = t.filter(_.period_start >= q.start)
-    if q.end:
-        t = t.filter(_.period_start <= q.end)
-    if p.grain:
-        t = t.mutate(period=timecal.truncate(t.period_start, p.grain, ctx.settings))
-    return t
+#: Months per target grain, finest first.
+GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+#: Dimensions targets can be broken down or filtered by.
+TARGET_DIMS = frozenset({Dim.rep, Dim.team})
 
 
-def with_targets(ctx: Context, agg: ir.Table, p: Plan, q: Query) -> ir.Table:
-    dims = set(p.dims)
-    if not dims <= {Dim.rep, Dim.team}:
-        return agg.mutate(target=ibis.null("float64"), attainment=ibis.null("float64"))
-    t = _period_targets(ctx, p, q)
+def _target_grain(ctx: Context, kpi_id: str, grain: Grain | None) -> str | None:
+    """The grain targets are taken at: the query's, or the finest the KPI's targets use."""
+    if grain is not None:
+        return grain.value if grain.value in GRAIN_MONTHS else None
+    used = ctx.target_grains.get(kpi_id, frozenset())
+    return next((g for g in GRAIN_MONTHS if g in used), None)
+
+
+def _at_grain(ctx: Context, t: ir.Table, grain: str) -> ir.Table:
+    """Targets per scope (rep_id, team_id) and period of ``grain``, by the rule above."""
+    months = GRAIN_MONTHS[grain]
+    g = Grain(grain)
+    cols = ("rep_id", "team_id")
+
+    def part(x: ir.Table, period: ir.Value, value: ir.Value, prio: int) -> ir.Table:
+        return x.select(
+            *cols, period=period.cast("date"), value=value.cast("float64"), prio=ibis.literal(prio)
+        )
+
+    exact = t.filter(t.period_grain == grain)
+    parts = [part(exact, exact.period_start, exact.value, 0)]
+    finer = [k for k, m in GRAIN_MONTHS.items() if m < months]
+    if finer:
+        f = t.filter(t.period_grain.isin(finer))
+        parts.append(part(f, timecal.truncate(f.period_start, g, ctx.settings), f.value, 1))
+    for coarse, m in GRAIN_MONTHS.items():
+        if m <= months:
+            continue
+        n = m // months
+        steps = ibis.memtable({"_k": [k * months for k in range(n)]})
+        c = t.filter(t.period_grain == coarse).cross_join(steps)
+        parts.append(part(c, c.period_start + c._k.as_interval("M"), c.value / n, 2))
+    u = parts[0]
+    for x in parts[1:]:
+        u = u.union(x)
+    w = ibis.window(group_by=[*cols, "period"])
+    u = u.mutate(_best=u.prio.min().over(w))
+    u = u.filter(u.prio == u._best)
+    return u.group_by([*cols, "period"]).aggregate(value=u.value.sum())
+
+
+def target_rows(ctx: Context, p: Plan, q: Query) -> ir.Table:
+    """The targets of ``p``'s KPI per result key (``period`` with a grain, then the
+    breakdowns), in a column ``target``. Empty where targets do not apply."""
     keys = ["period"] if p.grain else []
-    if Dim.rep in dims:
-        rep_t = t.filter(_.rep_id.notnull()).mutate(rep=_.rep_id)
-        if Dim.team in dims:
-            teams = ctx.reps.select(_r="rep_id", team="team_id")
-            rep_t = rep_t.inner_join(teams, rep_t.rep == teams._r)
-        level = rep_t.group_by([*keys, "rep", *(["team"] if Dim.team in dims else [])])
-    elif Dim.team in dims:
-        team_t = t.filter(_.team_id.notnull() & _.rep_id.isnull()).mutate(team=_.team_id)
-        reps_t = t.filter(_.rep_id.notnull())
-        teams = ctx.reps.select(_r="rep_id", team="team_id")
-        reps_t = reps_t.inner_join(teams, reps_t.rep_id == teams._r)
-        has_own = team_t.select(_own="team").distinct()
-        reps_t = reps_t.anti_join(has_own, reps_t.team == has_own._own)
-
-        def part(x: ir.Table) -> ir.Table:
-            return x.select(*keys, "team", value=x.value.cast("float64"))
-
-        level = part(team_t).union(part(reps_t)).group_by([*keys, "team"])
+    dims = [d.value for d in p.dims]
+    empty = ibis.memtable({"target": [1.0]}).filter(ibis.literal(False))
+    for k in [*keys, *dims]:
+        empty = empty.mutate(**{k: ibis.null("date" if k == "period" else "string")})
+    kpi_id = p.kpi.target_kpi or p.kpi.id
+    grain = _target_grain(ctx, kpi_id, p.grain)
+    filters = {d for d, _v in p.where}
+    if grain is None or not set(p.dims) <= TARGET_DIMS or not filters <= TARGET_DIMS:
+        return empty.select(*keys, *dims, "target")
+    raw = ctx.t("targets").filter(_.kpi_id == kpi_id)
+    t = _at_grain(ctx, raw, grain)
+    if q.start:
+        t = t.filter(t.period >= q.start)
+    if q.end:
+        t = t.filter(t.period <= q.end)
+    t = t.filter(t.period <= ctx.as_of)
+    if p.grain:
+        t = t.mutate(period=timecal.truncate(t.period, p.grain, ctx.settings))
+    teams = ctx.reps.select(_r="rep_id", _team="team_id")
+    t = t.left_join(teams, t.rep_id == teams._r).drop("_r")
+    t = t.mutate(team=ibis.coalesce(t.team_id, t._team), rep=t.rep_id)
+    for dim, values in p.where:
+        t = t.filter(t[dim.value].isin(list(values)))
+    is_rep = t.rep_id.notnull()
+    is_team = t.team_id.notnull() & ~is_rep
+    if Dim.rep in p.dims:
+        t = t.filter(is_rep)
+        out = t.group_by([*keys, *dims]).aggregate(target=t.value.sum())
+    elif Dim.team in p.dims:
+        # a team's own targets, else the sum of its reps' (per period)
+        sums = dict(own=t.value.sum(where=is_team), reps=t.value.sum(where=is_rep))
+        out = t.filter(t.team.notnull()).group_by([*keys, "team"]).aggregate(**sums)
+        out = out.select(*keys, "team", target=ibis.coalesce(out.own, out.reps))
     else:
-        # per period: company targets if any, else the sum of team targets, else of reps'
         is_company = t.rep_id.isnull() & t.team_id.isnull()
-        is_team = t.team_id.notnull() & t.rep_id.isnull()
         sums = dict(
             company=t.value.sum(where=is_company),
             teams=t.value.sum(where=is_team),
-            reps=t.value.sum(where=t.rep_id.notnull()),
+            reps=t.value.sum(where=is_rep),
         )
-        level_t = t.group_by(keys).aggregate(**sums) if keys else t.aggregate(**sums)
-        level_t = level_t.mutate(target=ibis.coalesce(level_t.company, level_t.teams, level_t.reps))
-        level_t = level_t.drop("company", "teams", "reps")
-        if not keys:
-            j = agg.cross_join(level_t)
-            return j.mutate(attainment=ratio_value(j.value, j.target))
-        return _join(agg, level_t, keys, p)
-    return _join(agg, level.aggregate(target=_.value.sum()), keys, p)
+        if Dim.team in filters:
+            # within the teams asked for: their own targets, else their reps' (per team)
+            by_team = (
+                t.filter(t.team.notnull())
+                .group_by([*keys, "team"])
+                .aggregate(own=t.value.sum(where=is_team), reps=t.value.sum(where=is_rep))
+            )
+            by_team = by_team.mutate(v=ibis.coalesce(by_team.own, by_team.reps))
+            out = (
+                by_team.group_by(keys).aggregate(target=by_team.v.sum())
+                if keys
+                else by_team.aggregate(target=by_team.v.sum())
+            )
+            return out
+        level = t.group_by(keys).aggregate(**sums) if keys else t.aggregate(**sums)
+        if Dim.rep in filters:
+            return level.select(*keys, target=level.reps)
+        out = level.select(*keys, target=ibis.coalesce(level.company, level.teams, level.reps))
+    return out
 
 
-def _join(agg: ir.Table, tg: ir.Table, keys: list[str], p: Plan) -> ir.Table:
-    on = [*keys, *(d.value for d in p.dims)]
-    tg = tg.rename(**{f"_t_{k}": k for k in on})
-    j = agg.left_join(tg, [agg[k] == tg[f"_t_{k}"] for k in on])
-    j = j.drop(*[f"_t_{k}" for k in on])
+def with_targets(ctx: Context, agg: ir.Table, p: Plan, q: Query) -> ir.Table:
+    """``agg`` with ``target`` and ``attainment`` (value / target) beside each row."""
+    keys = [*(["period"] if p.grain else []), *(d.value for d in p.dims)]
+    tg = target_rows(ctx, p, q)
+    if not keys:
+        tg = tg.aggregate(target=tg.target.sum())  # one row (null when no target)
+        j = agg.cross_join(tg)
+    else:
+        tg = tg.rename(**{f"_t_{k}": k for k in keys})
+        j = agg.left_join(tg, [agg[k].identical_to(tg[f"_t_{k}"]) for k in keys])
+        j = j.drop(*[f"_t_{k}" for k in keys])
     return j.mutate(attainment=ratio_value(j.value, j.target))

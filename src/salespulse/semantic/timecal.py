@@ -90,6 +90,11 @@ def local_to_utc(local: datetime, tz: str) -> datetime:
     return aware.astimezone(UTC).replace(tzinfo=None)
 
 
+def utc_to_local(utc: datetime, tz: str) -> datetime:
+    """A naive UTC instant as naive local time in ``tz``."""
+    return utc.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
 def as_of_instant(as_of: date, tz: str) -> datetime:
     """The UTC instant at the end of local day ``as_of`` (start of the next local day)."""
     return local_to_utc(datetime.combine(as_of + timedelta(days=1), datetime.min.time()), tz)
@@ -146,6 +151,14 @@ def next_period(start: date, grain: Grain) -> date:
         + {Grain.month: 1, Grain.quarter: 3, Grain.year: 12}[grain]
     )
     return date(months // 12, months % 12 + 1, 1)
+
+
+def next_period_expr(start: ir.DateValue, grain: Grain) -> ir.DateValue:
+    """Engine twin of :func:`next_period` (exclusive end of the period at ``start``)."""
+    if grain in (Grain.day, Grain.week):
+        return (start + ibis.interval(days=1 if grain is Grain.day else 7)).cast("date")
+    months = {Grain.month: 1, Grain.quarter: 3, Grain.year: 12}[grain]
+    return (start + ibis.interval(months=months)).cast("date")
 
 
 def periods(start: date, end: date, grain: Grain, settings: Settings) -> list[date]:

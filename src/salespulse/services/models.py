@@ -137,6 +137,8 @@ class FilterOptions(BaseModel):
 
 
 class KpiInfo(BaseModel):
+    """A catalogue entry (:func:`salespulse.semantic.catalogue.kpi_info`)."""
+
     id: str
     name_en: str
     name_nl: str
@@ -144,8 +146,12 @@ class KpiInfo(BaseModel):
     unit: str
     kind: str
     source: str | None
+    primary: bool
     dims: list[str]
     default_by: list[str]
     point_only: bool
     higher_is_better: bool | None
+    ratio: bool
+    inputs: list[str]
+    drill: str | None
     has_target: bool

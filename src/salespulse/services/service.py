@@ -9,16 +9,14 @@ computes the default view of every page ahead of the first visitor.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import ibis
 import pandas as pd
 
-from salespulse.semantic import timecal
-from salespulse.semantic.catalogue import all_kpis, get_kpi
-from salespulse.semantic.query import Query, explain, plan, records
+from salespulse.semantic.catalogue import all_kpis, get_kpi, kpi_info
+from salespulse.semantic.query import Query, data_day, explain, plan, records
 from salespulse.services import pages
 from salespulse.services.cache import PageCache
 from salespulse.services.filters import FILTER_DIMS, Filters, Window, resolve
@@ -54,24 +52,7 @@ class Service:
         return self.cache.get("data_day", self._data_day)
 
     def _data_day(self) -> date:
-        today = timecal.today_local(self.settings.timezone)
-        cols = {
-            "activities": "occurred_at",
-            "deal_stage_history": "entered_at",
-            "leads": "created_at",
-            "deals": "created_at",
-        }
-        latest: list[datetime] = []
-        for name, col in cols.items():
-            v = self.store.table(name)[col].max().execute()
-            if v is not None and not pd.isna(v):
-                latest.append(pd.Timestamp(v).to_pydatetime())
-        if not latest:
-            return today
-        last = (
-            max(latest).replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(self.settings.timezone))
-        )
-        return min(last.date(), today)
+        return data_day(self.store, self.settings)
 
     def window(self, filters: Filters) -> Window:
         return resolve(filters, self.settings, self.data_day())
@@ -197,23 +178,7 @@ class Service:
 
     @staticmethod
     def kpis() -> list[KpiInfo]:
-        return [
-            KpiInfo(
-                id=k.id,
-                name_en=k.name_en,
-                name_nl=k.name_nl,
-                definition=k.definition,
-                unit=str(k.unit),
-                kind=str(k.kind),
-                source=k.source,
-                dims=[d.value for d in k.dims],
-                default_by=list(k.default_by),
-                point_only=k.point_only,
-                higher_is_better=k.higher_is_better,
-                has_target=k.target_kpi is not None,
-            )
-            for k in all_kpis()
-        ]
+        return [KpiInfo(**kpi_info(k)) for k in all_kpis()]
 
     def warm(self, names: tuple[str, ...] | None = None) -> None:
         """Compute the default view of every page (and the alerts) into the cache."""

@@ -33,7 +33,7 @@ def create_app(
     With ``warm``, the default view of every page is computed in the background at start-up.
     """
     store = db if isinstance(db, Store) else connect(db, create=False)
-    service = Service(store, settings or load_settings())
+    service = Service(store, settings or load_settings(store=store))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

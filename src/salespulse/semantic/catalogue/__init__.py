@@ -6,8 +6,10 @@ this package collects them into :data:`CATALOGUE`, keyed by id.
 
 from __future__ import annotations
 
+from typing import Any
+
 from salespulse.errors import UserError
-from salespulse.semantic.kpi import Kpi
+from salespulse.semantic.kpi import Derived, Kpi
 
 
 def _collect() -> dict[str, Kpi]:
@@ -46,3 +48,28 @@ def get_kpi(kpi_id: str) -> Kpi:
         if k.source and k.source.lower() == key and k.primary:
             return k
     raise UserError(f"unknown KPI {kpi_id!r}", hint="`salespulse kpi list` shows them all")
+
+
+def kpi_info(k: Kpi) -> dict[str, Any]:
+    """A KPI's catalogue entry as plain data: the one form the Python API, the CLI
+    (``kpi list --format json``) and the HTTP API (``/api/kpis``) give."""
+    m = k.measure
+    inputs = [i.kpi for i in m.inputs.values()] if isinstance(m, Derived) else []
+    return {
+        "id": k.id,
+        "name_en": k.name_en,
+        "name_nl": k.name_nl,
+        "definition": k.definition,
+        "unit": str(k.unit),
+        "kind": str(k.kind),
+        "source": k.source,
+        "primary": k.primary,
+        "dims": [d.value for d in k.dims],
+        "default_by": list(k.default_by),
+        "point_only": k.point_only,
+        "higher_is_better": k.higher_is_better,
+        "ratio": k.is_ratio,
+        "inputs": inputs,
+        "drill": k.drill,
+        "has_target": k.target_kpi is not None,
+    }

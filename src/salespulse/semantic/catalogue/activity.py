@@ -11,9 +11,11 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from salespulse.semantic.kpi import ACTIVITY_DIMS, REP_DIMS, Facts, Kind, Kpi, Unit
-from salespulse.semantic.measures import Count, Mean, Ratio
+from salespulse.semantic import timecal
+from salespulse.semantic.kpi import ACTIVITY_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.measures import Count, Mean, Ratio, Sum
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.timecal import Grain
 
 #: The CRM features whose use W10 measures.
 CRM_FEATURES = ("call", "email", "meeting", "task", "note", "deal_update")
@@ -54,20 +56,60 @@ def crm_facts(ctx: Context) -> Facts:
     return Facts(log, "activities", "activity_id", at="occurred_at")
 
 
+def crm_week_facts(ctx: Context) -> Facts:
+    """Reps × periods with the CRM feature-weeks they used and could have used.
+
+    ``used``: distinct (local week, feature) pairs in the rep's CRM log within the period;
+    ``slots``: the weeks the rep was on staff in the period (days on staff / 7, rounded
+    up, up to as-of) × the number of features.
+    """
+    log = crm_facts(ctx).table
+    local = ctx.local(log.occurred_at)
+    week = timecal.truncate(local, Grain.week, ctx.settings)
+    used = log.select(
+        _r=log.rep_id,
+        _day=local.cast("date"),
+        _pair=week.cast("string").concat(ibis.literal("/"), log.activity_type),
+    )
+    n = float(len(CRM_FEATURES))
+
+    def per_period(r: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.Table:
+        j = r.cross_join(periods)
+        start = ibis.greatest(j.p_start_on, ibis.coalesce(j.hired_on, j.p_start_on))
+        left_end = (j.left_on + ibis.interval(days=1)).cast("date")
+        end = ibis.least(j.p_end_on, ibis.coalesce(left_end, j.p_end_on))
+        secs = end.cast("timestamp").epoch_seconds() - start.cast("timestamp").epoch_seconds()
+        j = j.mutate(slots=ibis.greatest((secs / (7 * 86400.0)).ceil(), 0.0) * n)
+        u = j.select("rep_id", "period", "p_start_on", "p_end_on")
+        u = u.inner_join(used, u.rep_id == used._r)
+        u = u.filter((u._day >= u.p_start_on) & (u._day < u.p_end_on))
+        u = u.group_by(_ur="rep_id", _up="period").aggregate(used=u._pair.nunique())
+        j = j.left_join(u, [j.rep_id == u._ur, j.period == u._up]).drop("_ur", "_up")
+        return j.mutate(used=j.used.fill_null(0).cast("float64"))
+
+    return Facts(ctx.reps, "reps", "rep_id", per_period=per_period, default_grain=Grain.month)
+
+
 def task_facts(ctx: Context) -> Facts:
-    """Tasks by due date, with whether they were completed (by as-of) and on time."""
+    """Tasks by due date, with whether they were completed (by as-of), whether their due
+    time has passed by then, and whether they were completed by their due time."""
     t = ctx.activities.filter((_.activity_type == "task") & _.due_at.notnull())
     t = t.mutate(
         is_completed=t.completed_at.notnull(),
+        is_due=t.completed_at.notnull() | (t.due_at < ctx.cutoff),
         on_time=t.completed_at.notnull() & (t.completed_at <= t.due_at),
     )
     return Facts(t, "activities", "activity_id", at="due_at")
 
 
 def overdue_task_facts(ctx: Context) -> Facts:
-    """Tasks while overdue: from their due time until completed."""
+    """Tasks while overdue: from their due time until completed. Tasks of reps who have
+    left by the as-of date are not counted (nobody will do them; they are not the team's
+    backlog)."""
     t = ctx.activities.filter((_.activity_type == "task") & _.due_at.notnull())
     t = t.filter(t.completed_at.isnull() | (t.completed_at > t.due_at))
+    left = ctx.reps.filter(_.left_on.notnull() & (_.left_on < ctx.as_of)).select(_gone="rep_id")
+    t = t.anti_join(left, t.rep_id == left._gone)
     return Facts(t, "activities", "activity_id", valid_from="due_at", valid_to="completed_at")
 
 
@@ -183,18 +225,21 @@ KPIS = (
     ),
     Kpi(
         "crm_feature_share",
-        "Share of CRM features used",
-        "Aandeel gebruikte CRM-functies",
-        "Of the six CRM features (calls, e-mails, meetings, tasks, notes, deal updates), "
-        "the share a rep used at least once in the period.",
+        "CRM use: feature-weeks",
+        "CRM-gebruik: functieweken",
+        "Breadth and regularity of CRM use: of the weeks a rep was on staff in the period × "
+        "the six CRM features (calls, e-mails, meetings, tasks, notes, deal updates), the "
+        "share of (week, feature) pairs in which the rep logged that feature at least once. "
+        "A rep who logs everything every week scores 100 %; one who logs calls only, or "
+        "only in some weeks, scores lower.",
         Unit.ratio,
-        crm_facts,
-        Count(distinct="activity_type"),
-        dims=ACTIVITY_DIMS[:3],
+        crm_week_facts,
+        Ratio(Sum(_.used), Sum(_.slots)),
+        kind=Kind.period,
+        dims=REP_DIMS,
         source="W10",
         requires=ACT,
         default_by=("rep", "month"),
-        scale=1.0 / len(CRM_FEATURES),
     ),
     Kpi(
         "tasks_due",
@@ -224,10 +269,25 @@ KPIS = (
         default_by=("rep",),
     ),
     Kpi(
+        "tasks_on_time_share",
+        "Tasks completed on time",
+        "Taken op tijd voltooid",
+        "Of the tasks due in the period whose due time has passed by the as-of date (or "
+        "that were completed), the share completed by their due time.",
+        Unit.ratio,
+        task_facts,
+        Ratio(Count(where=_.on_time), Count(where=_.is_due)),
+        dims=ACTIVITY_DIMS[:3],
+        source="W10",
+        requires=ACT,
+        default_by=("rep",),
+    ),
+    Kpi(
         "tasks_overdue",
         "Overdue tasks",
         "Verlopen taken",
-        "Tasks past their due time and not completed, as of a date.",
+        "Tasks past their due time and not completed, as of a date (tasks of reps who have "
+        "left are not counted).",
         Unit.count,
         overdue_task_facts,
         Count(),

@@ -9,21 +9,14 @@ Breakdowns by rep, team and region follow the account owner.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 from ibis import _
 
-from salespulse.semantic.catalogue.common import grouped, key_columns, period_table
-from salespulse.semantic.kpi import COMPUTED_RATIO, REP_DIMS, Dim, Facts, Kpi, Unit, computed
-from salespulse.semantic.measures import Mean, ratio_value
+from salespulse.semantic.kpi import REP_DIMS, Derived, Dim, Facts, Input, Kind, Kpi, Unit
+from salespulse.semantic.measures import Count, Mean, Ratio
 from salespulse.semantic.model import Context
 from salespulse.semantic.timecal import Grain
-
-if TYPE_CHECKING:
-    from salespulse.semantic.query import Plan, Query
 
 CUSTOMER_DIMS = (*REP_DIMS, Dim.industry)
 DAYS_PER_YEAR = 365.25
@@ -32,126 +25,98 @@ DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 def contract_facts(ctx: Context) -> Facts:
     """Contracts by signing date, with their term in whole months (at least one;
-    open-ended = 12) and value per year of term."""
+    open-ended = 12) and value per year of term (a term under a year — a one-off order —
+    is the year's value as it is, not scaled up to twelve months)."""
     c = ctx.contracts
     days = (
         c.end_on.cast("timestamp").epoch_seconds() - c.start_on.cast("timestamp").epoch_seconds()
     ).cast("float64") / 86400 + 1
     months = ibis.greatest((days / DAYS_PER_MONTH).round(), 1.0)
     c = c.mutate(term_months=ibis.coalesce(months, 12.0))
-    c = c.mutate(value_per_year=c.value_eur * 12.0 / c.term_months)
+    c = c.mutate(value_per_year=c.value_eur * 12.0 / ibis.greatest(c.term_months, 12.0))
     return Facts(c, "contracts", "contract_id", at="signed_on")
 
 
-def _filtered_contracts(ctx: Context, p: Plan) -> ir.Table:
-    c = ctx.contracts
-    for dim, values in p.where:
-        c = c.filter(c[dim.column].cast("string").isin(list(values)))
-    return c
-
-
-def _customer_rows(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, bool]:
-    """Contracts × periods with ``at_start`` / ``at_end`` (the account is a customer on the
-    first / last day by this contract) and ``new`` (the account first became a customer in
-    the period, on its first signing or start, whichever came first)."""
-    periods, with_period = period_table(ctx, p, q, Grain.year)
-    c = _filtered_contracts(ctx, p)
-    window = ctx.settings.customer_window_days
-    first = ctx.contracts.group_by(_fa="account_id").aggregate(
-        first_on=ibis.least(_.signed_on, _.start_on).min()
-    )
-    c = c.left_join(first, c.account_id == first._fa).drop("_fa")
+def _customer_periods(c: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.Table:
+    """Accounts × periods: ``at_start`` / ``at_end`` (a customer on the first / last day),
+    ``new`` (first became a customer in the period: its first signing or start, whichever
+    came first, lies in it, and it is a customer at the end) and ``reactivated`` (a customer
+    at the end that was one before the period, but not at its start: won back)."""
     j = c.cross_join(periods)
     last_day = j.p_end_on - ibis.interval(days=1)
+    window = j.window_days
 
     def active(day: ir.DateValue) -> ir.BooleanValue:
         running = (j.start_on <= day) & (j.end_on.isnull() | (j.end_on >= day))
-        recent = (j.signed_on <= day) & (j.signed_on > day - ibis.interval(days=window))
+        recent = (j.signed_on <= day) & (j.signed_on > day - window.as_interval("D"))
         return running | recent
 
-    new = (j.first_on >= j.p_start_on) & (j.first_on <= last_day)
-    at_end = active(last_day)
-    return j.mutate(at_start=active(j.p_start_on), at_end=at_end, new=new & at_end), with_period
-
-
-def _customer_retention(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """S9: (customers at end − new customers in the period) / customers at start × 100."""
-    j, with_period = _customer_rows(ctx, p, q)
-    keys = key_columns(p, with_period)
-    groups = {k: (j[k] if k == "period" else j[Dim(k).column]) for k in keys}
-    agg = grouped(
-        j,
-        groups,
-        at_start=j.account_id.nunique(where=j.at_start).cast("float64"),
-        at_end=j.account_id.nunique(where=j.at_end).cast("float64"),
-        new=j.account_id.nunique(where=j.new).cast("float64"),
+    j = j.mutate(
+        _start=active(j.p_start_on),
+        _end=active(last_day),
+        _new=(j.first_on >= j.p_start_on) & (j.first_on <= last_day),
     )
-    agg = agg.mutate(numerator=agg.at_end - agg.new, denominator=agg.at_start)
-    agg = agg.mutate(value=ratio_value(agg.numerator, agg.denominator, 100.0))
-    return agg.drop("at_start", "at_end", "new").execute()
-
-
-def _customer_records(ctx: Context, p: Plan, q: Query) -> ir.Table:
-    """One row per account that was a customer at the start or end of the period, with
-    ``in_numerator`` = retained (a customer at the end that is not new)."""
-    j, _ = _customer_rows(ctx, p, q)
-    per = j.group_by("account_id").aggregate(
-        at_start=j.at_start.any(),
-        at_end=j.at_end.any(),
-        new=j.new.any(),
+    keys = ["account_id", "period", *(d.column for d in CUSTOMER_DIMS)]
+    per = j.group_by(keys).aggregate(
+        at_start=j._start.any(),
+        at_end=j._end.any(),
+        first_new=j._new.any(),
         contracts=j.contract_id.nunique(),
         value_eur=j.value_eur.sum(),
     )
-    per = per.filter(per.at_start | per.at_end)
-    return per.mutate(in_numerator=per.at_end & ~per.new).order_by("account_id")
+    new = per.first_new & per.at_end
+    return per.mutate(new=new, reactivated=per.at_end & ~per.at_start & ~per.first_new).drop(
+        "first_new"
+    )
 
 
-def _customer_churn(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    r = _customer_retention(ctx, p, q)
-    return r.assign(value=100.0 - r["value"])
+def customer_facts(ctx: Context) -> Facts:
+    """Contracts with their account's first signing-or-start (for period facts)."""
+    c = ctx.contracts
+    first = c.group_by(_fa="account_id").aggregate(
+        first_on=ibis.least(_.signed_on, _.start_on).min()
+    )
+    c = c.left_join(first, c.account_id == first._fa).drop("_fa")
+    c = c.mutate(window_days=ibis.literal(ctx.settings.customer_window_days))
+    return Facts(
+        c, "accounts", "account_id", per_period=_customer_periods, default_grain=Grain.year
+    )
 
 
-def _clv(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """S2 as of a date; see the KPI definition."""
-    c = _filtered_contracts(ctx, p)
+def lifetime_facts(ctx: Context) -> Facts:
+    """One row per customer with a contract by the as-of date: purchases (contracts),
+    lifespan in years (first contract's start to the last contract's end for customers
+    that left; up to the as-of date for current ones) and purchases per year (over at least
+    one year of lifespan). Valid from the first signing (a snapshot as of the date)."""
+    c = ctx.contracts
     as_of = ibis.literal(ctx.as_of)
     end = ibis.coalesce(c.end_on, as_of)
-    dims = [d.column for d in p.dims]
-    per_cust = c.group_by(["account_id", *dims]).aggregate(
-        n=c.count(),
+    per = c.group_by(["account_id", *(d.column for d in CUSTOMER_DIMS)]).aggregate(
+        purchases=c.count(),
         first_on=c.start_on.min(),
+        first_signed=c.signed_on.min(),
         last_end=end.max(),
         active=((c.start_on <= as_of) & (end >= as_of)).any(),
     )
-    until = ibis.ifelse(per_cust.active, as_of, ibis.least(per_cust.last_end, as_of))
+    until = ibis.ifelse(per.active, as_of, ibis.least(per.last_end, as_of))
     span = (
-        (
-            until.cast("timestamp").epoch_seconds()
-            - per_cust.first_on.cast("timestamp").epoch_seconds()
-        )
-        / 86400.0
-        / DAYS_PER_YEAR
+        until.cast("timestamp").epoch_seconds() - per.first_on.cast("timestamp").epoch_seconds()
+    ) / (86400.0 * DAYS_PER_YEAR)
+    per = per.mutate(lifespan_years=ibis.greatest(span.cast("float64"), 0.0))
+    per = per.mutate(
+        purchases_per_year=per.purchases / ibis.greatest(per.lifespan_years, 1.0),
+        valid_from=per.first_signed.cast("timestamp"),
+        valid_to=ibis.null("timestamp"),
     )
-    per_cust = per_cust.mutate(lifespan=ibis.greatest(span.cast("float64"), 0.0))
-    per_cust = per_cust.mutate(per_year=per_cust.n / ibis.greatest(per_cust.lifespan, 1.0))
-    by = {d: per_cust[d] for d in dims}
-    cust = grouped(
-        per_cust,
-        by,
-        lifespan_years=per_cust.lifespan.mean(),
-        purchases_per_year=per_cust.per_year.mean(),
+    return Facts(per, "accounts", "account_id", valid_from="valid_from", valid_to="valid_to")
+
+
+def purchase_facts(ctx: Context) -> Facts:
+    """Contracts signed by the as-of date (each a purchase), as a snapshot."""
+    c = ctx.contracts.mutate(
+        valid_from=_.signed_on.cast("timestamp"), valid_to=ibis.null("timestamp")
     )
-    val = grouped(c, {d: c[d] for d in dims}, avg_purchase_value=c.value_eur.mean())
-    out = cust.inner_join(val, dims) if dims else cust.cross_join(val)
-    out = out.mutate(value=out.avg_purchase_value * out.purchases_per_year * out.lifespan_years)
-    keys = {d.value: out[d.column] for d in p.dims}
-    return out.select(
-        **keys,
-        avg_purchase_value=out.avg_purchase_value,
-        purchases_per_year=out.purchases_per_year,
-        lifespan_years=out.lifespan_years,
-        value=out.value,
-    ).execute()
+    return Facts(c, "contracts", "contract_id", valid_from="valid_from", valid_to="valid_to")
 
 
 CON = ("contracts",)
@@ -189,6 +154,52 @@ KPIS = (
         default_by=("year",),
     ),
     Kpi(
+        "clv_purchase_value",
+        "CLV: average purchase value",
+        "CLV: gemiddelde aankoopwaarde",
+        "Average value of the contracts signed by the as-of date (one contract = one "
+        "purchase): the first factor of CLV.",
+        Unit.money,
+        purchase_facts,
+        Mean(_.value_eur),
+        kind=Kind.snapshot,
+        dims=CUSTOMER_DIMS,
+        source="S2",
+        requires=CON,
+        point_only=True,
+    ),
+    Kpi(
+        "clv_purchases_per_year",
+        "CLV: purchases per customer per year",
+        "CLV: aankopen per klant per jaar",
+        "Average over customers of their contracts per year of lifespan (at least one "
+        "year): the second factor of CLV.",
+        Unit.count,
+        lifetime_facts,
+        Mean(_.purchases_per_year),
+        kind=Kind.snapshot,
+        dims=CUSTOMER_DIMS,
+        source="S2",
+        requires=CON,
+        point_only=True,
+    ),
+    Kpi(
+        "clv_lifespan_years",
+        "CLV: average customer lifespan",
+        "CLV: gemiddelde klantlevensduur",
+        "Average over customers of the years from their first contract's start to the last "
+        "contract's end (customers that left) or to the as-of date (current customers): the "
+        "third factor of CLV.",
+        Unit.count,
+        lifetime_facts,
+        Mean(_.lifespan_years),
+        kind=Kind.snapshot,
+        dims=CUSTOMER_DIMS,
+        source="S2",
+        requires=CON,
+        point_only=True,
+    ),
+    Kpi(
         "clv",
         "Customer lifetime value (CLV)",
         "Klantwaarde (CLV)",
@@ -198,47 +209,87 @@ KPIS = (
         "customers that left; for current customers up to the as-of date (so young "
         "customers lower it). Purchases per year use at least one year of lifespan.",
         Unit.money,
-        computed,
-        COMPUTED_RATIO,
+        None,
+        Derived(
+            {
+                "avg_purchase_value": Input("clv_purchase_value"),
+                "purchases_per_year": Input("clv_purchases_per_year"),
+                "lifespan_years": Input("clv_lifespan_years"),
+            },
+            numerator=_.avg_purchase_value * _.purchases_per_year * _.lifespan_years,
+        ),
+        kind=Kind.derived,
         dims=CUSTOMER_DIMS,
         source="S2",
         primary=True,
         requires=CON,
         point_only=True,
-        compute=_clv,
         drill="acv",
     ),
     Kpi(
         "customer_retention",
         "Customer retention",
         "Klantbehoud",
-        "The source's formula: (customers at the end of the period − new customers in the "
-        "period) / customers at the start × 100.",
+        "Of the customers at the start of the period, the share still a customer at its "
+        "end, × 100 (0-100%). This is the source's (customers at end − new customers) / "
+        "customers at start when no former customer is won back; won-back customers are "
+        "not counted as retained (see customer_reactivations).",
         Unit.percent,
-        computed,
-        COMPUTED_RATIO,
+        customer_facts,
+        Ratio(Count(where=_.at_start & _.at_end), Count(where=_.at_start)),
+        kind=Kind.period,
         dims=CUSTOMER_DIMS,
         source="S9",
         primary=True,
         requires=CON,
         default_by=("year",),
-        compute=_customer_retention,
-        drill=_customer_records,
+        scale=100.0,
     ),
     Kpi(
         "customer_churn",
         "Customer churn",
         "Klantverloop",
-        "100 − customer retention: the share of customers lost in the period, in %.",
+        "Of the customers at the start of the period, the share that is no longer a "
+        "customer at its end, × 100 (100 − retention).",
         Unit.percent,
-        computed,
-        COMPUTED_RATIO,
+        customer_facts,
+        Ratio(Count(where=_.at_start & ~_.at_end), Count(where=_.at_start)),
+        kind=Kind.period,
         dims=CUSTOMER_DIMS,
         source="S9",
         requires=CON,
         higher_is_better=False,
         default_by=("year",),
-        compute=_customer_churn,
-        drill=_customer_records,
+        scale=100.0,
+    ),
+    Kpi(
+        "customer_reactivations",
+        "Customers won back",
+        "Teruggewonnen klanten",
+        "Former customers (a customer before the period, not at its start) that are a "
+        "customer again at its end.",
+        Unit.count,
+        customer_facts,
+        Count(where=_.reactivated),
+        kind=Kind.period,
+        dims=CUSTOMER_DIMS,
+        source="S9",
+        requires=CON,
+        default_by=("year",),
+    ),
+    Kpi(
+        "new_customers",
+        "New customers",
+        "Nieuwe klanten",
+        "Accounts that became a customer for the first time in the period (first signing "
+        "or start, whichever came first) and are a customer at its end.",
+        Unit.count,
+        customer_facts,
+        Count(where=_.new),
+        kind=Kind.period,
+        dims=CUSTOMER_DIMS,
+        source="S9",
+        requires=CON,
+        default_by=("year",),
     ),
 )

@@ -9,32 +9,28 @@ currency; deals without an amount count in deal numbers but add nothing to sums.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 from ibis import _
 
-from salespulse.semantic.catalogue.common import grouped, key_columns, period_table, run_kpi
+from salespulse.semantic import timecal
 from salespulse.semantic.kpi import (
-    COMPUTED_RATIO,
     DEAL_DIMS,
     LEAD_DIMS,
     REP_DIMS,
+    Derived,
     Dim,
     Facts,
+    Input,
     Kind,
     Kpi,
     Unit,
-    computed,
 )
-from salespulse.semantic.measures import Count, Mean, Ratio, Sum, ratio_value
+from salespulse.semantic.measures import Count, Mean, Ratio, Sum
 from salespulse.semantic.model import Context, days_between
 from salespulse.semantic.timecal import Grain
-
-if TYPE_CHECKING:
-    from salespulse.semantic.query import Plan, Query
 
 #: Lead columns that are also deal breakdowns (S5 counts leads beside deals).
 LEAD_COLUMNS = {d.column for d in LEAD_DIMS}
@@ -181,8 +177,10 @@ def late_stage_ids(ctx: Context) -> ir.Table:
 
 def email_only_facts(ctx: Context) -> Facts:
     """Deals that reached one of the last two open stages and are open or lost at as-of,
-    with whether contact while in those stages was by e-mail only (≥ 1 e-mail, no call or
-    meeting). Event time: when the deal first entered a late stage."""
+    with how they were contacted while in those stages: ``email_only`` (≥ 1 e-mail, no
+    call or meeting), ``no_contact`` (nothing at all) and ``late_contact`` (the one of
+    call_or_meeting / email / none). Event time: when the deal first entered a late
+    stage."""
     late = late_stage_ids(ctx)
     v = ctx.stage_history.inner_join(late, _.stage_id == late.late_stage)
     # join on deal_id alone and test the visit's time range afterwards: a range (or an OR)
@@ -201,21 +199,27 @@ def email_only_facts(ctx: Context) -> Facts:
     )
     d = ctx.deals.filter(~_.is_closed | (_.outcome == "lost")).rename(_d="deal_id")
     out = per_deal.inner_join(d, per_deal.deal_id == d._d).drop("_d")
+    no_call = out.others.fill_null(0) == 0
     out = out.mutate(
-        email_only=(out.emails.fill_null(0) > 0) & (out.others.fill_null(0) == 0),
+        email_only=(out.emails.fill_null(0) > 0) & no_call,
+        no_contact=(out.emails.fill_null(0) == 0) & no_call,
+        late_contact=ibis.cases(
+            (~no_call, "call_or_meeting"), ((out.emails.fill_null(0) > 0), "email"), else_="none"
+        ),
         is_lost=out.outcome.fill_null("") == "lost",
     )
     return Facts(out, "deals", "deal_id", at="late_entered_at")
 
 
 # -- composite KPIs --------------------------------------------------------------------
-def _pipeline_items(ctx: Context, p: Plan) -> ir.Table:
+def _pipeline_items(ctx: Context) -> ir.Table:
     """Deals, and leads without a deal, with when they were in the pipeline.
 
     Columns: the breakdowns, ``open_from``, ``open_to`` (exclusive, null = still open),
     ``closed_at``, ``is_won`` and ``deal_from`` (leads: when their first deal was created,
-    so that a lead is not counted again once it is a deal). Leads take part only when every
-    requested breakdown is one a lead has (rep, team, region, channel, industry).
+    so that a lead is not counted again once it is a deal). A lead leaves the pipeline when
+    disqualified, or — dormant — ``lead_dormant_days`` after its last activity (or its
+    creation) when that is before as-of.
     """
     ts = "timestamp"
     dims = [d.column for d in DEAL_DIMS]
@@ -230,19 +234,24 @@ def _pipeline_items(ctx: Context, p: Plan) -> ir.Table:
         is_won=d.is_won,
         deal_from=ibis.null(ts),
     )
-    if not {dim for dim, _ in p.where} | set(p.dims) <= set(LEAD_DIMS):
-        return deals
     first = (
         d.filter(d.lead_id.notnull()).group_by(_l="lead_id").aggregate(t_deal=_.created_at.min())
     )
     lead = ctx.leads.rename(rep_id="owner_rep_id")
     lead = lead.left_join(first, lead.lead_id == first._l)
+    touched = ctx.activities.filter(_.lead_id.notnull())
+    touched = touched.group_by(_tl="lead_id").aggregate(_last=_.occurred_at.max())
+    lead = lead.left_join(touched, lead.lead_id == touched._tl)
+    dormant_at = ibis.coalesce(lead._last, lead.created_at).cast(ts) + ibis.interval(
+        days=ctx.settings.lead_dormant_days
+    )
+    dormant_at = ibis.ifelse(dormant_at < ctx.cutoff, dormant_at, ibis.null(ts))
     leads = lead.select(
         ibis.literal("lead").name("record"),
         lead.lead_id.cast("string").name("id"),
         *[lead[c] if c in LEAD_COLUMNS else ibis.null("string").name(c) for c in dims],
         open_from=lead.created_at.cast(ts),
-        open_to=lead.disqualified_at.cast(ts),
+        open_to=ibis.coalesce(lead.disqualified_at.cast(ts), dormant_at),
         closed_at=ibis.null(ts),
         is_won=ibis.literal(False),
         deal_from=lead.t_deal.cast(ts),
@@ -250,12 +259,14 @@ def _pipeline_items(ctx: Context, p: Plan) -> ir.Table:
     return deals.union(leads)
 
 
-def _conversion_rows(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, bool]:
-    """Pipeline items × periods with ``in_pipeline`` and ``won_in`` (won in the period)."""
-    periods, with_period = period_table(ctx, p, q, Grain.quarter)
-    items = _pipeline_items(ctx, p)
-    for dim, values in p.where:
-        items = items.filter(items[dim.column].cast("string").isin(list(values)))
+def _conversion_rows(items: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.Table:
+    """Pipeline items × periods with ``in_pipeline`` and ``won_in`` (won in the period).
+
+    Leads take part only when every breakdown is one a lead has (rep, team, region,
+    channel, industry); a lead counts until it becomes a deal (then the deal counts).
+    """
+    if not dims <= set(LEAD_DIMS):
+        items = items.filter(items.record == "deal")
     j = items.cross_join(periods)
     in_pipeline = (
         (j.open_from < j.p_end_at)
@@ -263,96 +274,36 @@ def _conversion_rows(ctx: Context, p: Plan, q: Query) -> tuple[ir.Table, bool]:
         & (j.deal_from.isnull() | (j.deal_from >= j.p_end_at))
     )
     won_in = j.is_won & (j.closed_at >= j.p_start_at) & (j.closed_at < j.p_end_at)
-    return j.mutate(in_pipeline=in_pipeline, won_in=won_in), with_period
+    return j.mutate(in_pipeline=in_pipeline, won_in=won_in)
 
 
-def _conversion_rate(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """S5: won deals closed in the period / leads and deals in the pipeline at any time in
-    the period × 100 (a lead that has become a deal by the end of the period counts once,
-    as the deal)."""
-    j, with_period = _conversion_rows(ctx, p, q)
-    keys = key_columns(p, with_period)
-    groups = {k: (j[k] if k == "period" else j[Dim(k).column]) for k in keys}
-    agg = grouped(
-        j,
-        groups,
-        numerator=j.won_in.sum().cast("float64"),
-        denominator=j.in_pipeline.sum().cast("float64"),
+def conversion_facts(ctx: Context) -> Facts:
+    return Facts(
+        _pipeline_items(ctx),
+        "pipeline_items",
+        "id",
+        per_period=_conversion_rows,
+        default_grain=Grain.quarter,
     )
-    agg = agg.mutate(value=ratio_value(agg.numerator, agg.denominator, 100.0))
-    return agg.execute()
 
 
-def _conversion_records(ctx: Context, p: Plan, q: Query) -> ir.Table:
-    """The leads and deals in the pipeline in the period; ``in_numerator`` = won in it."""
-    j, _ = _conversion_rows(ctx, p, q)
-    j = j.filter(j.in_pipeline)
-    return j.mutate(in_numerator=j.won_in).order_by("open_from")
+def _this_quarter(ctx: Context) -> tuple[date | None, date | None]:
+    start = timecal.period_start(ctx.as_of, Grain.quarter, ctx.settings)
+    return start, timecal.next_period(start, Grain.quarter) - timedelta(days=1)
 
 
-def _quota_attainment(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    f = run_kpi(ctx, q, "won_revenue")
-    if "target" not in f:  # no revenue targets at all
-        f = f.assign(target=float("nan"))
-    out = f.drop(columns=["attainment"], errors="ignore")
-    out = out.rename(columns={"value": "numerator", "target": "denominator"})
-    return out.assign(value=out.numerator / out.denominator.where(out.denominator != 0))
+def _quarter_to_date(ctx: Context) -> tuple[date | None, date | None]:
+    return timecal.period_start(ctx.as_of, Grain.quarter, ctx.settings), ctx.as_of
 
 
-def _pipeline_coverage(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """Weighted pipeline expected to close in the as-of quarter / remaining quota."""
-    from salespulse.semantic import timecal
-
-    grain = p.grain or Grain.quarter
-    start = timecal.period_start(ctx.as_of, grain, ctx.settings)
-    end = timecal.next_period(start, grain) - pd.Timedelta(days=1)
-    by = tuple(d.value for d in p.dims)
-    fc = run_kpi(ctx, q, "forecast", by=by, start=start, end=end)
-    won = run_kpi(ctx, q, "won_revenue", by=by, start=start, end=ctx.as_of)
-    quota = run_kpi(ctx, q, "won_revenue", by=by, start=start, end=end)
-    if "target" not in quota:  # no revenue targets at all
-        quota = quota.assign(target=float("nan"))
-    keys = list(by)
-    base = quota[[*keys, "target"]] if keys else quota[["target"]]
-    out = (
-        base.merge(won[[*keys, "value"]].rename(columns={"value": "won"}), how="outer", on=keys)
-        if keys
-        else base.assign(won=won["value"].sum())
-    )
-    if keys:
-        out = out.merge(
-            fc[[*keys, "value"]].rename(columns={"value": "numerator"}), how="outer", on=keys
-        )
-    else:
-        out = out.assign(numerator=fc["value"].sum())
-    out["won"] = out["won"].fillna(0.0)
-    out["numerator"] = out["numerator"].fillna(0.0)
-    remaining = out["target"] - out["won"]
-    out["denominator"] = remaining
-    out["value"] = out["numerator"] / remaining.where(remaining > 0)
-    return out.drop(columns=["target", "won"])
+def _last_12_months(ctx: Context) -> tuple[date | None, date | None]:
+    a = ctx.as_of
+    start = date(a.year - 1, a.month, 1) + timedelta(days=a.day)  # the day after a year ago
+    return min(start, a), a
 
 
-def _deal_velocity(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
-    """(# open deals × average deal size × win rate) / average sales cycle (EUR per day),
-    sizes, rates and cycles over the 12 months up to as-of."""
-    by = tuple(d.value for d in p.dims)
-    start = (pd.Timestamp(ctx.as_of) - pd.DateOffset(years=1) + pd.Timedelta(days=1)).date()
-    parts = {
-        "open": run_kpi(ctx, q, "open_deals", by=by, start=None, end=None),
-        "size": run_kpi(ctx, q, "avg_deal_size", by=by, start=start, end=ctx.as_of),
-        "rate": run_kpi(ctx, q, "win_rate", by=by, start=start, end=ctx.as_of),
-        "cycle": run_kpi(ctx, q, "avg_sales_cycle", by=by, start=start, end=ctx.as_of),
-    }
-    keys = list(by)
-    frames = [f[[*keys, "value"]].rename(columns={"value": name}) for name, f in parts.items()]
-    out = frames[0]
-    for f in frames[1:]:
-        out = out.merge(f, how="outer", on=keys) if keys else pd.concat([out, f], axis=1)
-    out["numerator"] = out["open"] * out["size"] * out["rate"]
-    out["denominator"] = out["cycle"]
-    out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] > 0)
-    return out.drop(columns=list(parts))
+def _as_of_only(ctx: Context) -> tuple[date | None, date | None]:
+    return None, None
 
 
 DEALS = ("deals",)
@@ -387,16 +338,22 @@ KPIS = (
         "quota_attainment",
         "Quota attainment",
         "Quotarealisatie",
-        "Won revenue / revenue quota (targets for won_revenue) for the period, per rep, team "
-        "or the whole company. No quota = no value.",
+        "Won revenue / revenue quota (the targets for won_revenue) for the period, per rep, "
+        "team or the whole company. Every rep on staff in the period appears, with 0 won "
+        "when nothing was won. No quota = no value. Without a period, the periods started "
+        "by the as-of date count.",
         Unit.ratio,
-        computed,
-        COMPUTED_RATIO,
+        None,
+        Derived(
+            {"won": Input("won_revenue", fill=0.0), "quota": Input("won_revenue", "target")},
+            numerator=_.won,
+            denominator=_.quota,
+        ),
+        kind=Kind.derived,
         dims=(Dim.rep, Dim.team),
         money=True,
         requires=DEALS,
         default_by=("rep", "quarter"),
-        compute=_quota_attainment,
         drill="won_revenue",
     ),
     Kpi(
@@ -444,18 +401,20 @@ KPIS = (
         "Conversieratio",
         "The source's formula: (deals won in the quarter) / (leads and deals in the pipeline "
         "at any time in the quarter) × 100, per rep per quarter. 'Closed' means won. A lead "
-        "that has become a deal by the end of the quarter counts once, as the deal; broken "
-        "down by product or pipeline, only deals count (leads have neither).",
+        "that has become a deal by the end of the quarter counts once, as the deal; a lead "
+        "with no activity for lead_dormant_days (setting, default 120) has left the "
+        "pipeline. Broken down by product or pipeline, only deals count (leads have "
+        "neither). The cohort win rate (win_rate) stands beside it.",
         Unit.percent,
-        computed,
-        COMPUTED_RATIO,
+        conversion_facts,
+        Ratio(Count(where=_.won_in), Count(where=_.in_pipeline)),
+        kind=Kind.period,
         dims=DEAL_DIMS,
         source="S5",
         primary=True,
         requires=DEALS,
         default_by=("rep", "quarter"),
-        compute=_conversion_rate,
-        drill=_conversion_records,
+        scale=100.0,
     ),
     Kpi(
         "new_deals",
@@ -561,17 +520,27 @@ KPIS = (
         "pipeline_coverage",
         "Pipeline coverage",
         "Pijplijndekking",
-        "Weighted open pipeline expected to close in the current quarter / remaining quota "
-        "(quota − won so far this quarter). No value when the quota is met or missing.",
+        "Weighted open pipeline expected to close in the current quarter (the forecast) / "
+        "remaining quota (the quarter's quota − won so far this quarter). Every rep on "
+        "staff appears. No value when the quota is met or missing.",
         Unit.ratio,
-        computed,
-        COMPUTED_RATIO,
+        None,
+        Derived(
+            {
+                "forecast": Input("forecast", window=_this_quarter, fill=0.0),
+                "won": Input("won_revenue", window=_quarter_to_date, fill=0.0),
+                "quota": Input("won_revenue", "target", window=_this_quarter),
+            },
+            numerator=_.forecast,
+            denominator=_.quota - _.won,
+            positive=True,
+        ),
+        kind=Kind.derived,
         dims=(Dim.rep, Dim.team),
         money=True,
         requires=DEALS,
         point_only=True,
         default_by=("rep",),
-        compute=_pipeline_coverage,
         drill="forecast",
     ),
     Kpi(
@@ -580,15 +549,25 @@ KPIS = (
         "Dealsnelheid",
         "(Open deals × average deal size × win rate) / average sales cycle in days: the "
         "revenue the pipeline produces per day. Sizes, rates and cycles over the last 12 "
-        "months.",
+        "months; open deals as of the as-of date.",
         Unit.money,
-        computed,
-        COMPUTED_RATIO,
+        None,
+        Derived(
+            {
+                "open_deals": Input("open_deals", window=_as_of_only, fill=0.0),
+                "avg_deal_size": Input("avg_deal_size", window=_last_12_months),
+                "win_rate": Input("win_rate", window=_last_12_months),
+                "avg_sales_cycle": Input("avg_sales_cycle", window=_last_12_months),
+            },
+            numerator=_.open_deals * _.avg_deal_size * _.win_rate,
+            denominator=_.avg_sales_cycle,
+            positive=True,
+        ),
+        kind=Kind.derived,
         dims=REP_DIMS,
         requires=DEALS,
         point_only=True,
         default_by=("rep",),
-        compute=_deal_velocity,
         drill="open_deals",
     ),
     Kpi(
@@ -642,12 +621,12 @@ KPIS = (
         "email_only_late_deals",
         "E-mail-only late-stage deals",
         "Late deals met alleen e-mail",
-        "Open or lost deals that reached one of the last two open stages, where all contact "
-        "while in those stages was by e-mail (no call, no meeting); by when they first "
-        "reached a late stage.",
+        "Open or lost deals that reached one of the last two open stages and had no call "
+        "and no meeting while there: worked by e-mail only, or not contacted at all "
+        "(late_contact tells which); by when they first reached a late stage.",
         Unit.count,
         email_only_facts,
-        Count(where=_.email_only),
+        Count(where=_.email_only | _.no_contact),
         dims=DEAL_DIMS,
         source="W4",
         requires=("deals", "deal_stage_history", "activities"),
@@ -658,11 +637,11 @@ KPIS = (
         "email_only_late_share",
         "Share of late-stage deals worked by e-mail only",
         "Aandeel late deals met alleen e-mail",
-        "Of the open or lost deals that reached the last two open stages, the share whose "
-        "contact there was by e-mail only.",
+        "Of the open or lost deals that reached the last two open stages, the share that "
+        "had no call or meeting there (e-mail only, or no contact at all).",
         Unit.ratio,
         email_only_facts,
-        Ratio(Count(where=_.email_only), Count()),
+        Ratio(Count(where=_.email_only | _.no_contact), Count()),
         dims=DEAL_DIMS,
         source="W4",
         requires=("deals", "deal_stage_history", "activities"),

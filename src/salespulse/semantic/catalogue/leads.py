@@ -21,7 +21,17 @@ from salespulse.semantic.scoring import event_counts, load_rules
 FAR_FUTURE = ibis.timestamp("9999-01-01 00:00:00")
 
 #: Lead statuses (W3), lowest to highest precedence; a lead has the highest it reached.
-LEAD_STATUSES = ("new", "attempting", "connected", "open_deal", "unqualified")
+#: ``open_deal`` lasts while the lead has a deal that is not closed; once all its deals are
+#: closed the lead is a ``customer`` (one was won) or ``deal_lost`` (all were lost).
+LEAD_STATUSES = (
+    "new",
+    "attempting",
+    "connected",
+    "open_deal",
+    "customer",
+    "deal_lost",
+    "unqualified",
+)
 
 
 def _lead_response(ctx: Context, from_created_without_sqls: bool) -> ir.Table:
@@ -91,15 +101,23 @@ def _status_intervals(ctx: Context) -> ir.Table:
         t_connect=a.occurred_at.min(where=responded),
     )
     d = ctx.deals.filter(_.lead_id.notnull())
-    deals = d.group_by(d_lead=d.lead_id).aggregate(t_deal=d.created_at.min())
+    deals = d.group_by(d_lead=d.lead_id).aggregate(
+        t_deal=d.created_at.min(),
+        n_open=(~d.is_closed).sum(),
+        t_closed=d.closed_at.max(),
+        won=d.is_won.any(),
+    )
     leads = ctx.leads.rename(rep_id="owner_rep_id")
     j = leads.left_join(touches, leads.lead_id == touches.t_lead).drop("t_lead")
     j = j.left_join(deals, j.lead_id == deals.d_lead).drop("d_lead")
+    done = ibis.ifelse(j.n_open == 0, j.t_closed, ibis.null("timestamp"))
     starts = {
         "new": j.created_at,
         "attempting": j.t_attempt,
         "connected": j.t_connect,
         "open_deal": j.t_deal,
+        "customer": ibis.ifelse(j.won, done, ibis.null("timestamp")),
+        "deal_lost": ibis.ifelse(j.won, ibis.null("timestamp"), done),
         "unqualified": j.disqualified_at,
     }
     parts = []
@@ -114,7 +132,7 @@ def _status_intervals(ctx: Context) -> ir.Table:
         keep = part.filter(
             _.valid_from.notnull() & (_.valid_to.isnull() | (_.valid_to > _.valid_from))
         )
-        parts.append(keep.drop("t_attempt", "t_connect", "t_deal"))
+        parts.append(keep.drop("t_attempt", "t_connect", "t_deal", "n_open", "t_closed", "won"))
     return ibis.union(*parts)
 
 
@@ -309,8 +327,9 @@ KPIS = (
         "Leads per status",
         "Number of leads per lead status as of a date, derived from activity: new (no "
         "activity), attempting (outbound only, no response), connected (a reply, a "
-        "connected call or a held meeting), open deal (a deal exists), unqualified "
-        "(disqualified).",
+        "connected call or a held meeting), open deal (while a deal from the lead is open), "
+        "customer (all its deals closed, one won), deal lost (all its deals closed and "
+        "lost), unqualified (disqualified).",
         Unit.count,
         lead_status_facts,
         Count(),

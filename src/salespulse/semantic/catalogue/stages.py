@@ -110,32 +110,41 @@ def transition_facts(ctx: Context) -> Facts:
     return Facts(j, "deal_stage_history", "deal_id", at="entered_at")
 
 
-def stale_thresholds(ctx: Context) -> ir.Table:
-    """stage_id → days after which an open deal in it is stale: the p90 of completed
-    visits (as of) where the stage has at least ``stale_min_history`` of them, else the
-    default (60 days)."""
+def stale_thresholds(ctx: Context) -> tuple[ir.Table, ir.Table]:
+    """Days after which an open deal is stale, from completed visits known at as-of (cycles
+    differ per product): per (stage, product) the p90 where that pair has at least
+    ``stale_min_history`` visits; per stage likewise. Returns both tables."""
     s = ctx.settings
     v = ctx.stage_visits.filter(~_.is_closed & _.left_at.notnull())
-    q = v.group_by(_st="stage_id").aggregate(p90=v.days_in_stage.quantile(0.9), n=v.count())
-    st = ctx.stages.filter(~_.is_closed).select("stage_id")
-    j = st.left_join(q, st.stage_id == q._st)
-    return j.select(
-        t_stage=j.stage_id,
-        stale_after_days=ibis.ifelse(
-            j.n.fill_null(0) >= s.stale_min_history,
-            j.p90,
-            ibis.literal(float(s.stale_days_default)),
-        ),
+    p90 = v.days_in_stage.quantile(0.9)
+    sp = v.group_by(_sp_stage="stage_id", _sp_product="product_id").aggregate(
+        sp_p90=p90, sp_n=v.count()
     )
+    sp = sp.filter(sp.sp_n >= s.stale_min_history)
+    st = v.group_by(_s_stage="stage_id").aggregate(s_p90=p90, s_n=v.count())
+    st = st.filter(st.s_n >= s.stale_min_history)
+    return sp, st
 
 
 def stale_facts(ctx: Context) -> Facts:
+    """Open deals with the threshold for their stage and product (``stale_p90_factor`` ×
+    p90, falling back to the stage's, then ``stale_days_default``) and where it came from
+    (``stale_basis``)."""
     iv = open_intervals(ctx)
-    th = stale_thresholds(ctx)
-    j = iv.left_join(th, iv.stage_id == th.t_stage).drop("t_stage")
+    sp, st = stale_thresholds(ctx)
+    j = iv.left_join(sp, [iv.stage_id == sp._sp_stage, iv.product_id == sp._sp_product])
+    j = j.left_join(st, j.stage_id == st._s_stage)
+    default = float(ctx.settings.stale_days_default)
+    factor = ctx.settings.stale_p90_factor
     j = j.mutate(
-        stale_after_days=j.stale_after_days.fill_null(float(ctx.settings.stale_days_default))
+        stale_after_days=ibis.coalesce(j.sp_p90 * factor, j.s_p90 * factor, default),
+        stale_basis=ibis.cases(
+            (j.sp_p90.notnull(), "stage_product"),
+            (j.s_p90.notnull(), "stage"),
+            else_="default",
+        ),
     )
+    j = j.drop("_sp_stage", "_sp_product", "sp_p90", "sp_n", "_s_stage", "s_p90", "s_n")
     return Facts(j, "deals", "deal_id", valid_from="valid_from", valid_to="valid_to")
 
 
@@ -312,9 +321,12 @@ KPIS = (
         "stale_deals",
         "Stale deals",
         "Vastgelopen deals",
-        "Open deals that have been in their current stage longer than the stage's "
-        "threshold: the p90 of past visits of that stage, or 60 days where history is thin "
-        "(settings).",
+        "Open deals that have been in their current stage much longer than is normal for "
+        "that stage and product: stale_p90_factor (1.25) × the p90 of past visits of the "
+        "stage by deals of the same product; where that history is thin (fewer than "
+        "stale_min_history visits), the stage's p90 over all products; else 60 days "
+        "(settings). Cycles differ per product, "
+        "so one threshold per stage flags normal long deals and misses stalled short ones.",
         Unit.count,
         stale_facts,
         Count(where=lambda t: _days_in_stage_now(t) > t.stale_after_days),
