@@ -35,6 +35,7 @@ import pyarrow as pa
 TZ = "Europe/Amsterdam"
 SLA_DEFAULT_STALE_DAYS = 60.0
 STALE_MIN_HISTORY = 20
+STALE_FACTOR = 1.25
 CUSTOMER_WINDOW_DAYS = 365
 REPORTING = "EUR"
 
@@ -622,19 +623,24 @@ def time_in_stage_median(data: Data, by: Sequence[str], as_of: date) -> pd.DataF
 
 
 def stale_deals(data: Data, by: Sequence[str], as_of: date) -> pd.DataFrame:
-    """Open deals longer in their current stage than the stage's threshold: p90 of the
-    completed visits of the stage (at least 20 of them), else 60 days."""
-    v = _visits(data, as_of)
-    stats = v.groupby("stage_id").days.agg(p90=lambda x: x.quantile(0.9), n="count")
-    thr = stats.p90.where(stats.n >= STALE_MIN_HISTORY, SLA_DEFAULT_STALE_DAYS)
+    """Open deals longer in their current stage than STALE_FACTOR × the p90 of the completed
+    visits of that stage by deals of the same product (at least 20 of them), else of the
+    stage (at least 20), else 60 days."""
+    v = _with_deal_dims(_visits(data, as_of), data, as_of)
+
+    def p90s(keys: list[str]) -> pd.Series:
+        g = v.groupby(keys, dropna=False).days.agg(p90=lambda x: x.quantile(0.9), n="count")
+        return g.p90[g.n >= STALE_MIN_HISTORY] * STALE_FACTOR
+
+    by_sp, by_s = p90s(["stage_id", "product"]), p90s(["stage_id"])
     cut = cutoff(as_of, data.tz)
     o = open_at(data, as_of)
     h = history(data, as_of)
     since = h.drop_duplicates("deal_id", keep="last").set_index("deal_id").entered_at
     entered = o.deal_id.map(since).fillna(o.created_at)
     days = (cut - entered).dt.total_seconds() / 86400.0
-    limit = o.stage.map(thr).astype("float64").fillna(SLA_DEFAULT_STALE_DAYS)
-    o = o.assign(stage=o.stage)
+    sp = pd.Series(list(zip(o.stage, o["product"], strict=True)), index=o.index).map(by_sp)
+    limit = sp.fillna(o.stage.map(by_s)).astype("float64").fillna(SLA_DEFAULT_STALE_DAYS)
     return agg_count(o, by, days > limit)
 
 
