@@ -28,6 +28,7 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ _TOP_KEYS = {
     "history",
     "unknown_references",
     "sources",
+    "checks",
 }
 _FORMAT_KEYS = {
     "locale",
@@ -99,7 +101,8 @@ _FIELD_KEYS = {
 }
 _STAGE_KEYS = {"name", "id", "order", "probability", "outcome", "aliases", "required"}
 _HISTORY_KEYS = {"snapshots", "current_stage"}
-ENCODINGS = ("auto", "utf-8", "windows-1252", "latin-1")
+_CHECK_KEYS = {"earliest_date", "max_years_ahead"}
+ENCODINGS = ("auto", "utf-8", "utf-16", "windows-1252", "latin-1")
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,15 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
+class Checks:
+    """Plausibility limits: a date outside [earliest_date, import date + max_years_ahead
+    years] is a problem (a typo like 2099 or 1900, or a wrong date format)."""
+
+    earliest_date: date = date(1990, 1, 1)
+    max_years_ahead: int = 10
+
+
+@dataclass(frozen=True)
 class Mapping:
     path: Path
     data_dir: Path
@@ -181,6 +193,7 @@ class Mapping:
     current_stage: bool
     unknown_references: dict[str, str]
     skipped: tuple[str, ...] = ()  # optional sources whose files are absent
+    checks: Checks = field(default_factory=Checks)
 
     def source_tables(self) -> list[str]:
         return sorted({s.table for s in self.sources})
@@ -239,7 +252,9 @@ def _format(raw: dict[str, Any], base: Format, where: str, path: Path) -> Format
         values.update(LOCALES[loc])
     values.update({k: v for k, v in raw.items() if k != "locale"})
     enc = str(values.get("encoding", base.encoding)).lower().replace("cp1252", "windows-1252")
-    enc = {"utf8": "utf-8", "utf-8-sig": "utf-8", "latin1": "latin-1"}.get(enc, enc)
+    enc = {"utf8": "utf-8", "utf-8-sig": "utf-8", "latin1": "latin-1", "utf16": "utf-16"}.get(
+        enc, enc
+    )
     if enc not in ENCODINGS:
         raise UserError(
             f"{path}: unsupported encoding {enc!r} in {where}", hint=_closest(enc, ENCODINGS)
@@ -290,6 +305,8 @@ def _field(raw: Any, where: str, path: Path) -> Field:
     unmapped = raw.get("unmapped", "keep")
     if unmapped not in ("keep", "error", "empty"):
         raise UserError(f"{path}: {where}.unmapped must be keep, error or empty")
+    if "sql" in raw:
+        check_sql(str(raw["sql"]), where, path)
     mp = raw.get("map", {})
     if not isinstance(mp, dict):
         raise UserError(f"{path}: {where}.map must be a table of source value = canonical value")
@@ -304,6 +321,55 @@ def _field(raw: Any, where: str, path: Path) -> Field:
         when_closed=bool(raw.get("when_closed", False)),
         optional=bool(raw.get("optional", False)),
     )
+
+
+#: Functions a mapping's ``sql`` / ``filter`` may not call: they read files, the
+#: environment or the database's own state. (The staging database also has file access
+#: switched off once the files are read; this check gives the clear message.)
+_FORBIDDEN_FUNCTIONS = re.compile(
+    r"^(read_.*|.*_scan|parquet_.*|sniff_csv|glob|query|query_table|getenv|st_read.*|"
+    r"load|install|pragma_.*|duckdb_.*|current_setting|which_secret|json_execute_serialized_sql)$"
+)
+
+
+def check_sql(expr: str, where: str, path: Path) -> None:
+    """Refuse a mapping expression that is more than an expression over the row.
+
+    A mapping file is code: an ``sql`` expression runs in the import. It may use
+    DuckDB's scalar functions on the source columns, but not subqueries, tables or
+    functions that read files (``read_text``, ``read_csv``, ``glob``, …).
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    bad = UserError(
+        f"{path}: {where}: sql may only be an expression over the row's columns: {expr!r}",
+        hint="no subqueries, tables or file readers (read_text, read_csv, glob, …); "
+        "to use another file of the source, declare a lookup (docs/import.md)",
+    )
+    try:
+        trees = sqlglot.parse(f"SELECT ({expr})", read="duckdb")
+    except sqlglot.errors.SqlglotError as exc:
+        raise UserError(
+            f"{path}: {where}: not a valid SQL expression: {expr!r}",
+            hint="a DuckDB expression, e.g. \"concat_ws(' ', FirstName, LastName)\"",
+        ) from exc
+    if len(trees) != 1 or not isinstance(trees[0], exp.Select):
+        raise bad
+    root = trees[0]
+    if root.args.get("from") or root.args.get("joins") or len(root.expressions) != 1:
+        raise bad
+    for node in root.walk():
+        if node is not root and isinstance(node, exp.Select | exp.Subquery | exp.Table):
+            raise bad
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if _FORBIDDEN_FUNCTIONS.match(name) or isinstance(node, exp.ReadCSV):
+                raise UserError(
+                    f"{path}: {where}: sql may not call {name}(): {expr!r}",
+                    hint="mapping expressions cannot read files; "
+                    "declare a lookup to use another file of the source (docs/import.md)",
+                )
 
 
 def _pipeline(raw: dict[str, Any], path: Path) -> Pipeline:
@@ -414,6 +480,7 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
                 hint="create works for " + ", ".join(CREATABLE),
             )
 
+    checks = _checks(raw.get("checks", {}), path)
     sources: list[Source] = []
     skipped: list[str] = []
     for name, spec in raw.get("sources", {}).items():
@@ -443,6 +510,8 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
                 f"{path}: {where}: file not found: {shown}",
                 hint="paths are relative to the mapping file's data_dir (or --data-dir)",
             )
+        if spec.get("filter") is not None:
+            check_sql(str(spec["filter"]), f"{where} filter", path)
         t = TABLES_BY_NAME[tname]
         cols_raw = spec.get("columns", {})
         columns: dict[str, Field] = {}
@@ -486,4 +555,24 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
         current_stage=bool(history.get("current_stage", False)),
         unknown_references=dict(refs),
         skipped=tuple(skipped),
+        checks=checks,
     )
+
+
+def _checks(raw: dict[str, Any], path: Path) -> Checks:
+    _check_keys("[checks]", raw, _CHECK_KEYS, path)
+    base = Checks()
+    earliest = raw.get("earliest_date", base.earliest_date)
+    if isinstance(earliest, str):
+        try:
+            earliest = date.fromisoformat(earliest)
+        except ValueError:
+            earliest = None
+    if not isinstance(earliest, date):
+        raise UserError(f"{path}: [checks] earliest_date must be a date", hint='e.g. "1990-01-01"')
+    ahead = raw.get("max_years_ahead", base.max_years_ahead)
+    if not isinstance(ahead, int) or isinstance(ahead, bool) or not 0 <= ahead <= 1000:
+        raise UserError(
+            f"{path}: [checks] max_years_ahead must be a whole number of years", hint="e.g. 10"
+        )
+    return Checks(earliest, ahead)

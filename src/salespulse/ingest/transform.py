@@ -12,15 +12,18 @@ Rows with a problem are left out of the canonical result (and counted as rejecte
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import duckdb
 
 from salespulse.ingest.mapping import Field, Format, Mapping, Source
 from salespulse.ingest.readers import ReadResult, ident, sql_str
-from salespulse.ingest.validate import MAX_LISTED, NON_NEGATIVE, ImportProblem
+from salespulse.ingest.validate import NON_NEGATIVE, ImportProblem
 from salespulse.warehouse.schema import TABLES_BY_NAME, Column
 
 STAGE_FIELDS = {("deals", "stage_id"), ("deal_stage_history", "stage_id")}
@@ -58,6 +61,7 @@ class Check:
     problem: str  # may contain {value}
     hint: str | None
     value_sql: str = "NULL"
+    hint_for: Callable[[str | None], str] | None = None  # a hint that depends on the value
 
 
 @dataclass
@@ -74,12 +78,37 @@ class Staged:
 
 
 def _num(raw: str, fmt: Format) -> str:
+    """A number from text; NaN, infinity and overflowing values (1e400) are not numbers."""
     x = f"regexp_replace({raw}, '[\\s\u00a0€$£]', '', 'g')"
     if fmt.thousands:
         x = f"replace({x}, {sql_str(fmt.thousands)}, '')"
     if fmt.decimal == ",":
         x = f"replace({x}, ',', '.')"
-    return f"TRY_CAST({x} AS DOUBLE)"
+    v = f"TRY_CAST({x} AS DOUBLE)"
+    return f"(CASE WHEN isfinite({v}) THEN {v} END)"
+
+
+_THOUSANDS = {
+    ",": re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"),
+    ".": re.compile(r"^[-+]?\d{1,3}(\.\d{3})+(,\d+)?$"),
+}
+
+
+def number_hint(value: str | None, fmt: Format) -> str:
+    """What to do about a value that is not a number in this format."""
+    text = re.sub(r"[\s\u00a0€$£]", "", value or "")
+    if re.match(r"^[-+]?(nan|inf(inity)?)$", text, re.IGNORECASE):
+        return "NaN and infinity are not amounts: fix the value or leave the cell empty"
+    if re.match(r"^[-+]?[\d.,]*[eE][-+]?\d+$", text):
+        return "the number is too large (beyond ±1.8e308): fix the value"
+    for sep, rx in _THOUSANDS.items():
+        if rx.match(text) and fmt.thousands != sep:
+            other = "." if sep == "," else ","
+            extra = f' and format.decimal = "{other}"' if fmt.decimal != other else ""
+            return f'set format.thousands = "{sep}"{extra} for numbers like {value!r}'
+    if "," in text and fmt.decimal != ",":
+        return 'set format.decimal = "," for decimal commas, or fix the value'
+    return "fix the value"
 
 
 def _timestamp(raw: str, formats: tuple[str, ...]) -> str:
@@ -141,10 +170,17 @@ def _fmt_hint(col: Column, fmt: Format) -> str:
 class Stager:
     """Builds canonical staging tables from read sources, collecting problems."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, mapping: Mapping, today: date | None = None
+    ) -> None:
         self.con = con
         self.mapping = mapping
+        self.today = today or date.today()
+        c = mapping.checks
+        self.earliest = c.earliest_date
+        self.latest = _add_years(self.today, c.max_years_ahead)
         self.problems: list[ImportProblem] = []
+        self.warnings: list[ImportProblem] = []
         p = mapping.pipeline
         self.stage_ids = [s.stage_id for s in p.stages] if p else []
         self.closed = [s.stage_id for s in p.stages if s.outcome] if p else []
@@ -335,12 +371,27 @@ class Stager:
             else:
                 p = _parse(rc, col, fmt, f)
                 if col.dtype != "string":
+                    numeric = col.dtype in ("float64", "int64")
                     checks.append(
                         Check(
                             f"{rc} IS NOT NULL AND {ident(cname)} IS NULL",
                             label,
                             "cannot read {value} as " + _expected(col, fmt, f),
                             _fmt_hint(col, fmt),
+                            rc,
+                            functools.partial(number_hint, fmt=fmt) if numeric else None,
+                        )
+                    )
+                if col.dtype in ("date", "timestamp"):
+                    lo, hi = self.earliest.isoformat(), self.latest.isoformat()
+                    v = ident(cname)
+                    checks.append(
+                        Check(
+                            f"{v} < DATE {sql_str(lo)} OR {v} >= DATE {sql_str(hi)} + 1",
+                            label,
+                            f"implausible date {{value}} (outside {lo} … {hi})",
+                            "fix the value (or the date format); if it is right, widen "
+                            "[checks] earliest_date / max_years_ahead in the mapping",
                             rc,
                         )
                     )
@@ -477,23 +528,14 @@ class Stager:
                 continue
             rows = self.q(
                 f"SELECT _file, _row, {ch.value_sql} FROM {ident(stg)} WHERE coalesce({c}, false) "
-                f"ORDER BY _file, _row LIMIT {MAX_LISTED}"
+                "ORDER BY _file, _row"
             )
             for file, row, value in rows:
                 shown = "''" if value is None else repr(str(value)[:80])
+                hint = ch.hint_for(None if value is None else str(value)) if ch.hint_for else None
                 self.problems.append(
                     ImportProblem(
-                        file, int(row), ch.column, ch.problem.format(value=shown), ch.hint
-                    )
-                )
-            if n > MAX_LISTED:
-                self.problems.append(
-                    ImportProblem(
-                        rows[0][0],
-                        None,
-                        ch.column,
-                        f"… and {n - MAX_LISTED:,} more rows with the same problem",
-                        ch.hint,
+                        file, int(row), ch.column, ch.problem.format(value=shown), hint or ch.hint
                     )
                 )
         return conds
@@ -519,6 +561,13 @@ class Stager:
         if cname == "currency" and self.mapping.currency and table in ("deals", "contracts"):
             return sql_str(self.mapping.currency)
         return None
+
+
+def _add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
 
 
 def _sqltype(col: Column) -> str:
