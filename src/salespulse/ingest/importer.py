@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from salespulse.errors import UserError
 from salespulse.ingest import load, log, workdir
-from salespulse.ingest.mapping import CREATABLE, Mapping, Source, load_mapping
+from salespulse.ingest.mapping import ATTRIBUTE_TABLES, CREATABLE, Mapping, Source, load_mapping
 from salespulse.ingest.readers import ReadResult, SourceError, ident, read_file, sql_str
 from salespulse.ingest.transform import Staged, Stager
 from salespulse.ingest.validate import ImportProblem
@@ -173,6 +173,7 @@ def _run(
     snapshot_at = as_of or started
     result = ImportResult(str(m.path), store.location, dry_run, skipped_sources=list(m.skipped))
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # text without an offset is never read as local time
     with workdir.scratch() as tmp:
         try:
             staged, file_level = _stage_all(m, con, result, tmp, progress, snapshot_at)
@@ -207,7 +208,7 @@ def _stage_all(
     total = sum(len(s.files) for s in m.sources)
     done = 0
     staged: list[Staged] = []
-    ready: list[tuple[Source, list[ReadResult]]] = []
+    ready: list[tuple[Source, list[ReadResult], dict[str, ReadResult]]] = []
     for si, src in enumerate(m.sources):
         reads: list[ReadResult] = []
         for fi, path in enumerate(src.files):
@@ -242,11 +243,32 @@ def _stage_all(
                     "rows": r.rows,
                 }
             )
-        if len(reads) == len(src.files):
-            ready.append((src, reads))
+        lookups: dict[str, ReadResult] = {}
+        for lk in src.lookups:
+            try:
+                lookups[lk.name] = read_file(
+                    con, f"_lookup_{si}_{lk.name}", lk.file, lk.format, tmp
+                )
+            except SourceError as exc:
+                result.problems.append(exc.problem)
+                fatal = True
+                continue
+            r = lookups[lk.name]
+            result.files.append(
+                {
+                    "source": f"{src.name}.lookup.{lk.name}",
+                    "table_name": src.table,
+                    "path": str(lk.file),
+                    "sha256": r.sha256,
+                    "bytes": r.size,
+                    "rows": r.rows,
+                }
+            )
+        if len(reads) == len(src.files) and len(lookups) == len(src.lookups):
+            ready.append((src, reads, lookups))
     con.execute("SET enable_external_access = false")
-    for src, reads in ready:
-        st = stager.stage(src, reads)
+    for src, reads, lookups in ready:
+        st = stager.stage(src, reads, lookups)
         if st is not None:
             staged.append(st)
         else:
@@ -276,6 +298,8 @@ def _finish(
         by_table.setdefault(st.source.table, []).append(st.out)
         if st.history:
             by_table.setdefault("deal_stage_history", []).append(st.history)
+        if st.attributes:
+            by_table.setdefault("custom_attributes", []).append(st.attributes)
         for k, v in st.labels.items():
             labels[(st.source.name, k)] = v
     if m.pipeline is not None:
@@ -289,7 +313,7 @@ def _finish(
         con.execute(f"CREATE TEMP TABLE {ident('_all_' + name)} AS {union}")
         _conform_staging(con, t, "_all_" + name)
         pk = ", ".join(ident(k) for k in t.primary_key)
-        if name == "deal_stage_history":  # the same entry twice is one fact
+        if name in ("deal_stage_history", "custom_attributes"):  # the first one counts
             con.execute(
                 f"CREATE TEMP TABLE {ident('_new_' + name)} AS "
                 f"SELECT * FROM {ident('_all_' + name)} "
@@ -337,6 +361,7 @@ def _finish(
         if name in needed:
             load.pull_current(store, con, TABLES_BY_NAME[name], keys_only=name not in present)
     _references(m, con, present, labels, counts, result)
+    _drop_orphan_attributes(con)
     present = [t for t in ORDER if t in present or _exists(con, "_new_" + t)]
     progress("checking", 1, 3)
 
@@ -543,6 +568,23 @@ def _references(
                 )
             con.execute(f"DELETE FROM {ident('_new_' + name)} WHERE {cond}")
             counts.setdefault(name, TableCounts()).rejected += n
+
+
+def _drop_orphan_attributes(con: duckdb.DuckDBPyConnection) -> None:
+    """Attributes of records left out of the import (duplicates, bad references) go too."""
+    if not _exists(con, "_new_custom_attributes"):
+        return
+    for name in ATTRIBUTE_TABLES:
+        pk = ident(TABLES_BY_NAME[name].primary_key[0])
+        kept = (
+            f"SELECT {pk} FROM {ident('_new_' + name)}"
+            if _exists(con, "_new_" + name)
+            else "SELECT NULL"
+        )
+        con.execute(
+            f"DELETE FROM _new_custom_attributes WHERE record_table = {sql_str(name)} "
+            f"AND record_id NOT IN ({kept})"
+        )
 
 
 def _snapshot_history(

@@ -62,6 +62,7 @@ _TOP_KEYS = {
     "unknown_references",
     "sources",
     "checks",
+    "timezone",
 }
 _FORMAT_KEYS = {
     "locale",
@@ -87,7 +88,14 @@ _SOURCE_KEYS = {
     "stage_date_columns",
     "filter",
     "distinct",
+    "lookup",
+    "timezone",
+    "attributes",
 }
+_LOOKUP_KEYS = {"file", "key", "on", "format"}
+#: Tables whose records can carry custom attributes (``[sources.x.attributes]``).
+ATTRIBUTE_TABLES = ("accounts", "leads", "deals")
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIELD_KEYS = {
     "column",
     "value",
@@ -137,6 +145,21 @@ class Format:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Another file of the source, joined to each row: ``key`` (its column) = ``on``.
+
+    Its columns are available to fields as ``"<name>.<column>"``; a row whose ``on`` value
+    is not in the file gets empty values. ``key`` must be unique in the file.
+    """
+
+    name: str
+    file: Path
+    key: str
+    on: str  # column of the source file
+    format: Format
+
+
+@dataclass(frozen=True)
 class Source:
     """One export (one or more files of the same layout) feeding one canonical table."""
 
@@ -152,6 +175,11 @@ class Source:
     stage_date_columns: str | None = None
     filter: str | None = None  # SQL condition on source columns; other rows are ignored
     distinct: bool = False  # identical canonical rows collapse into one (e.g. teams from reps)
+    lookups: tuple[Lookup, ...] = ()
+    #: IANA zone the export's times are written in (None: UTC); see docs/import.md.
+    timezone: str | None = None
+    #: Custom attributes (accounts, leads, deals): attribute name → how to fill it.
+    attributes: dict[str, Field] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -459,6 +487,7 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
         base = path.parent
     base = base.resolve()
     fmt = _format(raw.get("format", {}), Format(), "[format]", path)
+    default_tz = _timezone(raw.get("timezone"), "timezone", path)
     currency = raw.get("currency")
     pipeline = _pipeline(raw["pipeline"], path) if "pipeline" in raw else None
     history = raw.get("history", {})
@@ -524,17 +553,23 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
             if fraw is False or fraw == "":
                 continue  # a preset field switched off
             columns[cname] = _field(fraw, f"{where} {cname}", path)
+        src_fmt = _format(spec.get("format", {}), fmt, f"{where}.format", path)
         sources.append(
             Source(
                 name=name,
                 table=tname,
                 files=tuple(files),
                 columns=columns,
-                format=_format(spec.get("format", {}), fmt, f"{where}.format", path),
+                format=src_fmt,
                 optional=optional,
                 stage_date_columns=spec.get("stage_date_columns"),
                 filter=spec.get("filter"),
                 distinct=bool(spec.get("distinct", False)),
+                lookups=_lookups(spec.get("lookup", {}), base, src_fmt, where, path),
+                timezone=_timezone(spec["timezone"], f"{where} timezone", path)
+                if "timezone" in spec
+                else default_tz,
+                attributes=_attributes(spec.get("attributes", {}), tname, where, path),
             )
         )
     if not sources:
@@ -557,6 +592,85 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
         skipped=tuple(skipped),
         checks=checks,
     )
+
+
+def _timezone(value: Any, where: str, path: Path) -> str | None:
+    if value is None or value in ("UTC", "utc", "Etc/UTC"):
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError(
+            f"{path}: {where}: unknown time zone {value!r}",
+            hint=_closest(str(value), available_timezones())
+            + " (IANA names like Europe/Amsterdam)",
+        ) from exc
+    return str(value)
+
+
+def _lookups(raw: Any, base: Path, fmt: Format, where: str, path: Path) -> tuple[Lookup, ...]:
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: {where}.lookup must be a table of lookups")
+    out: list[Lookup] = []
+    for name, spec in raw.items():
+        lw = f"{where}.lookup.{name}"
+        if not isinstance(spec, dict):
+            raise UserError(f'{path}: {lw} must be a table: file = "...", key = "...", on = "..."')
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise UserError(f"{path}: {lw}: a lookup name is a plain word", hint='e.g. "lead"')
+        _check_keys(lw, spec, _LOOKUP_KEYS, path)
+        for k in ("file", "key", "on"):
+            if not isinstance(spec.get(k), str) or not spec[k]:
+                raise UserError(
+                    f"{path}: {lw} needs {k}",
+                    hint='file = "leads.csv", key = "<its id column>", on = "<column here>"',
+                )
+        files = _resolve_files({"file": spec["file"]}, base, lw, path)
+        if len(files) != 1 or not files[0].is_file():
+            raise UserError(
+                f"{path}: {lw}: file not found: {files[0] if files else spec['file']}",
+                hint="paths are relative to the mapping file's data_dir (or --data-dir)",
+            )
+        out.append(
+            Lookup(
+                name=name,
+                file=files[0],
+                key=spec["key"],
+                on=spec["on"],
+                format=_format(spec.get("format", {}), fmt, f"{lw}.format", path),
+            )
+        )
+    return tuple(out)
+
+
+def _attributes(raw: Any, table: str, where: str, path: Path) -> dict[str, Field]:
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raise UserError(f'{path}: {where}.attributes must be a table: name = "column"')
+    if table not in ATTRIBUTE_TABLES:
+        raise UserError(
+            f"{path}: {where}: custom attributes are for {', '.join(ATTRIBUTE_TABLES)}, not {table}"
+        )
+    own = TABLES_BY_NAME[table].column_names
+    out: dict[str, Field] = {}
+    for name, fraw in raw.items():
+        if not _ATTRIBUTE_NAME.match(name):
+            raise UserError(
+                f"{path}: {where}.attributes: {name!r} is not a valid attribute name",
+                hint="lower case letters, digits and _, starting with a letter (lead_type)",
+            )
+        if name in own:
+            raise UserError(
+                f"{path}: {where}.attributes: {name!r} is a field of {table}",
+                hint=f"map it under [{where[1:-1]}.columns] instead",
+            )
+        if fraw is False or fraw == "":
+            continue
+        out[name] = _field(fraw, f"{where}.attributes {name}", path)
+    return out
 
 
 def _checks(raw: dict[str, Any], path: Path) -> Checks:

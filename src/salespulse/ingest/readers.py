@@ -317,6 +317,8 @@ def _cell(value: object, decimal: str) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()  # Excel keeps a date as a datetime at midnight
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()

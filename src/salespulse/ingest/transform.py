@@ -74,6 +74,7 @@ class Staged:
     rows_in: int
     history: str | None = None  # deal_stage_history rows from "date entered" columns
     rejected: int = 0
+    attributes: str | None = None  # custom_attributes rows of the source's records
     checks: list[Check] = field(default_factory=list)
 
 
@@ -111,14 +112,55 @@ def number_hint(value: str | None, fmt: Format) -> str:
     return "fix the value"
 
 
-def _timestamp(raw: str, formats: tuple[str, ...]) -> str:
-    parts = [f"TRY_STRPTIME({raw}, {sql_str(f)})" for f in formats]
-    parts.append(f"TRY_CAST({raw} AS TIMESTAMP)")
-    parts.append(f"TRY_CAST(TRY_CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)")
+_ISO_DATE = r"^\d{4}-\d{1,2}-\d{1,2}$"
+_OFFSET = r"\d[ T]?\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
+#: A date-only value in a timestamp field is stored at this hour UTC: it stays on its
+#: calendar day in every reporting time zone from UTC-12 to UTC+11.
+DATE_ONLY_HOUR = 12
+
+
+def _has_time(fmt: str) -> bool:
+    return any(d in fmt for d in ("%H", "%I", "%M", "%S", "%X", "%c", "%T"))
+
+
+def _timestamp(raw: str, formats: tuple[str, ...], tz: str | None = None) -> str:
+    """An instant in UTC from text.
+
+    Values with an offset (``Z``, ``+02:00``) are converted with it; other times are
+    wall-clock times in ``tz`` (the source's time zone; None = UTC). A date without a time
+    is a calendar day, not an instant: it is stored at ``DATE_ONLY_HOUR``:00 UTC.
+    """
+
+    def local(x: str) -> str:
+        return x if tz is None else f"timezone('UTC', timezone({sql_str(tz)}, {x}))"
+
+    noon = f"INTERVAL {DATE_ONLY_HOUR} HOUR"
+    parts = [
+        f"TRY_STRPTIME({raw}, {sql_str(f)}) + {noon}"
+        if not _has_time(f)
+        else local(f"TRY_STRPTIME({raw}, {sql_str(f)})")
+        for f in formats
+    ]
+    parts.append(
+        f"CASE WHEN regexp_matches({raw}, {sql_str(_ISO_DATE)}) "
+        f"THEN CAST(TRY_CAST({raw} AS DATE) AS TIMESTAMP) + {noon} END"
+    )
+    parts.append(
+        f"CASE WHEN regexp_matches({raw}, {sql_str(_OFFSET)}) "
+        f"THEN timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ)) END"
+    )
+    parts.append(local(f"TRY_CAST({raw} AS TIMESTAMP)"))
+    return f"COALESCE({', '.join(parts)})"
+
+
+def _date(raw: str, formats: tuple[str, ...]) -> str:
+    """A calendar date from text, as written (no time-zone conversion)."""
+    parts = [f"CAST(TRY_STRPTIME({raw}, {sql_str(f)}) AS DATE)" for f in formats]
+    parts.append(f"CAST(TRY_CAST({raw} AS TIMESTAMP) AS DATE)")
     return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
 
-def _parse(raw: str, col: Column, fmt: Format, f: Field | None) -> str:
+def _parse(raw: str, col: Column, fmt: Format, f: Field | None, tz: str | None = None) -> str:
     formats = (f.formats if f and f.formats else ()) or fmt.date_formats
     if col.dtype == "string":
         return raw
@@ -127,9 +169,9 @@ def _parse(raw: str, col: Column, fmt: Format, f: Field | None) -> str:
     if col.dtype == "int64":
         return f"CAST(round({_num(raw, fmt)}) AS BIGINT)"
     if col.dtype == "timestamp":
-        return _timestamp(raw, formats)
+        return _timestamp(raw, formats, tz)
     if col.dtype == "date":
-        return f"CAST({_timestamp(raw, formats)} AS DATE)"
+        return _date(raw, formats)
     if col.dtype == "boolean":
         t = ", ".join(sql_str(v) for v in fmt.true_values)
         fl = ", ".join(sql_str(v) for v in fmt.false_values)
@@ -223,20 +265,35 @@ class Stager:
         return x
 
     # -- one source --------------------------------------------------------------------
-    def stage(self, src: Source, reads: list[ReadResult]) -> Staged | None:
-        """Canonical rows of ``src`` in a staging table; ``None`` if the source is unusable."""
+    def stage(
+        self,
+        src: Source,
+        reads: list[ReadResult],
+        lookups: dict[str, ReadResult] | None = None,
+    ) -> Staged | None:
+        """Canonical rows of ``src`` in a staging table; ``None`` if the source is unusable.
+
+        ``lookups`` are the read files of the source's lookups, by lookup name.
+        """
         t = TABLES_BY_NAME[src.table]
         fmt = src.format
         before = len(self.problems)
-        # mapped columns must exist in every file of the source
+        lookups = lookups or {}
+        lk_cols = tuple(f"{lk.name}.{c}" for lk in src.lookups for c in lookups[lk.name].columns)
+        # mapped columns must exist in every file of the source (or in its lookups)
+        fields = [
+            *src.columns.items(),
+            *(("attributes." + k, v) for k, v in src.attributes.items()),
+        ]
         for rd in reads:
-            for cname, fd in src.columns.items():
+            have = rd.columns + lk_cols
+            for cname, fd in fields:
                 if (
                     fd.column is not None
                     and not fd.optional
-                    and self._resolve(fd.column, rd.columns) is None
+                    and self._resolve(fd.column, have) is None
                 ):
-                    near = difflib.get_close_matches(fd.column, rd.columns, n=1, cutoff=0.6)
+                    near = difflib.get_close_matches(fd.column, have, n=1, cutoff=0.6)
                     self.problems.append(
                         ImportProblem(
                             str(rd.path),
@@ -245,9 +302,35 @@ class Stager:
                             f"missing column {fd.column!r} (mapped to {src.table}.{cname})",
                             f"did you mean {near[0]!r}?"
                             if near
-                            else "the file has: " + ", ".join(rd.columns[:30]),
+                            else "the file has: " + ", ".join(have[:30]),
                         )
                     )
+            for lk in src.lookups:
+                if self._resolve(lk.on, rd.columns) is None:
+                    self.problems.append(
+                        ImportProblem(
+                            str(rd.path),
+                            1,
+                            lk.on,
+                            f"missing column {lk.on!r} (the key of lookup {lk.name!r})",
+                            f"set on = ... in [sources.{src.name}.lookup.{lk.name}]",
+                        )
+                    )
+        for lk in src.lookups:
+            lrd = lookups[lk.name]
+            if self._resolve(lk.key, lrd.columns) is None:
+                near = difflib.get_close_matches(lk.key, lrd.columns, n=1, cutoff=0.6)
+                self.problems.append(
+                    ImportProblem(
+                        str(lrd.path),
+                        1,
+                        lk.key,
+                        f"missing column {lk.key!r} (the key of lookup {lk.name!r})",
+                        f"did you mean {near[0]!r}?"
+                        if near
+                        else "the file has: " + ", ".join(lrd.columns[:30]),
+                    )
+                )
         for c in t.columns:
             if (
                 not c.nullable
@@ -271,6 +354,9 @@ class Stager:
             for rd in reads
         )
         cols_all = reads[0].columns
+        if src.lookups:
+            union = self._join_lookups(src, union, cols_all, lookups)
+            cols_all = cols_all + lk_cols
 
         # 1. raw text of every field (column / value / sql, value map, default)
         raw: dict[str, str] = {}
@@ -284,43 +370,7 @@ class Stager:
                 if r is None:
                     continue
             else:
-                if f.column is not None:
-                    found = self._resolve(f.column, cols_all)
-                    r = (
-                        self._nulls(ident(found), fmt)
-                        if found is not None
-                        else "CAST(NULL AS VARCHAR)"
-                    )
-                    label = f.column
-                elif f.value is not None:
-                    r = sql_str(f.value)
-                elif f.sql is not None:
-                    r = self._nulls(f"CAST(({f.sql}) AS VARCHAR)", fmt)
-                else:
-                    r = "CAST(NULL AS VARCHAR)"
-                if f.map:
-                    whens = " ".join(
-                        f"WHEN {sql_str(k.strip().lower())} THEN "
-                        + ("CAST(NULL AS VARCHAR)" if v is None else sql_str(v))
-                        for k, v in f.map.items()
-                    )
-                    if f.unmapped == "error":
-                        raw["o_" + c.name] = r
-                        keys = ", ".join(sql_str(k.strip().lower()) for k in f.map)
-                        o = ident("o_" + c.name)
-                        checks.append(
-                            Check(
-                                f"{o} IS NOT NULL AND lower({o}) NOT IN ({keys})",
-                                label,
-                                "value {value} is not in the field's value map",
-                                f"add it to the map of {c.name} in [sources.{src.name}.columns]",
-                                o,
-                            )
-                        )
-                    other = "CAST(NULL AS VARCHAR)" if f.unmapped == "empty" else r
-                    r = f"(CASE lower({r}) {whens} ELSE {other} END)"
-                if f.default is not None:
-                    r = f"COALESCE({r}, {sql_str(f.default)})"
+                r, label = self._field_raw(f, c.name, src, cols_all, raw, checks)
             if c.name in SYNONYMS and c.allowed:
                 syn = " ".join(
                     f"WHEN {sql_str(k)} THEN {sql_str(v)}"
@@ -330,6 +380,10 @@ class Stager:
                 r = f"(CASE lower({r}) {syn} ELSE lower({r}) END)"
             labels[c.name] = label
             raw[c.name] = r
+        for aname, f in src.attributes.items():
+            r, label = self._field_raw(f, "a_" + aname, src, cols_all, raw, checks)
+            labels["a_" + aname] = label
+            raw["a_" + aname] = r
         hist_cols: dict[str, str] = {}  # stage id -> source column with its entry date
         if src.stage_date_columns and src.table == "deals" and self.mapping.pipeline:
             rx = re.compile(src.stage_date_columns)
@@ -346,7 +400,7 @@ class Stager:
         # 2. parsed value of every field, from its raw text column r_<field>
         parsed: dict[str, str] = {}
         for cname in raw:
-            if cname.startswith("o_"):
+            if cname.startswith(("o_", "a_")):
                 continue
             rc = ident("r_" + cname)
             label = labels[cname]
@@ -369,7 +423,7 @@ class Stager:
                     )
                 )
             else:
-                p = _parse(rc, col, fmt, f)
+                p = _parse(rc, col, fmt, f, src.timezone)
                 if col.dtype != "string":
                     numeric = col.dtype in ("float64", "int64")
                     checks.append(
@@ -510,11 +564,167 @@ class Stager:
             self.con.execute(
                 f"CREATE TEMP TABLE {ident(history)} AS SELECT * FROM ({' UNION ALL '.join(parts)})"
             )
+        attributes = None
+        if src.attributes:
+            attributes = f"_attr_{src.name}"
+            pk = ident(t.primary_key[0])
+            parts = [
+                f"SELECT _file, _row, _src, {sql_str(src.table)} AS record_table, "
+                f"o.{pk} AS record_id, {sql_str(a)} AS name, {ident('r_a_' + a)} AS value "
+                f"FROM {ident(stg)} JOIN {ident(out)} o USING (_file, _row)"
+                for a in src.attributes
+            ]
+            self.con.execute(
+                f"CREATE TEMP TABLE {ident(attributes)} AS {' UNION ALL '.join(parts)}"
+            )
         self.con.execute(f"DROP TABLE {ident(stg)}")
-        return Staged(src, out, labels, rows_in, history, rows_in - rows_out, checks)
+        self._run_checks(out, self._warning_checks(src, labels), into=self.warnings)
+        return Staged(
+            src,
+            out,
+            labels,
+            rows_in,
+            history,
+            rows_in - rows_out,
+            checks=checks,
+            attributes=attributes,
+        )
 
-    def _run_checks(self, stg: str, checks: list[Check]) -> list[str]:
-        """Count every check in one pass; list the rows of those that hit."""
+    def _warning_checks(self, src: Source, labels: dict[str, str]) -> list[Check]:
+        """Suspicious but valid values, on the canonical rows ``out`` of ``src``."""
+        if src.table != "deals":
+            return []
+        have = {r[0] for r in self.q(f"DESCRIBE {ident('_out_' + src.name)}")}
+        out: list[Check] = []
+        if {"created_at", "closed_at"} <= have:
+            out.append(
+                Check(
+                    "closed_at < created_at",
+                    labels.get("closed_at", "closed_at"),
+                    "the deal was closed ({value}) before it was created",
+                    "check the dates; cycle times of this deal will be negative",
+                    "CAST(closed_at AS VARCHAR) || ' < ' || CAST(created_at AS VARCHAR)",
+                )
+            )
+        if "closed_at" in have:
+            end = sql_str(self.today.isoformat())
+            out.append(
+                Check(
+                    f"closed_at >= DATE {end} + 2",
+                    labels.get("closed_at", "closed_at"),
+                    "the deal was closed in the future ({value})",
+                    "a closed deal's close date is when it was won or lost; check the value "
+                    "(or --as-of)",
+                    "CAST(closed_at AS VARCHAR)",
+                )
+            )
+        if {"amount", "outcome"} <= have:
+            out.append(
+                Check(
+                    "outcome = 'won' AND amount = 0",
+                    labels.get("amount", "amount"),
+                    "a won deal with amount {value}",
+                    "a won deal of 0 lowers average deal size and win value; leave the amount "
+                    "empty if it is unknown",
+                    "CAST(amount AS VARCHAR)",
+                )
+            )
+        return out
+
+    def _join_lookups(
+        self,
+        src: Source,
+        union: str,
+        cols: tuple[str, ...],
+        lookups: dict[str, ReadResult],
+    ) -> str:
+        """The source rows with each lookup's columns joined on (``name.column``)."""
+        fmt = src.format
+        select = ["s.*"]
+        joins = []
+        for i, lk in enumerate(src.lookups):
+            rd = lookups[lk.name]
+            key = self._resolve(lk.key, rd.columns)
+            on = self._resolve(lk.on, cols)
+            assert key is not None and on is not None  # checked in stage()
+            k = self._nulls(ident(key), lk.format)
+            dups = self.q(
+                f"SELECT {k}, rowid + 2, first_value(rowid + 2) OVER w FROM {ident(rd.table)} "
+                f"WHERE {k} IS NOT NULL WINDOW w AS (PARTITION BY {k} ORDER BY rowid) "
+                "QUALIFY row_number() OVER w > 1 ORDER BY rowid"
+            )
+            for value, row, first in dups:
+                self.problems.append(
+                    ImportProblem(
+                        str(rd.path),
+                        int(row),
+                        key,
+                        f"duplicate key {str(value)!r} in lookup {lk.name!r} (also in row {first})",
+                        "a lookup key must identify one row; remove the duplicate",
+                    )
+                )
+            alias = f"_lk{i}"
+            joins.append(
+                f"LEFT JOIN (SELECT {k} AS _key, * FROM {ident(rd.table)} "
+                f"QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY rowid) = 1) {alias} "
+                f"ON {alias}._key = {self._nulls('s.' + ident(on), fmt)}"
+            )
+            select += [f"{alias}.{ident(c)} AS {ident(lk.name + '.' + c)}" for c in rd.columns]
+        return f"SELECT {', '.join(select)} FROM ({union}) s {' '.join(joins)}"
+
+    def _field_raw(
+        self,
+        f: Field,
+        name: str,
+        src: Source,
+        cols_all: tuple[str, ...],
+        raw: dict[str, str],
+        checks: list[Check],
+    ) -> tuple[str, str]:
+        """The raw-text SQL of a field (column / value / sql, value map, default), its label."""
+        fmt = src.format
+        label = name
+        if f.column is not None:
+            found = self._resolve(f.column, cols_all)
+            r = self._nulls(ident(found), fmt) if found is not None else "CAST(NULL AS VARCHAR)"
+            label = f.column
+        elif f.value is not None:
+            r = sql_str(f.value)
+        elif f.sql is not None:
+            r = self._nulls(f"CAST(({f.sql}) AS VARCHAR)", fmt)
+        else:
+            r = "CAST(NULL AS VARCHAR)"
+        if f.map:
+            whens = " ".join(
+                f"WHEN {sql_str(k.strip().lower())} THEN "
+                + ("CAST(NULL AS VARCHAR)" if v is None else sql_str(v))
+                for k, v in f.map.items()
+            )
+            if f.unmapped == "error":
+                raw["o_" + name] = r
+                keys = ", ".join(sql_str(k.strip().lower()) for k in f.map)
+                o = ident("o_" + name)
+                checks.append(
+                    Check(
+                        f"{o} IS NOT NULL AND lower({o}) NOT IN ({keys})",
+                        label,
+                        "value {value} is not in the field's value map",
+                        f"add it to the map of {name.removeprefix('a_')} in [sources.{src.name}."
+                        + ("attributes]" if name.startswith("a_") else "columns]"),
+                        o,
+                    )
+                )
+            other = "CAST(NULL AS VARCHAR)" if f.unmapped == "empty" else r
+            r = f"(CASE lower({r}) {whens} ELSE {other} END)"
+        if f.default is not None:
+            r = f"COALESCE({r}, {sql_str(f.default)})"
+        return r, label
+
+    def _run_checks(
+        self, stg: str, checks: list[Check], into: list[ImportProblem] | None = None
+    ) -> list[str]:
+        """Count every check in one pass; list the rows of those that hit (in ``into``)."""
+        into = self.problems if into is None else into
         if not checks:
             return []
         conds = [ch.condition for ch in checks]
@@ -533,7 +743,7 @@ class Stager:
             for file, row, value in rows:
                 shown = "''" if value is None else repr(str(value)[:80])
                 hint = ch.hint_for(None if value is None else str(value)) if ch.hint_for else None
-                self.problems.append(
+                into.append(
                     ImportProblem(
                         file, int(row), ch.column, ch.problem.format(value=shown), hint or ch.hint
                     )

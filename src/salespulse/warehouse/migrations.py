@@ -67,6 +67,9 @@ MIGRATIONS: list[Migration] = [
         "add deal field history and data settings",
         _create("deal_field_history", "data_settings"),
     ),
+    Migration(
+        4, "add custom attributes of accounts, leads and deals", _create("custom_attributes")
+    ),
 ]
 
 
