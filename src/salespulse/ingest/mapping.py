@@ -91,6 +91,7 @@ _SOURCE_KEYS = {
     "lookup",
     "timezone",
     "attributes",
+    "on_duplicate",
 }
 _LOOKUP_KEYS = {"file", "key", "on", "format"}
 #: Tables whose records can carry custom attributes (``[sources.x.attributes]``).
@@ -106,6 +107,7 @@ _FIELD_KEYS = {
     "format",
     "when_closed",
     "optional",
+    "split",
 }
 _STAGE_KEYS = {"name", "id", "order", "probability", "outcome", "aliases", "required"}
 _HISTORY_KEYS = {"snapshots", "current_stage"}
@@ -126,6 +128,8 @@ class Field:
     formats: tuple[str, ...] = ()
     when_closed: bool = False
     optional: bool = False  # a missing column leaves the field empty instead of an error
+    #: The column holds a list (HubSpot's ``"123;456"`` associations): take its first item.
+    split: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,9 @@ class Source:
     timezone: str | None = None
     #: Custom attributes (accounts, leads, deals): attribute name → how to fill it.
     attributes: dict[str, Field] = field(default_factory=dict)
+    #: Rows of this source with the same key: ``error`` (a problem) or ``last`` (the last
+    #: one in file order wins, e.g. history rows that share a timestamp).
+    on_duplicate: str = "error"
 
 
 @dataclass(frozen=True)
@@ -348,6 +355,7 @@ def _field(raw: Any, where: str, path: Path) -> Field:
         formats=tuple(_as_list(raw.get("format"))),
         when_closed=bool(raw.get("when_closed", False)),
         optional=bool(raw.get("optional", False)),
+        split=None if not raw.get("split") else str(raw["split"]),
     )
 
 
@@ -570,6 +578,7 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
                 if "timezone" in spec
                 else default_tz,
                 attributes=_attributes(spec.get("attributes", {}), tname, where, path),
+                on_duplicate=_on_duplicate(spec.get("on_duplicate", "error"), where, path),
             )
         )
     if not sources:
@@ -592,6 +601,12 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
         skipped=tuple(skipped),
         checks=checks,
     )
+
+
+def _on_duplicate(value: Any, where: str, path: Path) -> str:
+    if value not in ("error", "last"):
+        raise UserError(f"{path}: {where} on_duplicate = {value!r}", hint="use error or last")
+    return str(value)
 
 
 def _timezone(value: Any, where: str, path: Path) -> str | None:

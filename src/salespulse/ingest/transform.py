@@ -544,6 +544,12 @@ class Stager:
             f"{keep} FROM {ident(stg)} WHERE NOT ({bad})"
         )
         rows_out = int(self.q(f"SELECT count(*) FROM {ident(out)}")[0][0])
+        if src.on_duplicate == "last":
+            pk = ", ".join(ident(k) for k in t.primary_key)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {ident(out)} AS SELECT * FROM {ident(out)} "
+                f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY _file DESC, _row DESC) = 1"
+            )
         names = ", ".join(ident(c.name) for c in final)
         if src.distinct:
             self.con.execute(
@@ -694,6 +700,11 @@ class Stager:
             r = self._nulls(f"CAST(({f.sql}) AS VARCHAR)", fmt)
         else:
             r = "CAST(NULL AS VARCHAR)"
+        if f.split:
+            r = (
+                f"NULLIF(TRIM(list_filter(string_split({r}, {sql_str(f.split)}), "
+                f"x -> TRIM(x) <> '')[1]), '')"
+            )
         if f.map:
             whens = " ".join(
                 f"WHEN {sql_str(k.strip().lower())} THEN "
