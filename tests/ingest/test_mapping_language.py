@@ -249,7 +249,7 @@ def test_a_missing_attribute_column_is_a_problem(simple: Path, tmp_path: Path) -
     assert "missing column 'contrakt'" in p.problem and p.row == 1
 
 
-def test_version_3_database_gets_custom_attributes(tmp_path: Path) -> None:
+def test_version_3_database_gets_custom_attributes_and_subscriptions(tmp_path: Path) -> None:
     db = tmp_path / "v3.duckdb"
     con = ibis.duckdb.connect(str(db))
     con.raw_sql(
@@ -259,11 +259,14 @@ def test_version_3_database_gets_custom_attributes(tmp_path: Path) -> None:
     for t in (*TABLES, *SYSTEM_TABLES):
         if t.name != "custom_attributes":
             con.raw_sql(t.create_sql())
+    con.raw_sql("ALTER TABLE contracts DROP COLUMN billing_period")  # as in v3
+    con.raw_sql("ALTER TABLE contracts DROP COLUMN recurring_amount")
     con.raw_sql("INSERT INTO schema_migrations VALUES (3, 'v3', TIMESTAMP '2026-01-01 00:00:00')")
     con.disconnect()
     store = connect(db)
     assert store.schema_version() == SCHEMA_VERSION
     assert store.counts()["custom_attributes"] == 0
+    assert list(store.con.table("contracts").columns)[-2:] == ["billing_period", "recurring_amount"]
     assert migrations.ensure_schema(store.con) == []
     store.close()
 
@@ -328,3 +331,57 @@ def test_every_problem_is_counted_and_reported(
         run_import(simple, tmp_path / "x.duckdb")
     assert len(exc.value.result.problems) == 250
     assert str(exc.value).startswith("250 problems in the input")
+
+
+SUBSCRIPTIONS = """
+[unknown_references]
+accounts = "create"
+[sources.contracts]
+file = "contracts.csv"
+[sources.contracts.columns]
+contract_id = "id"
+account_id = "customer"
+signed_on = "signed"
+start_on = "start"
+end_on = "end"
+billing_period = "billing"
+recurring_amount = "charge"
+"""
+
+
+def test_subscriptions_keep_their_recurring_charge_and_derive_the_total(
+    simple: Path, tmp_path: Path
+) -> None:
+    (simple.parent / "contracts.csv").write_text(
+        "id,customer,signed,start,end,billing,charge\n"
+        "C1,A1,2024-01-10,2024-01-15,2025-01-14,Monthly,100\n"
+        "C2,A2,2024-02-01,2024-03-01,2026-02-28,annual,1200\n"
+        "C3,A1,2024-02-01,2024-04-01,2024-09-30,quarterly,300\n"
+    )
+    simple.write_text(simple.read_text() + SUBSCRIPTIONS)
+    db = tmp_path / "x.duckdb"
+    run_import(simple, db)
+    rows = _rows(
+        db, "SELECT contract_id, billing_period, recurring_amount, value FROM contracts ORDER BY 1"
+    )
+    assert rows == [
+        ("C1", "month", 100.0, 1200.0),  # 12 monthly charges
+        ("C2", "year", 1200.0, 2400.0),  # 2 years
+        ("C3", "quarter", 300.0, 600.0),  # 2 quarters
+    ]
+    # open-ended: no total can be derived
+    (simple.parent / "contracts.csv").write_text(
+        "id,customer,signed,start,end,billing,charge\nC4,A1,2024-01-10,2024-01-15,,month,100\n"
+    )
+    with pytest.raises(ImportFailed) as exc:
+        run_import(simple, db)
+    [p] = exc.value.result.problems
+    assert p.row == 2 and "cannot derive contracts.value" in p.problem
+    # a mapped value is kept as given
+    simple.write_text(simple.read_text().replace('charge"\n', 'charge"\nvalue = { value = "0" }\n'))
+    (simple.parent / "contracts.csv").write_text(
+        "id,customer,signed,start,end,billing,charge\nC4,A1,2024-01-10,2024-01-15,,weekly,100\n"
+    )
+    with pytest.raises(ImportFailed) as exc:
+        run_import(simple, db)
+    assert "'weekly' is not one of: month, quarter, year" in exc.value.result.problems[0].problem

@@ -49,6 +49,13 @@ SYNONYMS: dict[str, dict[str, str]] = {
         "in": "inbound",
     },
     "outcome": {"closed won": "won", "closed lost": "lost", "no answer": "no_answer"},
+    "billing_period": {
+        "monthly": "month",
+        "quarterly": "quarter",
+        "yearly": "year",
+        "annual": "year",
+        "annually": "year",
+    },
 }
 
 
@@ -336,6 +343,7 @@ class Stager:
                 not c.nullable
                 and c.name not in src.columns
                 and self._default_raw(src.table, c.name) is None
+                and not (c.name == "value" and self._derives_value(src))
             ):
                 self.problems.append(
                     ImportProblem(
@@ -461,6 +469,8 @@ class Stager:
                     derived[cname] = (
                         f"(CASE WHEN {self._in('stage_id', self.closed)} THEN {ident(cname)} END)"
                     )
+        if self._derives_value(src) and {"start_on", "billing_period"} <= set(parsed):
+            derived["value"] = _subscription_value()
         for cname, f in src.columns.items():
             if f.when_closed and src.table != "deals":
                 self.problems.append(
@@ -475,7 +485,20 @@ class Stager:
         for c in final:
             v = ident(c.name)
             lab = labels.get(c.name, c.name)
-            if not c.nullable:
+            if c.name not in parsed:  # derived only: the subscription's total value
+                v = ident("d_" + c.name)
+                if not c.nullable:
+                    checks.append(
+                        Check(
+                            f"{v} IS NULL",
+                            labels.get("recurring_amount", "recurring_amount"),
+                            f"cannot derive {src.table}.{c.name}: a subscription needs "
+                            "recurring_amount, billing_period, start_on and end_on",
+                            "fill them in, or map value (the total over the term) for "
+                            "open-ended subscriptions",
+                        )
+                    )
+            elif not c.nullable:
                 checks.append(
                     Check(
                         f"{v} IS NULL AND {ident('r_' + c.name)} IS NULL",
@@ -775,6 +798,15 @@ class Stager:
             f"WHEN {self._in(st, self.lost)} THEN 'lost' END)"
         )
 
+    @staticmethod
+    def _derives_value(src: Source) -> bool:
+        """Contracts that give a recurring charge instead of their total value."""
+        return (
+            src.table == "contracts"
+            and "value" not in src.columns
+            and {"recurring_amount", "billing_period"} <= set(src.columns)
+        )
+
     def _default_raw(self, table: str, cname: str) -> str | None:
         """Fields a mapping need not fill: pipeline and currency of deals."""
         if table in ("deals",) and cname == "pipeline_id" and self.mapping.pipeline:
@@ -782,6 +814,24 @@ class Stager:
         if cname == "currency" and self.mapping.currency and table in ("deals", "contracts"):
             return sql_str(self.mapping.currency)
         return None
+
+
+#: Months per billing period of a subscription.
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _subscription_value() -> str:
+    """A subscription's total value: the charge × the billing periods in its term.
+
+    The term runs from ``start_on`` to ``end_on`` inclusive and counts in whole months
+    (2024-01-15 … 2025-01-14 is 12 months: 12 monthly or 1 yearly charge). Open-ended
+    subscriptions (no ``end_on``) have no total: null, a problem unless ``value`` is mapped.
+    """
+    k = " ".join(f"WHEN {sql_str(p)} THEN {m}" for p, m in PERIOD_MONTHS.items())
+    return (
+        "(recurring_amount * date_diff('month', start_on, CAST(end_on + INTERVAL 1 DAY AS DATE))"
+        f" / (CASE billing_period {k} END))"
+    )
 
 
 def _add_years(d: date, years: int) -> date:

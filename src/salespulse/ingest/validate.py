@@ -12,7 +12,7 @@ from pathlib import Path
 #: Canonical fields that must not be negative (money and counts).
 NON_NEGATIVE: dict[str, tuple[str, ...]] = {
     "deals": ("amount",),
-    "contracts": ("value",),
+    "contracts": ("value", "recurring_amount"),
     "products": ("list_price",),
     "accounts": ("employees", "annual_revenue"),
     "leads": ("employees",),

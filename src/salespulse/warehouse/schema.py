@@ -43,6 +43,7 @@ ACTIVITY_DIRECTIONS = ("outbound", "inbound")
 ACTIVITY_OUTCOMES = ("connected", "no_answer", "voicemail", "replied", "held", "no_show")
 DEAL_OUTCOMES = ("won", "lost")
 TARGET_GRAINS = ("month", "quarter", "year")
+BILLING_PERIODS = ("month", "quarter", "year")
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,18 @@ TABLES: tuple[Table, ...] = (
                 required=True,
             ),
             C("currency", "string", "ISO currency of `value`."),
+            C(
+                "billing_period",
+                "string",
+                "Subscriptions: how often the recurring charge is billed (month, quarter or "
+                "year); empty = a one-off order or contract.",
+                allowed=BILLING_PERIODS,
+            ),
+            C(
+                "recurring_amount",
+                "float64",
+                "Subscriptions: the charge per billing period, in `currency`.",
+            ),
         ),
         ("contract_id",),
         (
