@@ -7,6 +7,9 @@
 4. :mod:`load` compares with the stored rows; only inserted and updated rows are written,
    with the stage-history rows seen between snapshots and the log, in one transaction.
 
+Warnings (suspicious but valid rows, header-only files) are collected beside the problems
+and never stop the import.
+
 Any problem stops the import before anything is written, unless ``skip_bad_rows`` is set:
 then bad rows are left out (counted as *rejected*) and the rest is imported. Problems with
 whole files (missing, empty, undecodable, missing columns) always stop it.
