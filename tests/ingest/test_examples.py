@@ -102,6 +102,17 @@ def test_salesforce_example_imports_with_known_counts(tmp_path: Path) -> None:
     assert deals["expected_close_on"].notna().all()
     # Salesforce's empty id 000000000000000AAA is no reference
     assert store.table("leads").account_id.notnull().sum().execute() == 0
+    # OpportunityHistory's amount / close date / probability: one row per opportunity and
+    # change time; of two rows with the same time the later one in the file counts
+    fh = store.table("deal_field_history").order_by(["deal_id", "changed_at"]).execute()
+    last = {(r["OpportunityId"], r["CreatedDate"]): r for r in hist}  # later rows overwrite
+    assert len(fh) == len(last)
+    for row in fh.itertuples():
+        src = last[(row.deal_id, row.changed_at.strftime("%Y-%m-%d %H:%M:%S"))]
+        assert row.amount == float(src["Amount"])
+        assert str(row.expected_close_on)[:10] == src["CloseDate"][:10]
+        assert row.probability == pytest.approx(float(src["Probability"]) / 100)
+        assert 0 <= row.probability <= 1
     store.close()
 
 

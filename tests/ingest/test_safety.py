@@ -125,7 +125,7 @@ def test_newer_export_updates_changed_records_and_builds_history(
         )
     ) == [
         ("D1", "proposal", "2024-04-01 00:00:00"),  # seen at the snapshot
-        ("D2", "closed_won", "2024-03-20 00:00:00"),  # closed: the close date
+        ("D2", "closed_won", "2024-03-20 12:00:00"),  # closed: the close date (date-only)
     ]
     store.close()
     # the same newer export again: nothing changes
@@ -146,8 +146,8 @@ def test_current_stage_is_recorded_only_when_the_mapping_says_so(
     hist = store.table("deal_stage_history").order_by("deal_id").execute()
     assert hist["stage_id"].tolist() == ["qualify", "proposal", "closed_won"]
     assert hist["entered_at"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist() == [
-        "2024-01-05 00:00:00",  # open: created
-        "2024-02-10 00:00:00",
-        "2024-03-01 00:00:00",  # closed: closed_at
+        "2024-01-05 12:00:00",  # open: created (a date-only value is noon UTC)
+        "2024-02-10 12:00:00",
+        "2024-03-01 12:00:00",  # closed: closed_at
     ]
     store.close()

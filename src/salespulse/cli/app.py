@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from salespulse import __version__
 from salespulse.cli import (
@@ -55,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         return _exit(code, argv)
     except UserError as exc:
-        err_console.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+        # messages name TOML tables like [sources.deals]: not Rich markup
+        err_console.print(f"[bold red]Error:[/bold red] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console.print(f"[dim]Hint:[/dim] {exc.hint}", highlight=False)
+            err_console.print(f"[dim]Hint:[/dim] {escape(exc.hint)}", highlight=False)
         return _exit(2, argv)
     except KeyboardInterrupt:
         err_console.print("Interrupted.")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from salespulse.cli.common import DbOption, console, err_console, progress_bar
@@ -73,7 +74,7 @@ def import_(
             raise_on_problems=False,
         )
     if report is not None:
-        write_report(result.problems, report)
+        write_report(result.problems, report, result.warnings)
     _show(result, report)
     if result.problems and not (skip_bad_rows and result.counts):
         raise ImportFailed(result)
@@ -90,6 +91,22 @@ def _show(result: ImportResult, report: Path | None) -> None:
             err_console.print(
                 f"  {more}" + (f" in {report}" if report else " (use --report FILE)"),
                 highlight=False,
+                markup=False,
+            )
+    if result.warnings:
+        n = len(result.warnings)
+        err_console.print(
+            f"[bold yellow]{n} warning{'s' if n != 1 else ''}[/bold yellow] (imported anyway)",
+            highlight=False,
+        )
+        for w in result.warnings[:SHOWN]:
+            err_console.print(f"  {w}", highlight=False, markup=False)
+        if n > SHOWN:
+            more = f"… {n - SHOWN} more"
+            err_console.print(
+                f"  {more}" + (f" in {report}" if report else " (use --report FILE)"),
+                highlight=False,
+                markup=False,
             )
     if not result.counts:
         return
@@ -114,7 +131,9 @@ def _show(result: ImportResult, report: Path | None) -> None:
         grid.title = "Not imported"
     console.print(grid)
     for s in result.skipped_sources:
-        console.print(f"[dim]Skipped source {s!r}: its file is not there (optional).[/dim]")
+        console.print(
+            f"[dim]Skipped source {escape(repr(s))}: its file is not there (optional).[/dim]"
+        )
 
 
 def register(app: typer.Typer) -> None:

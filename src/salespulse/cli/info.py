@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from salespulse.cli.common import DbOption, FormatOption, OutputFormat, console, print_json
 from salespulse.ingest.log import history as import_history
+from salespulse.warehouse.attributes import summary as attribute_summary
 from salespulse.warehouse.store import connect, date_ranges, workspace
 
 
@@ -31,6 +34,7 @@ def info(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
             for name, n in counts.items()
         },
         "imports": import_history(store, limit=10),
+        "custom_attributes": [asdict(a) for a in attribute_summary(store)],
     }
     if fmt is OutputFormat.json:
         print_json(data)
@@ -47,7 +51,24 @@ def info(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     for name, t in data["tables"].items():  # type: ignore[attr-defined]
         grid.add_row(name, f"{t['rows']:,}", _day(t["first"]), _day(t["last"]))
     console.print(grid)
+    _show_attributes(data["custom_attributes"])  # type: ignore[arg-type]
     _show_imports(data["imports"])  # type: ignore[arg-type]
+
+
+def _show_attributes(attrs: list[dict[str, object]]) -> None:
+    """Custom attributes the imports kept (``[sources.x.attributes]`` in a mapping)."""
+    if not attrs:
+        return
+    grid = Table("record", "attribute", "records", "filled", "values", title="Custom attributes")
+    for a in attrs:
+        grid.add_row(
+            str(a["record_table"]),
+            escape(str(a["name"])),
+            f"{a['records']:,}",
+            f"{a['filled']:,}",
+            f"{a['distinct_values']:,}",
+        )
+    console.print(grid)
 
 
 def _show_imports(imports: list[dict[str, object]]) -> None:

@@ -7,6 +7,9 @@
 4. :mod:`load` compares with the stored rows; only inserted and updated rows are written,
    with the stage-history rows seen between snapshots and the log, in one transaction.
 
+Warnings (suspicious but valid rows, header-only files) are collected beside the problems
+and never stop the import.
+
 Any problem stops the import before anything is written, unless ``skip_bad_rows`` is set:
 then bad rows are left out (counted as *rejected*) and the rest is imported. Problems with
 whole files (missing, empty, undecodable, missing columns) always stop it.
@@ -14,7 +17,7 @@ whole files (missing, empty, undecodable, missing columns) always stop it.
 
 from __future__ import annotations
 
-import tempfile
+import errno
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +29,11 @@ import duckdb
 import pyarrow as pa
 
 from salespulse.errors import UserError
-from salespulse.ingest import load, log
-from salespulse.ingest.mapping import CREATABLE, Mapping, load_mapping
+from salespulse.ingest import load, log, workdir
+from salespulse.ingest.mapping import ATTRIBUTE_TABLES, CREATABLE, Mapping, Source, load_mapping
 from salespulse.ingest.readers import ReadResult, SourceError, ident, read_file, sql_str
 from salespulse.ingest.transform import Staged, Stager
-from salespulse.ingest.validate import MAX_LISTED, ImportProblem
+from salespulse.ingest.validate import ImportProblem
 from salespulse.warehouse.schema import TABLES, TABLES_BY_NAME, Table
 from salespulse.warehouse.store import Store, connect, default_db, utcnow
 
@@ -65,6 +68,9 @@ class ImportResult:
     dry_run: bool
     counts: dict[str, TableCounts] = field(default_factory=dict)
     problems: list[ImportProblem] = field(default_factory=list)
+    #: Suspicious but valid input (a header-only file, a deal closed before it was
+    #: created, …): listed like problems, but they do not stop the import.
+    warnings: list[ImportProblem] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     skipped_sources: list[str] = field(default_factory=list)
     import_id: str | None = None
@@ -119,11 +125,35 @@ def run_import(
     location = str(db) if db is not None else default_db()
     if dry_run and "://" not in location and not Path(location).expanduser().exists():
         location = ":memory:"  # nothing stored yet: check against an empty model, create nothing
-    store = connect(location)
     try:
-        return _run(m, store, dry_run, skip_bad_rows, as_of, progress or _noop, raise_on_problems)
-    finally:
-        store.close()
+        store = connect(location)
+        try:
+            return _run(
+                m, store, dry_run, skip_bad_rows, as_of, progress or _noop, raise_on_problems
+            )
+        finally:
+            store.close()
+    except (OSError, duckdb.Error) as exc:
+        if not _disk_full(exc):
+            raise
+        raise UserError(
+            f"the disk is full (writing {location} or the import's scratch folder "
+            f"{workdir.base_dir()}); nothing was imported",
+            hint="free some disk space and run the import again",
+        ) from exc
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says that a disk or quota is full."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(seen)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _run(
@@ -146,9 +176,10 @@ def _run(
     snapshot_at = as_of or started
     result = ImportResult(str(m.path), store.location, dry_run, skipped_sources=list(m.skipped))
     con = duckdb.connect()
-    with tempfile.TemporaryDirectory(prefix="salespulse-import-") as tmp:
+    con.execute("SET TimeZone = 'UTC'")  # text without an offset is never read as local time
+    with workdir.scratch() as tmp:
         try:
-            staged, file_level = _stage_all(m, con, result, Path(tmp), progress)
+            staged, file_level = _stage_all(m, con, result, tmp, progress, snapshot_at)
             if not file_level:
                 _finish(
                     m, store, con, staged, result, skip_bad_rows, snapshot_at, started, progress
@@ -163,14 +194,24 @@ def _run(
 
 
 def _stage_all(
-    m: Mapping, con: duckdb.DuckDBPyConnection, result: ImportResult, tmp: Path, progress: Progress
+    m: Mapping,
+    con: duckdb.DuckDBPyConnection,
+    result: ImportResult,
+    tmp: Path,
+    progress: Progress,
+    snapshot_at: datetime,
 ) -> tuple[list[Staged], bool]:
-    """Read and transform every source; also says whether a whole file was unusable."""
-    stager = Stager(con, m)
+    """Read and transform every source; also says whether a whole file was unusable.
+
+    All files are read first; then the staging database loses file access, so nothing a
+    mapping's expressions do can reach another file.
+    """
+    stager = Stager(con, m, snapshot_at.date())
     fatal = False
     total = sum(len(s.files) for s in m.sources)
     done = 0
     staged: list[Staged] = []
+    ready: list[tuple[Source, list[ReadResult], dict[str, ReadResult]]] = []
     for si, src in enumerate(m.sources):
         reads: list[ReadResult] = []
         for fi, path in enumerate(src.files):
@@ -184,6 +225,17 @@ def _stage_all(
                 done += 1
                 progress("reading files", done, total)
             reads.append(r)
+            if r.rows == 0:
+                result.warnings.append(
+                    ImportProblem(
+                        str(path),
+                        None,
+                        None,
+                        f"the file has a header but no data rows: nothing to import into "
+                        f"{src.table} from it",
+                        "check that the export is complete",
+                    )
+                )
             result.files.append(
                 {
                     "source": src.name,
@@ -194,13 +246,38 @@ def _stage_all(
                     "rows": r.rows,
                 }
             )
-        if len(reads) == len(src.files):
-            st = stager.stage(src, reads)
-            if st is not None:
-                staged.append(st)
-            else:
+        lookups: dict[str, ReadResult] = {}
+        for lk in src.lookups:
+            try:
+                lookups[lk.name] = read_file(
+                    con, f"_lookup_{si}_{lk.name}", lk.file, lk.format, tmp
+                )
+            except SourceError as exc:
+                result.problems.append(exc.problem)
                 fatal = True
+                continue
+            r = lookups[lk.name]
+            result.files.append(
+                {
+                    "source": f"{src.name}.lookup.{lk.name}",
+                    "table_name": src.table,
+                    "path": str(lk.file),
+                    "sha256": r.sha256,
+                    "bytes": r.size,
+                    "rows": r.rows,
+                }
+            )
+        if len(reads) == len(src.files) and len(lookups) == len(src.lookups):
+            ready.append((src, reads, lookups))
+    con.execute("SET enable_external_access = false")
+    for src, reads, lookups in ready:
+        st = stager.stage(src, reads, lookups)
+        if st is not None:
+            staged.append(st)
+        else:
+            fatal = True
     result.problems.extend(stager.problems)
+    result.warnings.extend(stager.warnings)
     return staged, fatal
 
 
@@ -224,6 +301,8 @@ def _finish(
         by_table.setdefault(st.source.table, []).append(st.out)
         if st.history:
             by_table.setdefault("deal_stage_history", []).append(st.history)
+        if st.attributes:
+            by_table.setdefault("custom_attributes", []).append(st.attributes)
         for k, v in st.labels.items():
             labels[(st.source.name, k)] = v
     if m.pipeline is not None:
@@ -237,7 +316,7 @@ def _finish(
         con.execute(f"CREATE TEMP TABLE {ident('_all_' + name)} AS {union}")
         _conform_staging(con, t, "_all_" + name)
         pk = ", ".join(ident(k) for k in t.primary_key)
-        if name == "deal_stage_history":  # the same entry twice is one fact
+        if name in ("deal_stage_history", "custom_attributes"):  # the first one counts
             con.execute(
                 f"CREATE TEMP TABLE {ident('_new_' + name)} AS "
                 f"SELECT * FROM {ident('_all_' + name)} "
@@ -251,7 +330,7 @@ def _finish(
         )
         dups = con.execute(
             f"SELECT _file, _row, _src, {pk}, _first_file, _first_row FROM _dups WHERE _n > 1 "
-            f"ORDER BY _file, _row LIMIT {MAX_LISTED}"
+            "ORDER BY _file, _row"
         ).fetchall()
         ndup = _count(con, "SELECT count(*) FROM _dups WHERE _n > 1")
         for file, row, src, *rest in dups:
@@ -266,12 +345,6 @@ def _finish(
                     f"duplicate {', '.join(t.primary_key)} {', '.join(repr(str(k)) for k in key)} "
                     f"(also in {also})",
                     "each record may appear once; remove or merge the duplicates",
-                )
-            )
-        if ndup > MAX_LISTED:
-            result.problems.append(
-                ImportProblem(
-                    dups[0][0], None, None, f"… and {ndup - MAX_LISTED:,} more duplicates"
                 )
             )
         counts.setdefault(name, TableCounts()).rejected += ndup
@@ -291,6 +364,7 @@ def _finish(
         if name in needed:
             load.pull_current(store, con, TABLES_BY_NAME[name], keys_only=name not in present)
     _references(m, con, present, labels, counts, result)
+    _drop_orphan_attributes(con)
     present = [t for t in ORDER if t in present or _exists(con, "_new_" + t)]
     progress("checking", 1, 3)
 
@@ -480,7 +554,7 @@ def _references(
                 continue
             rows = con.execute(
                 f"SELECT _file, _row, _src, {ident(fk.column)} FROM {ident('_new_' + name)} "
-                f"WHERE {cond} ORDER BY _file, _row LIMIT {MAX_LISTED}"
+                f"WHERE {cond} ORDER BY _file, _row"
             ).fetchall()
             noun = fk.table.rstrip("s")
             for file, row, src, value in rows:
@@ -495,14 +569,25 @@ def _references(
                         f'[unknown_references] {fk.table} = "empty" (or "create")',
                     )
                 )
-            if n > MAX_LISTED:
-                result.problems.append(
-                    ImportProblem(
-                        rows[0][0], None, None, f"… and {n - MAX_LISTED:,} more unknown references"
-                    )
-                )
             con.execute(f"DELETE FROM {ident('_new_' + name)} WHERE {cond}")
             counts.setdefault(name, TableCounts()).rejected += n
+
+
+def _drop_orphan_attributes(con: duckdb.DuckDBPyConnection) -> None:
+    """Attributes of records left out of the import (duplicates, bad references) go too."""
+    if not _exists(con, "_new_custom_attributes"):
+        return
+    for name in ATTRIBUTE_TABLES:
+        pk = ident(TABLES_BY_NAME[name].primary_key[0])
+        kept = (
+            f"SELECT {pk} FROM {ident('_new_' + name)}"
+            if _exists(con, "_new_" + name)
+            else "SELECT NULL"
+        )
+        con.execute(
+            f"DELETE FROM _new_custom_attributes WHERE record_table = {sql_str(name)} "
+            f"AND record_id NOT IN ({kept})"
+        )
 
 
 def _snapshot_history(

@@ -28,6 +28,7 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ _TOP_KEYS = {
     "history",
     "unknown_references",
     "sources",
+    "checks",
+    "timezone",
 }
 _FORMAT_KEYS = {
     "locale",
@@ -85,7 +88,15 @@ _SOURCE_KEYS = {
     "stage_date_columns",
     "filter",
     "distinct",
+    "lookup",
+    "timezone",
+    "attributes",
+    "on_duplicate",
 }
+_LOOKUP_KEYS = {"file", "key", "on", "format"}
+#: Tables whose records can carry custom attributes (``[sources.x.attributes]``).
+ATTRIBUTE_TABLES = ("accounts", "leads", "deals")
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIELD_KEYS = {
     "column",
     "value",
@@ -96,10 +107,12 @@ _FIELD_KEYS = {
     "format",
     "when_closed",
     "optional",
+    "split",
 }
 _STAGE_KEYS = {"name", "id", "order", "probability", "outcome", "aliases", "required"}
 _HISTORY_KEYS = {"snapshots", "current_stage"}
-ENCODINGS = ("auto", "utf-8", "windows-1252", "latin-1")
+_CHECK_KEYS = {"earliest_date", "max_years_ahead"}
+ENCODINGS = ("auto", "utf-8", "utf-16", "windows-1252", "latin-1")
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,8 @@ class Field:
     formats: tuple[str, ...] = ()
     when_closed: bool = False
     optional: bool = False  # a missing column leaves the field empty instead of an error
+    #: The column holds a list (HubSpot's ``"123;456"`` associations): take its first item.
+    split: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,21 @@ class Format:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Another file of the source, joined to each row: ``key`` (its column) = ``on``.
+
+    Its columns are available to fields as ``"<name>.<column>"``; a row whose ``on`` value
+    is not in the file gets empty values. ``key`` must be unique in the file.
+    """
+
+    name: str
+    file: Path
+    key: str
+    on: str  # column of the source file
+    format: Format
+
+
+@dataclass(frozen=True)
 class Source:
     """One export (one or more files of the same layout) feeding one canonical table."""
 
@@ -149,6 +179,14 @@ class Source:
     stage_date_columns: str | None = None
     filter: str | None = None  # SQL condition on source columns; other rows are ignored
     distinct: bool = False  # identical canonical rows collapse into one (e.g. teams from reps)
+    lookups: tuple[Lookup, ...] = ()
+    #: IANA zone the export's times are written in (None: UTC); see docs/import.md.
+    timezone: str | None = None
+    #: Custom attributes (accounts, leads, deals): attribute name → how to fill it.
+    attributes: dict[str, Field] = field(default_factory=dict)
+    #: Rows of this source with the same key: ``error`` (a problem) or ``last`` (the last
+    #: one in file order wins, e.g. history rows that share a timestamp).
+    on_duplicate: str = "error"
 
 
 @dataclass(frozen=True)
@@ -170,6 +208,15 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
+class Checks:
+    """Plausibility limits: a date outside [earliest_date, import date + max_years_ahead
+    years] is a problem (a typo like 2099 or 1900, or a wrong date format)."""
+
+    earliest_date: date = date(1990, 1, 1)
+    max_years_ahead: int = 10
+
+
+@dataclass(frozen=True)
 class Mapping:
     path: Path
     data_dir: Path
@@ -181,6 +228,7 @@ class Mapping:
     current_stage: bool
     unknown_references: dict[str, str]
     skipped: tuple[str, ...] = ()  # optional sources whose files are absent
+    checks: Checks = field(default_factory=Checks)
 
     def source_tables(self) -> list[str]:
         return sorted({s.table for s in self.sources})
@@ -239,7 +287,9 @@ def _format(raw: dict[str, Any], base: Format, where: str, path: Path) -> Format
         values.update(LOCALES[loc])
     values.update({k: v for k, v in raw.items() if k != "locale"})
     enc = str(values.get("encoding", base.encoding)).lower().replace("cp1252", "windows-1252")
-    enc = {"utf8": "utf-8", "utf-8-sig": "utf-8", "latin1": "latin-1"}.get(enc, enc)
+    enc = {"utf8": "utf-8", "utf-8-sig": "utf-8", "latin1": "latin-1", "utf16": "utf-16"}.get(
+        enc, enc
+    )
     if enc not in ENCODINGS:
         raise UserError(
             f"{path}: unsupported encoding {enc!r} in {where}", hint=_closest(enc, ENCODINGS)
@@ -290,6 +340,8 @@ def _field(raw: Any, where: str, path: Path) -> Field:
     unmapped = raw.get("unmapped", "keep")
     if unmapped not in ("keep", "error", "empty"):
         raise UserError(f"{path}: {where}.unmapped must be keep, error or empty")
+    if "sql" in raw:
+        check_sql(str(raw["sql"]), where, path)
     mp = raw.get("map", {})
     if not isinstance(mp, dict):
         raise UserError(f"{path}: {where}.map must be a table of source value = canonical value")
@@ -303,7 +355,57 @@ def _field(raw: Any, where: str, path: Path) -> Field:
         formats=tuple(_as_list(raw.get("format"))),
         when_closed=bool(raw.get("when_closed", False)),
         optional=bool(raw.get("optional", False)),
+        split=None if not raw.get("split") else str(raw["split"]),
     )
+
+
+#: Functions a mapping's ``sql`` / ``filter`` may not call: they read files, the
+#: environment or the database's own state. (The staging database also has file access
+#: switched off once the files are read; this check gives the clear message.)
+_FORBIDDEN_FUNCTIONS = re.compile(
+    r"^(read_.*|.*_scan|parquet_.*|sniff_csv|glob|query|query_table|getenv|st_read.*|"
+    r"load|install|pragma_.*|duckdb_.*|current_setting|which_secret|json_execute_serialized_sql)$"
+)
+
+
+def check_sql(expr: str, where: str, path: Path) -> None:
+    """Refuse a mapping expression that is more than an expression over the row.
+
+    A mapping file is code: an ``sql`` expression runs in the import. It may use
+    DuckDB's scalar functions on the source columns, but not subqueries, tables or
+    functions that read files (``read_text``, ``read_csv``, ``glob``, …).
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    bad = UserError(
+        f"{path}: {where}: sql may only be an expression over the row's columns: {expr!r}",
+        hint="no subqueries, tables or file readers (read_text, read_csv, glob, …); "
+        "to use another file of the source, declare a lookup (docs/import.md)",
+    )
+    try:
+        trees = sqlglot.parse(f"SELECT ({expr})", read="duckdb")
+    except sqlglot.errors.SqlglotError as exc:
+        raise UserError(
+            f"{path}: {where}: not a valid SQL expression: {expr!r}",
+            hint="a DuckDB expression, e.g. \"concat_ws(' ', FirstName, LastName)\"",
+        ) from exc
+    if len(trees) != 1 or not isinstance(trees[0], exp.Select):
+        raise bad
+    root = trees[0]
+    if root.args.get("from") or root.args.get("joins") or len(root.expressions) != 1:
+        raise bad
+    for node in root.walk():
+        if node is not root and isinstance(node, exp.Select | exp.Subquery | exp.Table):
+            raise bad
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if _FORBIDDEN_FUNCTIONS.match(name) or isinstance(node, exp.ReadCSV):
+                raise UserError(
+                    f"{path}: {where}: sql may not call {name}(): {expr!r}",
+                    hint="mapping expressions cannot read files; "
+                    "declare a lookup to use another file of the source (docs/import.md)",
+                )
 
 
 def _pipeline(raw: dict[str, Any], path: Path) -> Pipeline:
@@ -393,6 +495,7 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
         base = path.parent
     base = base.resolve()
     fmt = _format(raw.get("format", {}), Format(), "[format]", path)
+    default_tz = _timezone(raw.get("timezone"), "timezone", path)
     currency = raw.get("currency")
     pipeline = _pipeline(raw["pipeline"], path) if "pipeline" in raw else None
     history = raw.get("history", {})
@@ -414,6 +517,7 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
                 hint="create works for " + ", ".join(CREATABLE),
             )
 
+    checks = _checks(raw.get("checks", {}), path)
     sources: list[Source] = []
     skipped: list[str] = []
     for name, spec in raw.get("sources", {}).items():
@@ -443,6 +547,8 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
                 f"{path}: {where}: file not found: {shown}",
                 hint="paths are relative to the mapping file's data_dir (or --data-dir)",
             )
+        if spec.get("filter") is not None:
+            check_sql(str(spec["filter"]), f"{where} filter", path)
         t = TABLES_BY_NAME[tname]
         cols_raw = spec.get("columns", {})
         columns: dict[str, Field] = {}
@@ -455,17 +561,24 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
             if fraw is False or fraw == "":
                 continue  # a preset field switched off
             columns[cname] = _field(fraw, f"{where} {cname}", path)
+        src_fmt = _format(spec.get("format", {}), fmt, f"{where}.format", path)
         sources.append(
             Source(
                 name=name,
                 table=tname,
                 files=tuple(files),
                 columns=columns,
-                format=_format(spec.get("format", {}), fmt, f"{where}.format", path),
+                format=src_fmt,
                 optional=optional,
                 stage_date_columns=spec.get("stage_date_columns"),
                 filter=spec.get("filter"),
                 distinct=bool(spec.get("distinct", False)),
+                lookups=_lookups(spec.get("lookup", {}), base, src_fmt, where, path),
+                timezone=_timezone(spec["timezone"], f"{where} timezone", path)
+                if "timezone" in spec
+                else default_tz,
+                attributes=_attributes(spec.get("attributes", {}), tname, where, path),
+                on_duplicate=_on_duplicate(spec.get("on_duplicate", "error"), where, path),
             )
         )
     if not sources:
@@ -486,4 +599,109 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
         current_stage=bool(history.get("current_stage", False)),
         unknown_references=dict(refs),
         skipped=tuple(skipped),
+        checks=checks,
     )
+
+
+def _on_duplicate(value: Any, where: str, path: Path) -> str:
+    if value not in ("error", "last"):
+        raise UserError(f"{path}: {where} on_duplicate = {value!r}", hint="use error or last")
+    return str(value)
+
+
+def _timezone(value: Any, where: str, path: Path) -> str | None:
+    if value is None or value in ("UTC", "utc", "Etc/UTC"):
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UserError(
+            f"{path}: {where}: unknown time zone {value!r}",
+            hint=_closest(str(value), available_timezones())
+            + " (IANA names like Europe/Amsterdam)",
+        ) from exc
+    return str(value)
+
+
+def _lookups(raw: Any, base: Path, fmt: Format, where: str, path: Path) -> tuple[Lookup, ...]:
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: {where}.lookup must be a table of lookups")
+    out: list[Lookup] = []
+    for name, spec in raw.items():
+        lw = f"{where}.lookup.{name}"
+        if not isinstance(spec, dict):
+            raise UserError(f'{path}: {lw} must be a table: file = "...", key = "...", on = "..."')
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise UserError(f"{path}: {lw}: a lookup name is a plain word", hint='e.g. "lead"')
+        _check_keys(lw, spec, _LOOKUP_KEYS, path)
+        for k in ("file", "key", "on"):
+            if not isinstance(spec.get(k), str) or not spec[k]:
+                raise UserError(
+                    f"{path}: {lw} needs {k}",
+                    hint='file = "leads.csv", key = "<its id column>", on = "<column here>"',
+                )
+        files = _resolve_files({"file": spec["file"]}, base, lw, path)
+        if len(files) != 1 or not files[0].is_file():
+            raise UserError(
+                f"{path}: {lw}: file not found: {files[0] if files else spec['file']}",
+                hint="paths are relative to the mapping file's data_dir (or --data-dir)",
+            )
+        out.append(
+            Lookup(
+                name=name,
+                file=files[0],
+                key=spec["key"],
+                on=spec["on"],
+                format=_format(spec.get("format", {}), fmt, f"{lw}.format", path),
+            )
+        )
+    return tuple(out)
+
+
+def _attributes(raw: Any, table: str, where: str, path: Path) -> dict[str, Field]:
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raise UserError(f'{path}: {where}.attributes must be a table: name = "column"')
+    if table not in ATTRIBUTE_TABLES:
+        raise UserError(
+            f"{path}: {where}: custom attributes are for {', '.join(ATTRIBUTE_TABLES)}, not {table}"
+        )
+    own = TABLES_BY_NAME[table].column_names
+    out: dict[str, Field] = {}
+    for name, fraw in raw.items():
+        if not _ATTRIBUTE_NAME.match(name):
+            raise UserError(
+                f"{path}: {where}.attributes: {name!r} is not a valid attribute name",
+                hint="lower case letters, digits and _, starting with a letter (lead_type)",
+            )
+        if name in own:
+            raise UserError(
+                f"{path}: {where}.attributes: {name!r} is a field of {table}",
+                hint=f"map it under [{where[1:-1]}.columns] instead",
+            )
+        if fraw is False or fraw == "":
+            continue
+        out[name] = _field(fraw, f"{where}.attributes {name}", path)
+    return out
+
+
+def _checks(raw: dict[str, Any], path: Path) -> Checks:
+    _check_keys("[checks]", raw, _CHECK_KEYS, path)
+    base = Checks()
+    earliest = raw.get("earliest_date", base.earliest_date)
+    if isinstance(earliest, str):
+        try:
+            earliest = date.fromisoformat(earliest)
+        except ValueError:
+            earliest = None
+    if not isinstance(earliest, date):
+        raise UserError(f"{path}: [checks] earliest_date must be a date", hint='e.g. "1990-01-01"')
+    ahead = raw.get("max_years_ahead", base.max_years_ahead)
+    if not isinstance(ahead, int) or isinstance(ahead, bool) or not 0 <= ahead <= 1000:
+        raise UserError(
+            f"{path}: [checks] max_years_ahead must be a whole number of years", hint="e.g. 10"
+        )
+    return Checks(earliest, ahead)

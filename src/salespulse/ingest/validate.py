@@ -12,14 +12,11 @@ from pathlib import Path
 #: Canonical fields that must not be negative (money and counts).
 NON_NEGATIVE: dict[str, tuple[str, ...]] = {
     "deals": ("amount",),
-    "contracts": ("value",),
+    "contracts": ("value", "recurring_amount"),
     "products": ("list_price",),
     "accounts": ("employees", "annual_revenue"),
     "leads": ("employees",),
 }
-
-#: At most this many rows are listed per (file, column, problem); the rest are counted.
-MAX_LISTED = 200
 
 
 @dataclass(frozen=True)
@@ -42,23 +39,40 @@ class ImportProblem:
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
-def write_report(problems: Iterable[ImportProblem], path: str | Path) -> None:
-    """All problems to ``path``: CSV for ``.csv``, JSON for ``.json``, else one per line."""
+def write_report(
+    problems: Iterable[ImportProblem],
+    path: str | Path,
+    warnings: Iterable[ImportProblem] = (),
+) -> None:
+    """Every problem and warning to ``path``: CSV for ``.csv``, JSON for ``.json``, else text.
+
+    CSV columns: file, row, column, problem, hint, severity (``error`` or ``warning``).
+    """
     path = Path(path)
-    items = list(problems)
+    items = [(p, "error") for p in problems] + [(w, "warning") for w in warnings]
     if path.suffix.lower() == ".csv":
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["file", "row", "column", "problem", "hint"])
-        for p in items:
+        w.writerow(["file", "row", "column", "problem", "hint", "severity"])
+        for p, sev in items:
             w.writerow(
-                [p.file, "" if p.row is None else p.row, p.column or "", p.problem, p.hint or ""]
+                [
+                    p.file,
+                    "" if p.row is None else p.row,
+                    p.column or "",
+                    p.problem,
+                    p.hint or "",
+                    sev,
+                ]
             )
         path.write_text(buf.getvalue(), encoding="utf-8")
     elif path.suffix.lower() == ".json":
         path.write_text(
-            json.dumps([asdict(p) for p in items], indent=2, ensure_ascii=False), "utf-8"
+            json.dumps(
+                [{**asdict(p), "severity": sev} for p, sev in items], indent=2, ensure_ascii=False
+            ),
+            "utf-8",
         )
     else:
-        lines = [str(p) for p in items] or ["no problems"]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines = [str(p) if sev == "error" else f"warning: {p}" for p, sev in items]
+        path.write_text("\n".join(lines or ["no problems"]) + "\n", encoding="utf-8")

@@ -58,6 +58,13 @@ def _create_tables(con: BaseBackend) -> None:
     _create_system_tables(con)
 
 
+def _attributes_and_subscriptions(con: BaseBackend) -> None:
+    """v4: the custom_attributes table; contracts.billing_period and recurring_amount."""
+    _create("custom_attributes")(con)
+    con.raw_sql("ALTER TABLE contracts ADD COLUMN IF NOT EXISTS billing_period VARCHAR")
+    con.raw_sql("ALTER TABLE contracts ADD COLUMN IF NOT EXISTS recurring_amount DOUBLE PRECISION")
+
+
 #: Version 1 is the first published model; later versions append here.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the canonical CRM tables", _create_canonical_tables),
@@ -67,6 +74,7 @@ MIGRATIONS: list[Migration] = [
         "add deal field history and data settings",
         _create("deal_field_history", "data_settings"),
     ),
+    Migration(4, "add custom attributes and contract subscriptions", _attributes_and_subscriptions),
 ]
 
 

@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -43,6 +43,7 @@ ACTIVITY_DIRECTIONS = ("outbound", "inbound")
 ACTIVITY_OUTCOMES = ("connected", "no_answer", "voicemail", "replied", "held", "no_show")
 DEAL_OUTCOMES = ("won", "lost")
 TARGET_GRAINS = ("month", "quarter", "year")
+BILLING_PERIODS = ("month", "quarter", "year")
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,18 @@ TABLES: tuple[Table, ...] = (
                 required=True,
             ),
             C("currency", "string", "ISO currency of `value`."),
+            C(
+                "billing_period",
+                "string",
+                "Subscriptions: how often the recurring charge is billed (month, quarter or "
+                "year); empty = a one-off order or contract.",
+                allowed=BILLING_PERIODS,
+            ),
+            C(
+                "recurring_amount",
+                "float64",
+                "Subscriptions: the charge per billing period, in `currency`.",
+            ),
         ),
         ("contract_id",),
         (
@@ -441,6 +454,30 @@ TABLES: tuple[Table, ...] = (
             ),
         ),
         ("currency", "valid_from"),
+    ),
+    Table(
+        "custom_attributes",
+        "Extra fields of accounts, leads and deals that the canonical model has no column for "
+        "(lead type, landing page, contract type, …), one row per record and attribute, the "
+        "value as text as exported.",
+        (
+            C(
+                "record_table",
+                "string",
+                "Table of the record: accounts, leads or deals.",
+                required=True,
+                allowed=("accounts", "leads", "deals"),
+            ),
+            C(
+                "record_id",
+                "string",
+                "The record's id (account_id, lead_id or deal_id).",
+                required=True,
+            ),
+            C("name", "string", "Attribute name, as named in the mapping.", required=True),
+            C("value", "string", "The value as text; empty = not filled in."),
+        ),
+        ("record_table", "record_id", "name"),
     ),
 )
 
