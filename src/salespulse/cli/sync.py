@@ -48,6 +48,46 @@ def hubspot_(
     show(result)
 
 
+@app.command("salesforce")
+def salesforce_(
+    db: DbOption = None,
+    token_file: TokenFile = None,
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url",
+            help="Login URL: https://login.salesforce.com, https://test.salesforce.com (sandbox) "
+            "or your My Domain URL (required for the client-credentials flow).",
+        ),
+    ] = "https://login.salesforce.com",
+    bulk_threshold: Annotated[
+        int,
+        typer.Option(
+            "--bulk-threshold",
+            help="Read an object with Bulk API 2.0 when more records than this changed.",
+        ),
+    ] = 10_000,
+    api_version: Annotated[str, typer.Option("--api-version", help="REST API version.")] = "62.0",
+    full: Full = False,
+    quiet: Quiet = False,
+) -> None:
+    """Sync a Salesforce org (connected app credentials in $SALESPULSE_SALESFORCE_*)."""
+    from salespulse.sync import salesforce
+
+    creds = salesforce.read_credentials(token_file)
+    with progress_bar(enabled=not quiet) as bar:
+        result = salesforce.sync(
+            db,
+            credentials=creds,
+            base_url=base_url,
+            full=full,
+            bulk_threshold=bulk_threshold,
+            api_version=api_version,
+            progress=bar,
+        )
+    show(result)
+
+
 def show(result: SyncResult) -> None:
     """The per-table counts of a sync run."""
     grid = Table("table", "inserted", "updated", "unchanged", "deleted")
