@@ -80,6 +80,7 @@ class FakeHubSpot:
     drop_after: int | None = None
     forbidden: dict[str, str] = field(default_factory=dict)  # path part -> scope
     calls: list[str] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -194,6 +195,7 @@ class FakeHubSpot:
         return httpx.Response(200, json=out)
 
     def search(self, obj: str, body: dict[str, Any]) -> httpx.Response:
+        self.searches.append({"object": obj, **body})
         after = int(body.get("after") or 0)
         limit = int(body.get("limit") or 10)
         if after + limit > self.search_cap:

@@ -17,7 +17,16 @@ from salespulse.sync import hubspot
 from salespulse.sync.loader import SyncResult
 from salespulse.warehouse.store import check_keys, connect
 from tests.sync.conftest import Sleeps
-from tests.sync.fake_hubspot import BASE, T0, TOKEN, FakeHubSpot, bulk_companies, iso, version
+from tests.sync.fake_hubspot import (
+    BASE,
+    T0,
+    TOKEN,
+    FakeHubSpot,
+    bulk_companies,
+    iso,
+    record,
+    version,
+)
 
 AS_OF = "2026-04-30"
 
@@ -199,6 +208,22 @@ def test_incremental_run_asks_only_for_changes(db: Path, hs: FakeHubSpot) -> Non
     assert rows(db, "SELECT outcome, closed_at FROM deals WHERE deal_id = '304'") == [("won", at)]
     assert rows(db, "SELECT cursor FROM sync_state WHERE object = 'deals'") == [(iso(at),)]
     assert rows(db, "SELECT count(*) FROM import_log") == [(2,)]
+
+
+def test_late_indexed_records_are_not_missed(db: Path, hs: FakeHubSpot) -> None:
+    """A record saved just before a run can reach the search index after it, with a
+    modification time before the cursor: the next run looks five minutes back."""
+    sync(db, hs)
+    (cursor,) = rows(db, "SELECT cursor FROM sync_state WHERE object = 'companies'")[0]
+    late = hubspot.ts(cursor) - timedelta(minutes=2)  # type: ignore[operator]
+    hs.put("companies", record("599", {"name": "Late BV"}, late, late, mod="hs_lastmodifieddate"))
+    hs.searches.clear()
+    r = sync(db, hs)
+    assert r.counts["accounts"]["inserted"] == 1
+    lower = next(s for s in hs.searches if s["object"] == "companies")
+    value = lower["filterGroups"][0]["filters"][0]["value"]
+    assert int(value) == hubspot.millis(cursor) - 5 * 60 * 1000
+    assert rows(db, "SELECT cursor FROM sync_state WHERE object = 'companies'") == [(cursor,)]
 
 
 def test_archived_records_are_removed_with_their_history(db: Path, hs: FakeHubSpot) -> None:

@@ -45,6 +45,10 @@ SEARCH_CAP = 10_000  # results one search query can page through
 SEARCH_PAGE = 200  # the search endpoint's maximum page size
 HISTORY_PAGE = 50  # batch/read with propertiesWithHistory
 ASSOC_PAGE = 100
+#: Each run re-reads this much before the cursor: a record saved just before the last run
+#: may reach the search index after it, with an older modification time (upserts make the
+#: overlap harmless).
+LOOKBACK_MS = 5 * 60 * 1000
 
 #: Object type → the property that holds its last modification time.
 MODIFIED = {"contacts": "lastmodifieddate"}
@@ -298,7 +302,7 @@ class Fetcher:
     def search(self, obj: str, properties: list[str]) -> list[dict[str, Any]]:
         """Records of ``obj`` modified at or after the cursor, oldest first (10,000 cap)."""
         prop = MODIFIED.get(obj, "hs_lastmodifieddate")
-        lower = millis(self.cursors[obj]) if obj in self.cursors else 0
+        lower = max(millis(self.cursors[obj]) - LOOKBACK_MS, 0) if obj in self.cursors else 0
         seen: dict[str, dict[str, Any]] = {}
         last: str | None = self.cursors.get(obj)
         after = 0

@@ -33,7 +33,7 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,9 @@ ENV_PREFIX = "SALESPULSE_SALESFORCE_"
 BULK_THRESHOLD = 10_000  # changed records above which an object is read with Bulk API 2.0
 BULK_PAGE = 50_000  # maxRecords per Bulk API 2.0 results request
 PIPELINE_ID = "salesforce"
+#: Each run re-reads this much before the cursor: a transaction that committed late can carry
+#: an older ``SystemModstamp`` than records already read (upserts make the overlap harmless).
+LOOKBACK = timedelta(minutes=5)
 
 Progress = Callable[[str, int, int], None]
 
@@ -228,11 +231,11 @@ def text(value: Any) -> str | None:
     return None if value is None or str(value).strip() == "" else str(value)
 
 
-def soql_time(cursor: str) -> str:
-    """A cursor as a SOQL date-time literal (UTC, unquoted)."""
+def soql_time(cursor: str, lookback: timedelta = timedelta(0)) -> str:
+    """A cursor (minus ``lookback``) as a SOQL date-time literal (UTC, unquoted)."""
     d = ts(cursor)
     assert d is not None
-    return d.isoformat(timespec="milliseconds") + "Z"
+    return (d - lookback).isoformat(timespec="milliseconds") + "Z"
 
 
 def iso(d: datetime) -> str:
@@ -480,7 +483,7 @@ class Fetcher:
             cols.append(mod)
         conds = [where] if where else []
         if obj in self.cursors:
-            conds.append(f"{mod} >= {soql_time(self.cursors[obj])}")
+            conds.append(f"{mod} >= {soql_time(self.cursors[obj], LOOKBACK)}")
         frm = f"FROM {obj}" + (f" WHERE {' AND '.join(conds)}" if conds else "")
         soql = f"SELECT {', '.join(cols)} {frm}"
         n = self.count(frm)
@@ -499,7 +502,7 @@ class Fetcher:
             return []
         soql = (
             f"SELECT Id FROM {obj} WHERE IsDeleted = true AND "
-            f"SystemModstamp >= {soql_time(self.cursors[obj])}"
+            f"SystemModstamp >= {soql_time(self.cursors[obj], LOOKBACK)}"
         )
         return [str(r["Id"]) for r in self.query(soql, all_rows=True)]
 

@@ -38,8 +38,3 @@ def store_cursors(store: Store, source: str, cursors: dict[str, str]) -> None:
         }
     )
     write(store, TABLE, rows)
-
-
-def clear(store: Store, source: str) -> None:
-    """Forget the cursors of ``source``: the next sync reads everything again (``--full``)."""
-    store.con.raw_sql(f"DELETE FROM {TABLE.name} WHERE source = '{source.replace(chr(39), '')}'")
