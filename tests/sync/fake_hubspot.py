@@ -12,6 +12,7 @@ Faults are injected per request number: ``throttle`` (429 with ``Retry-After``),
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ def iso(d: datetime) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=None)
 def ms(value: str) -> int:
     if value.isdigit():
         return int(value)
@@ -82,6 +84,7 @@ class FakeHubSpot:
     calls: list[str] = field(default_factory=list)
     searches: list[dict[str, Any]] = field(default_factory=list)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
+    _matches: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def transport(self) -> httpx.MockTransport:
@@ -204,6 +207,9 @@ class FakeHubSpot:
                 "VALIDATION_ERROR",
                 f"There was a problem with the request. after + limit must be <= {self.search_cap}",
             )
+        key = json.dumps([obj, body.get("filterGroups"), body.get("sorts")])
+        if after and key in self._matches:  # the next page of the same query
+            return self.search_page(self._matches[key], body, after, limit)
         rows = list(self.objects.get(obj, {}).values())
         for group in body.get("filterGroups") or []:
             for f in group["filters"]:
@@ -215,6 +221,12 @@ class FakeHubSpot:
                 key=lambda r, s=s: (ms(r["properties"][s["propertyName"]]), int(r["id"])),
                 reverse=s["direction"] == "DESCENDING",
             )
+        self._matches[key] = rows
+        return self.search_page(rows, body, after, limit)
+
+    def search_page(
+        self, rows: list[dict[str, Any]], body: dict[str, Any], after: int, limit: int
+    ) -> httpx.Response:
         wanted = body.get("properties") or []
         page = [
             {**r, "properties": {k: r["properties"].get(k) for k in {*wanted, "hs_object_id"}}}
