@@ -30,7 +30,7 @@ def iso(d: datetime) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ms(value: str) -> int:
     if value.isdigit():
         return int(value)

@@ -432,3 +432,25 @@ def test_changed_at_is_utc_naive(db: Path, hs: FakeHubSpot) -> None:
     sync(db, hs)
     (at,) = rows(db, "SELECT max(entered_at) FROM deal_stage_history")[0]
     assert isinstance(at, datetime) and at.tzinfo is None
+
+
+@pytest.mark.slow
+def test_the_whole_catalogue_runs_on_synced_data(db: Path, hs: FakeHubSpot) -> None:
+    """Every KPI computes on a synced portal; the only ones without data are those that
+    need what a CRM sync does not bring (contracts, hiring dates) — as with the file preset."""
+    from salespulse.semantic.catalogue import all_kpis
+
+    sync(db, hs)
+    store = connect(db, create=False)
+    try:
+        missing = {}
+        for k in all_kpis():
+            r = run(store, Query.make(k.id, as_of=AS_OF, start="2026-01-01", end=AS_OF))
+            if not r.available:
+                missing[k.id] = r.reason
+    finally:
+        store.close()
+    assert missing, "contracts are not synced, so some KPIs must say so"
+    for kpi, reason in missing.items():
+        assert "no contracts" in reason or "no hired on" in reason, (kpi, reason)
+    assert len(all_kpis()) - len(missing) >= 60
