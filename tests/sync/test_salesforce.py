@@ -337,3 +337,19 @@ def test_no_network(db: Path, sf: FakeSalesforce) -> None:
     sf.drop_after = 0
     with pytest.raises(UserError, match=r"cannot reach Salesforce at acme\.my\.salesforce\.test"):
         sync(db, sf)
+
+
+def test_a_bulk_job_that_fails_stops_the_sync(
+    db: Path, sf: FakeSalesforce, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = sf.job_info
+
+    def failed(jid: str, state: str) -> dict[str, Any]:
+        info = original(jid, "Failed" if state == "JobComplete" else state)
+        info["errorMessage"] = "INVALID_FIELD: No such column 'Foo__c'"
+        return info
+
+    monkeypatch.setattr(sf, "job_info", failed)
+    with pytest.raises(UserError, match="bulk query for User ended Failed: INVALID_FIELD"):
+        sync(db, sf, bulk_threshold=0)
+    assert rows(db, "SELECT count(*) FROM reps") == [(0,)]

@@ -10,7 +10,7 @@ What is read (private-app token, ``Authorization: Bearer``):
 * for changed deals, ``batch/read`` with ``propertiesWithHistory`` (dealstage, amount,
   closedate, hs_deal_stage_probability) → deal_stage_history and deal_field_history;
 * associations (``/crm/v4/associations/{from}/{to}/batch/read``): deals → companies and
-  contacts, activities → contacts, deals and companies (the first one of each is used);
+  contacts, activities → contacts, deals and companies (of several, the lowest id);
 * archived records (``?archived=true``) → removed (see :mod:`salespulse.sync.loader`).
 
 The search endpoint returns at most 10,000 results per query. When a window reaches that
@@ -669,7 +669,11 @@ def sync(
         stored = state.read(store, SOURCE)
         batch = Fetcher(api, {} if full else stored, progress, deletions=bool(stored)).run()
         result = loader.commit(
-            store, batch, label=f"sync hubspot {api.base_url}", started=started, progress=progress
+            store,
+            batch,
+            label=f"sync hubspot {httpx.URL(api.base_url).netloc.decode()}",
+            started=started,
+            progress=progress,
         )
         result.requests = api.requests
         return result

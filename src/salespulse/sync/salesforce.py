@@ -50,6 +50,7 @@ API_VERSION = "62.0"
 ENV_PREFIX = "SALESPULSE_SALESFORCE_"
 BULK_THRESHOLD = 10_000  # changed records above which an object is read with Bulk API 2.0
 BULK_PAGE = 50_000  # maxRecords per Bulk API 2.0 results request
+BULK_MAX_WAIT = 3600.0  # seconds a bulk query job may take
 PIPELINE_ID = "salesforce"
 #: Each run re-reads this much before the cursor: a transaction that committed late can carry
 #: an older ``SystemModstamp`` than records already read (upserts make the overlap harmless).
@@ -445,9 +446,16 @@ class Fetcher:
             },
         )
         jid = str(job["id"])
-        wait = self.poll
+        wait, waited = self.poll, 0.0
         while job.get("state") not in ("JobComplete", "Failed", "Aborted"):
+            if waited > BULK_MAX_WAIT:
+                raise UserError(
+                    f"the Salesforce bulk query for {obj} (job {jid}) did not finish within "
+                    f"{BULK_MAX_WAIT / 60:.0f} minutes",
+                    hint="nothing was written; try again later, or raise --bulk-threshold",
+                )
             self.api.sleep(wait)
+            waited += wait
             wait = min(wait * 2, 30.0)
             job = self.api.get_json(f"{self.root}/jobs/query/{jid}")
         if job["state"] != "JobComplete":
@@ -788,7 +796,11 @@ def sync(
         )
         batch = fetcher.run()
         result = loader.commit(
-            store, batch, label=f"sync salesforce {instance}", started=started, progress=progress
+            store,
+            batch,
+            label=f"sync salesforce {httpx.URL(instance).netloc.decode()}",
+            started=started,
+            progress=progress,
         )
         result.requests = auth.requests + api.requests
         return result
