@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,20 @@ def test_archived_records_are_removed_with_their_history(db: Path, hs: FakeHubSp
     assert snapshot(db) == before
 
 
+def test_a_rejected_request_discards_the_spool(db: Path, hs: FakeHubSpot) -> None:
+    """A 4xx (say, a paging token that expired) means the spooled answers may be stale."""
+    hs.drop_after = 6
+    with pytest.raises(UserError):
+        sync(db, hs)
+    hs.drop_after = None
+    hs.forbidden = {}
+    hs.search_cap = 0  # every search now answers 400
+    with pytest.raises(UserError, match="answered 400"):
+        sync(db, hs)
+    hs.search_cap = 10_000
+    assert sync(db, hs).replayed == 0
+
+
 def test_rate_limit_waits_as_retry_after_says(db: Path, hs: FakeHubSpot) -> None:
     hs.throttle = {3, 4}
     sleeps = Sleeps()
@@ -295,9 +310,15 @@ def test_crash_mid_sync_writes_nothing_and_the_next_run_resumes(
     with pytest.raises(UserError, match="cannot reach HubSpot"):
         sync(db, hs)
     assert snapshot(db) == before  # neither data nor cursors moved
+    (spool,) = (Path(os.environ["SALESPULSE_HOME"]) / "sync").glob("hubspot-*.sqlite")
+    total = len(hs.calls)  # 12 answered, the 13th failed (and its retries)
     hs.drop_after = None
+    hs.calls.clear()
     resumed = sync(db, hs)
     assert resumed.written and resumed.deleted == {"leads": 1}
+    # the 12 answers of the crashed run were replayed; only the rest went to HubSpot
+    assert resumed.replayed == 12 and total > 12
+    assert not spool.exists()  # committed: the spool is gone
     assert rows(db, "SELECT amount FROM deals WHERE deal_id = '304'") == [(9000.0,)]
     # the resumed database equals one synced without a crash
     clean = tmp_path / "clean.duckdb"

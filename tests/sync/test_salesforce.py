@@ -250,7 +250,9 @@ def test_crash_mid_sync_then_resume(db: Path, sf: FakeSalesforce) -> None:
         sync(db, sf)
     assert snapshot(db) == before
     sf.drop_after = None
-    assert sync(db, sf).written
+    resumed = sync(db, sf)
+    assert resumed.written
+    assert resumed.replayed == 14  # 15 answered before the crash, less the sign-in
     assert rows(db, "SELECT name FROM accounts WHERE account_id = '0015e00000GLOB2'") == [
         ("Globex SE",)
     ]
@@ -353,3 +355,31 @@ def test_a_bulk_job_that_fails_stops_the_sync(
     with pytest.raises(UserError, match="bulk query for User ended Failed: INVALID_FIELD"):
         sync(db, sf, bulk_threshold=0)
     assert rows(db, "SELECT count(*) FROM reps") == [(0,)]
+
+
+def test_crash_during_bulk_jobs_resumes_from_the_spool(db: Path, sf: FakeSalesforce) -> None:
+    sf.bulk_page = 2
+    for i in range(7):
+        sf.put(
+            "Account",
+            f"0015e0000B{i:05d}",
+            T0 + timedelta(minutes=i),
+            Name=f"Bulk {i}",
+            Industry=None,
+            BillingCountry=None,
+            NumberOfEmployees=None,
+            AnnualRevenue=None,
+            OwnerId=None,
+            CreatedDate=T0,
+        )
+    sf.drop_after = 14  # inside the Account job's result pages
+    with pytest.raises(UserError, match="cannot reach Salesforce"):
+        sync(db, sf, bulk_threshold=5)
+    assert any(c.endswith("/results") for c in sf.calls)
+    sf.drop_after = None
+    sf.calls.clear()
+    resumed = sync(db, sf, bulk_threshold=5)
+    assert resumed.replayed == 13  # all answers but the sign-in's
+    assert resumed.counts["accounts"]["inserted"] == 9
+    # the job was not created again: its remaining result pages were fetched live
+    assert sum(c == "POST /services/data/v62.0/jobs/query" for c in sf.calls) == len(sf.jobs) - 1

@@ -114,7 +114,12 @@ def show(result: SyncResult) -> None:
             "left empty.[/dim]",
             highlight=False,
         )
-    console.print(f"[dim]{result.requests:,} API requests.[/dim]", highlight=False)
+    reused = (
+        f" ({result.replayed:,} answers reused from the interrupted run before)"
+        if result.replayed
+        else ""
+    )
+    console.print(f"[dim]{result.requests:,} API requests{reused}.[/dim]", highlight=False)
 
 
 def register(root: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx2 as httpx
 
 from salespulse.errors import UserError
+from salespulse.sync.spool import Spool
 
 #: ``(response) -> str``: what permission a 403 is about ("the crm.objects.deals.read scope").
 Explain = Callable[[httpx.Response], str]
@@ -55,6 +56,7 @@ class ApiClient:
         self.max_wait = max_wait
         self.explain_403 = explain_403
         self.requests = 0  # sent, retries included (for progress and tests)
+        self.spool: Spool | None = None
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=headers or {},
@@ -95,15 +97,25 @@ class ApiClient:
         data: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         ok: tuple[int, ...] = (),
+        spool: bool = True,
     ) -> httpx.Response:
-        """Send with retries; a non-2xx answer (not in ``ok``) becomes a :class:`UserError`."""
+        """Send with retries; a non-2xx answer (not in ``ok``) becomes a :class:`UserError`.
+
+        With a :attr:`spool`, an answer kept by an earlier, unfinished run of the same sync is
+        replayed instead (``spool=False``: never, e.g. for sign-in requests).
+        """
         attempt = 0
+        req = self._http.build_request(
+            method, path, params=params, json=json, data=data, headers=headers
+        )
+        if spool and self.spool is not None:
+            cached = self.spool.get(req)
+            if cached is not None:
+                return cached
         while True:
             self.requests += 1
             try:
-                r = self._http.request(
-                    method, path, params=params, json=json, data=data, headers=headers
-                )
+                r = self._http.send(req)
             except httpx.TimeoutException as exc:
                 if attempt >= self.retries:
                     raise UserError(
@@ -121,8 +133,13 @@ class ApiClient:
                     ) from None
             else:
                 if r.status_code < 300 or r.status_code in ok:
+                    if spool and self.spool is not None and r.status_code < 300:
+                        r.read()
+                        self.spool.put(req, r)
                     return r
                 if r.status_code not in RETRY_STATUS or attempt >= self.retries:
+                    if self.spool is not None and r.status_code not in (401, 403, *RETRY_STATUS):
+                        self.spool.discard()  # e.g. an expired paging locator: start afresh
                     raise self.error(r)
                 self.sleep(self.wait(r, attempt))
                 attempt += 1

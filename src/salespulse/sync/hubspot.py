@@ -36,6 +36,8 @@ import httpx2 as httpx
 from salespulse.errors import UserError
 from salespulse.sync import loader, state
 from salespulse.sync.http import ApiClient
+from salespulse.sync.spool import Spool
+from salespulse.sync.spool import path_for as spool_path
 from salespulse.warehouse.store import Store, connect, utcnow
 
 SOURCE = "hubspot"
@@ -667,7 +669,11 @@ def sync(
     api = client(token, base_url, transport=transport, sleep=sleep)
     try:
         stored = state.read(store, SOURCE)
-        batch = Fetcher(api, {} if full else stored, progress, deletions=bool(stored)).run()
+        cursors = {} if full else stored
+        api.spool = Spool(
+            spool_path(SOURCE, store.location), {"base_url": api.base_url, "cursors": cursors}
+        )
+        batch = Fetcher(api, cursors, progress, deletions=bool(stored)).run()
         result = loader.commit(
             store,
             batch,
@@ -676,7 +682,12 @@ def sync(
             progress=progress,
         )
         result.requests = api.requests
+        result.replayed = api.spool.replayed
+        api.spool.remove()
+        api.spool = None
         return result
     finally:
+        if api.spool is not None:
+            api.spool.close()
         api.close()
         store.close()

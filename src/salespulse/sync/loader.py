@@ -66,7 +66,8 @@ class SyncResult:
     deleted: dict[str, int] = field(default_factory=dict)
     cleared: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, str] = field(default_factory=dict)
-    requests: int = 0
+    requests: int = 0  # sent to the API
+    replayed: int = 0  # answered from the spool of an unfinished earlier run
     import_id: str | None = None
     written: bool = False
 

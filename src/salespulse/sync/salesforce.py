@@ -42,6 +42,8 @@ import httpx2 as httpx
 from salespulse.errors import UserError
 from salespulse.sync import loader, state
 from salespulse.sync.http import ApiClient
+from salespulse.sync.spool import Spool
+from salespulse.sync.spool import path_for as spool_path
 from salespulse.warehouse.store import Store, connect, utcnow
 
 SOURCE = "salesforce"
@@ -358,7 +360,7 @@ def login(api: ApiClient, creds: Credentials) -> tuple[str, str]:
         }
     else:
         form["grant_type"] = "client_credentials"
-    r = api.request("POST", "/services/oauth2/token", data=form, ok=(400, 401))
+    r = api.request("POST", "/services/oauth2/token", data=form, ok=(400, 401), spool=False)
     if r.status_code >= 300:
         try:
             body = r.json()
@@ -785,10 +787,21 @@ def sync(
         api = _api(instance, (*credentials.secrets(), token), transport, sleep)
         api.set_header("Authorization", f"Bearer {token}")
         stored = state.read(store, SOURCE)
+        cursors = {} if full else stored
+        spooled = Spool(
+            spool_path(SOURCE, store.location),
+            {
+                "base_url": instance,
+                "cursors": cursors,
+                "version": api_version,
+                "bulk_threshold": bulk_threshold,
+            },
+        )
+        api.spool = spooled
         fetcher = Fetcher(
             api,
             store,
-            {} if full else stored,
+            cursors,
             progress,
             deletions=bool(stored),
             bulk_threshold=bulk_threshold,
@@ -803,9 +816,14 @@ def sync(
             progress=progress,
         )
         result.requests = auth.requests + api.requests
+        result.replayed = spooled.replayed
+        spooled.remove()
+        api.spool = None
         return result
     finally:
         auth.close()
         if api is not None:
             api.close()
+            if api.spool is not None:
+                api.spool.close()
         store.close()
