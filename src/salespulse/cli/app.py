@@ -17,6 +17,7 @@ from salespulse.cli import (
     kpi,
     priorities,
     serve,
+    sync,
 )
 from salespulse.cli import settings as settings_cli
 from salespulse.cli.common import err_console
@@ -41,7 +42,7 @@ def _root(
         raise typer.Exit()
 
 
-for module in (info, imports, generate, kpi, alerts, priorities, settings_cli, serve, demo):
+for module in (info, imports, generate, kpi, alerts, priorities, settings_cli, serve, demo, sync):
     module.register(app)
 
 

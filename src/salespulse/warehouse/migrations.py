@@ -75,6 +75,7 @@ MIGRATIONS: list[Migration] = [
         _create("deal_field_history", "data_settings"),
     ),
     Migration(4, "add custom attributes and contract subscriptions", _attributes_and_subscriptions),
+    Migration(5, "add the live-sync cursors", _create("sync_state")),
 ]
 
 

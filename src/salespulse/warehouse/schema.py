@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -526,6 +526,23 @@ SYSTEM_TABLES: tuple[Table, ...] = (
         ),
         ("import_id", "source", "path"),
         (FK("import_id", "import_log", "import_id"),),
+    ),
+    Table(
+        "sync_state",
+        "Where each live CRM sync (`salespulse sync`) stands: one cursor per source and "
+        "object, stored in the same transaction as the data it covers.",
+        (
+            C("source", "string", "The CRM: hubspot or salesforce.", required=True),
+            C("object", "string", "The API object (deals, Opportunity, ...).", required=True),
+            C(
+                "cursor",
+                "string",
+                "Last modification time already loaded (ISO 8601, UTC).",
+                required=True,
+            ),
+            C("updated_at", "timestamp", "When the cursor was stored (UTC).", required=True),
+        ),
+        ("source", "object"),
     ),
 )
 
