@@ -174,23 +174,38 @@ def store_setting(store: Store, name: str, value: Any | None) -> Settings:
             raise UserError(f"setting {name!r} is not stored in this database")
         current.pop(name)
     else:
-        current[name] = list(value) if isinstance(value, tuple) else value
+        current[name] = value
+    with store.transaction():
+        write_settings(store, current)
+    return load_settings(store=store)
+
+
+def check_settings(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """``values`` validated: known names, right types, and valid together."""
+    checked = _validated(values, where)
+    Settings(**checked)
+    return checked
+
+
+def write_settings(store: Store, values: dict[str, Any]) -> None:
+    """Replace the database's stored settings with ``values`` (validated first). Call it
+    inside the caller's transaction (an import stores its mapping's settings with its
+    data)."""
     from salespulse.warehouse.engine import insert_arrow
 
-    Settings(**_validated(current, "settings"))  # each value and the whole must be valid
+    check_settings(values, "settings")
     now = datetime.now(UTC).replace(tzinfo=None)
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
     rows = pa.table(
         {
-            "name": pa.array(list(current), pa.string()),
-            "value": pa.array([json.dumps(v) for v in current.values()], pa.string()),
-            "updated_at": pa.array([now] * len(current), pa.timestamp("us")),
+            "name": pa.array(list(plain), pa.string()),
+            "value": pa.array([json.dumps(v) for v in plain.values()], pa.string()),
+            "updated_at": pa.array([now] * len(plain), pa.timestamp("us")),
         }
     )
-    with store.transaction():
-        store.con.raw_sql(f'DELETE FROM "{DATA_SETTINGS}"')
-        if rows.num_rows:
-            insert_arrow(store.con, DATA_SETTINGS, rows)
-    return load_settings(store=store)
+    store.con.raw_sql(f'DELETE FROM "{DATA_SETTINGS}"')
+    if rows.num_rows:
+        insert_arrow(store.con, DATA_SETTINGS, rows)
 
 
 def render_settings_doc() -> str:

@@ -56,6 +56,15 @@ def test_maven_example_imports_with_known_counts(tmp_path: Path) -> None:
     assert deals["account_id"].isna().sum() == no_account
     assert deals.loc[deals["outcome"] == "lost", "amount"].isna().all()
     assert deals.loc[deals["outcome"].isna(), "closed_at"].isna().all()
+    # the mapping's [settings] are stored with the data: money KPIs work without a
+    # settings file, in dollars
+    from salespulse.semantic.query import Query, run
+    from salespulse.settings import load_settings
+
+    assert load_settings(store=store).reporting_currency == "USD"
+    won = run(store, Query.make("won_revenue", as_of="2017-12-31"))
+    assert won.available and won.unit == "USD"
+    assert won.frame.value.sum() == pytest.approx(deals["amount"].sum())
     store.close()
 
 

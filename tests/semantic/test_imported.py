@@ -58,7 +58,8 @@ def test_win_rate_matches_the_file(maven: Store) -> None:
 
 
 def test_money_needs_a_rate_for_the_data_currency(maven: Store) -> None:
-    r = run(maven, Query.make("won_revenue", as_of=AS_OF))  # reporting currency EUR
+    # the mapping stores reporting_currency = "USD"; asked in EUR there is no rate
+    r = run(maven, Query.make("won_revenue", as_of=AS_OF), Settings(reporting_currency="EUR"))
     assert not r.available and "no exchange rate from USD to EUR" in (r.reason or "")
 
 

@@ -34,6 +34,7 @@ from salespulse.ingest.mapping import ATTRIBUTE_TABLES, CREATABLE, Mapping, Sour
 from salespulse.ingest.readers import ReadResult, SourceError, ident, read_file, sql_str
 from salespulse.ingest.transform import Staged, Stager
 from salespulse.ingest.validate import ImportProblem
+from salespulse.settings import stored_settings, write_settings
 from salespulse.warehouse.schema import TABLES, TABLES_BY_NAME, Table
 from salespulse.warehouse.store import Store, connect, default_db, utcnow
 
@@ -403,6 +404,8 @@ def _finish(
         for i, d in enumerate(changed):
             progress("writing", i, total)
             load.write(store, d.table, d.changed)
+        if m.settings:
+            write_settings(store, {**stored_settings(store), **m.settings})
         log.record(
             store,
             import_id=import_id,

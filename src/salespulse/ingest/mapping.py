@@ -63,6 +63,7 @@ _TOP_KEYS = {
     "sources",
     "checks",
     "timezone",
+    "settings",
 }
 _FORMAT_KEYS = {
     "locale",
@@ -229,6 +230,9 @@ class Mapping:
     unknown_references: dict[str, str]
     skipped: tuple[str, ...] = ()  # optional sources whose files are absent
     checks: Checks = field(default_factory=Checks)
+    #: Settings the import stores in the database (``[settings]``: reporting currency,
+    #: fiscal year, time zone, …), validated like settings.toml.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def source_tables(self) -> list[str]:
         return sorted({s.table for s in self.sources})
@@ -600,7 +604,16 @@ def load_mapping(path: str | Path, data_dir: str | Path | None = None) -> Mappin
         unknown_references=dict(refs),
         skipped=tuple(skipped),
         checks=checks,
+        settings=_settings(raw.get("settings", {}), path),
     )
+
+
+def _settings(raw: Any, path: Path) -> dict[str, Any]:
+    from salespulse.settings import check_settings
+
+    if not isinstance(raw, dict):
+        raise UserError(f'{path}: [settings] must be a table, e.g. reporting_currency = "USD"')
+    return check_settings(raw, f"{path} [settings]") if raw else {}
 
 
 def _on_duplicate(value: Any, where: str, path: Path) -> str:
