@@ -133,7 +133,14 @@ def load_settings(path: Path | None = None) -> Settings:
             )
     values = dict(raw)
     for key, value in raw.items():  # TOML arrays → the tuples of list settings
-        if isinstance(known[key].default, tuple) and isinstance(value, list):
+        default = known[key].default
+        if isinstance(default, tuple) and isinstance(value, list):
+            item = type(default[0]) if default else str
+            if not all(isinstance(x, item) and not isinstance(x, bool) for x in value):
+                raise UserError(
+                    f"{path}: setting {key} must be a list of {item.__name__}s, not {value!r}",
+                    hint="see docs/settings.md",
+                )
             values[key] = tuple(value)
     for key, value in values.items():
         expected = type(known[key].default)

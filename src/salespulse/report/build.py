@@ -31,7 +31,7 @@ from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.timecal import Grain
 from salespulse.services.filters import Filters, Period
-from salespulse.services.models import AlertData, Card, Figure, Layer, PageData
+from salespulse.services.models import AlertData, Card, Figure, Layer, PageData, Table
 from salespulse.services.pages import card, figure
 from salespulse.services.runner import Runner
 from salespulse.services.service import Service
@@ -148,6 +148,7 @@ class Report:
     data_last: date | None
     scope: dict[str, str] = field(default_factory=dict)  # team/rep id → display name
     cards: list[Card] = field(default_factory=list)
+    top_won: Table | None = None  # the month's largest won deals (D1's table)
     won_month: Versus | None = None
     won_qtd: Versus | None = None
     won_fytd: Versus | None = None
@@ -238,6 +239,7 @@ def build(
 
     home = service.page("home", month_f)
     report.cards = home.cards
+    report.top_won = next((t for t in home.tables if t.id == "top_won"), None)
     tick("summary")
     q_start = timecal.period_start(end, Grain.quarter, settings)
     fy_start = timecal.period_start(end, Grain.year, settings)

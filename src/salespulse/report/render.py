@@ -29,6 +29,8 @@ _env = Environment(
 )
 #: Rows shown of a section's table (the web page and its CSV hold them all).
 TABLE_ROWS = 12
+#: Largest won deals on the summary page.
+TOP_DEALS = 5
 
 
 def css_string(value: str) -> str:
@@ -93,16 +95,17 @@ def _cell(v: Any, unit: str, lang: str) -> str:
     return i18n.value(v, unit, lang)
 
 
-def _table(tbl: Table, lang: str) -> dict[str, Any]:
+def _table(tbl: Table, lang: str, n: int = 0) -> dict[str, Any]:
+    n = n or TABLE_ROWS
     cols = tbl.columns
-    rows = [[_cell(r.get(c.id), c.unit, lang) for c in cols] for r in tbl.rows[:TABLE_ROWS]]
+    rows = [[_cell(r.get(c.id), c.unit, lang) for c in cols] for r in tbl.rows[:n]]
     return {
         "id": tbl.id,
         "title": tbl.title_nl if lang == "nl" else tbl.title_en,
         "columns": [c.title_nl if lang == "nl" else c.title_en for c in cols],
         "numeric": [c.unit not in ("", "date") for c in cols],
         "rows": rows,
-        "more": max(0, len(tbl.rows) - TABLE_ROWS),
+        "more": max(0, len(tbl.rows) - n),
         "reason": tbl.reason if not tbl.available else None,
     }
 
@@ -184,7 +187,7 @@ def context(report: Report, lang: str) -> dict[str, Any]:
         return ctx
     before = i18n.period(report.month - timedelta(days=1), "month", lang)
     ctx.update(
-        cards=[_card(c, lang) for c in report.cards],
+        summary_cards=[_card(c, lang) for c in report.cards],
         won=[
             (t("report.won.month"), text.versus(report.won_month, lang)),
             (t("report.won.qtd"), text.versus(report.won_qtd, lang)),
@@ -205,6 +208,7 @@ def context(report: Report, lang: str) -> dict[str, Any]:
         alerts=[_alert(a, lang) for a in report.alerts],
         alert_total=i18n.number(report.alert_total, lang),
         trends=[_figure(f, lang) for f in report.trends],
+        top_won=_table(report.top_won, lang, TOP_DEALS) if report.top_won else None,
         sections=[_section(s, report, lang) for s in report.sections],
         definitions=_definitions(report, lang),
     )

@@ -197,7 +197,7 @@ def _legend(series: list[Series], y: float, width: int) -> tuple[list[str], floa
 
 def _svg(width: int, height: float, parts: list[str], title: str) -> Markup:
     return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:.0f}" '
+        f'<svg viewBox="0 0 {width} {height:.0f}" '
         f'width="100%" role="img" {FONT}><title>{escape(title)}</title>' + "".join(parts) + "</svg>"
     )
 
@@ -276,7 +276,7 @@ def horizontal(c: Chart, lang: str, title: str, width: int) -> Markup:
     refs_h = 0.0
     for k, (value, label) in enumerate(c.refs):
         parts.append(
-            _t(8, y_leg + lh + k * 14, f"- - {label} ({tick(value, c.unit, lang)})", size=10)
+            _t(8, y_leg + lh + k * 14, f"- - {label}", size=10)
         )
         refs_h += 14
     return _svg(width, y_leg + lh + refs_h, parts + legend, title)
