@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,8 @@ def smtp_server() -> Iterator[Inbox]:
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            inbox.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+            msg = message_from_bytes(envelope.content, policy=policy.default)
+            inbox.messages.append((list(envelope.rcpt_tos), msg))
             return "250 OK"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)

@@ -25,6 +25,7 @@ def body(msg: object) -> str:
     return str(part.get_content())
 
 
+@pytest.mark.slow
 def test_report_mail_in_dutch_with_attachment(
     demo_db: str, built: Report, smtp_server: Inbox, tmp_path: Path
 ) -> None:
@@ -67,9 +68,14 @@ def test_cli_report_mail_sends_the_pdf(
     code = main(["report", "--month", "2020-01", "--rep", "R00002", "--out", str(out),
                  "--mail", "--db", demo_db])  # fmt: skip
     assert code == 0
+    store = connect(demo_db, create=False)
+    try:
+        reps = store.table("reps").execute().set_index("rep_id")
+    finally:
+        store.close()
     ((rcpt, msg),) = smtp_server.messages
-    assert rcpt == ["lisa.mulder@poldermachines.example"]
-    assert msg["Subject"] == "Sales report Jan 2020 — Lisa Mulder"
+    assert rcpt == [reps.loc["R00002", "email"]]
+    assert msg["Subject"] == f"Sales report Jan 2020 — {reps.loc['R00002', 'name']}"
     assert msg["From"] == "reports@poldermachines.example"
     assert "No data for this month" in body(msg)
     (att,) = list(msg.iter_attachments())

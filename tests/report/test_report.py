@@ -105,6 +105,7 @@ def test_cli_writes_a_team_pdf_in_dutch(demo_db: str, tmp_path: Path) -> None:
     assert "Bijlage: definities" in text
 
 
+@pytest.mark.slow
 def test_html_is_self_contained(built: Report) -> None:
     for lang in ("en", "nl"):
         html = render_html(built, lang)
@@ -162,6 +163,7 @@ def test_cli_report_for_an_empty_month_and_bad_input(demo_db: str, tmp_path: Pat
                  "--db", demo_db]) == 2  # fmt: skip
 
 
+@pytest.mark.slow
 def test_hostile_names_are_inert(built: Report) -> None:
     evil = '<script>alert("x")</script>'
     sec = built.sections[0]
@@ -178,6 +180,7 @@ def test_hostile_names_are_inert(built: Report) -> None:
     assert "&lt;script&gt;" in html
 
 
+@pytest.mark.slow
 def test_captions_are_written_from_the_numbers(built: Report) -> None:
     """The caption names the highest category of the chart with its value."""
     sec = next(s for s in built.sections if s.key == "performance")
@@ -191,6 +194,7 @@ def test_captions_are_written_from_the_numbers(built: Report) -> None:
     assert f"Hoogste: {top['product_name']} ({i18n.money(top['value'], 'nl', True)})" in nl
 
 
+@pytest.mark.slow
 def test_biggest_changes_compare_with_last_month(demo_db: str, built: Report) -> None:
     assert len(built.changes) == 3
     sept = {"start": date(2026, 9, 1), "end": date(2026, 9, 30), "as_of": date(2026, 9, 30)}
@@ -209,6 +213,7 @@ def test_parse_month() -> None:
             parse_month(bad)
 
 
+@pytest.mark.slow
 def test_pdftotext_reads_the_pdf_too(pdf_en: Path) -> None:
     """poppler-utils (scripts/system-deps.sh) extracts the same text; pdftoppm renders it."""
     out = subprocess.run(["pdftotext", str(pdf_en), "-"], capture_output=True, text=True)

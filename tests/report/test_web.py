@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,14 +21,22 @@ def client(demo_db: str) -> Iterator[TestClient]:
         yield c
 
 
-def test_reports_page_lists_the_months_with_data(client: TestClient) -> None:
+def test_reports_page_lists_the_months_with_data(client: TestClient, demo_db: str) -> None:
+    from salespulse.warehouse.store import connect, date_ranges
+
+    store = connect(demo_db, create=False)
+    try:
+        first = min(date_ranges(store)[t][0] for t in ("leads", "deals", "activities"))
+    finally:
+        store.close()
+    before = (first.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     r = client.get("/reports?lang=nl")
     assert r.status_code == 200
     html = r.text
     assert "Maandrapporten" in html and 'data-nav="reports"' in html
     assert 'href="/reports/2026-11.pdf?lang=nl"' in html
-    assert 'href="/reports/2023-12.html?lang=nl"' in html  # the data's first month
-    assert "/reports/2023-11." not in html and "/reports/2026-12." not in html
+    assert f'href="/reports/{first:%Y-%m}.html?lang=nl"' in html  # the data's first month
+    assert f"/reports/{before}." not in html and "/reports/2026-12." not in html
     assert html.index("nov 2026") < html.index("okt 2026")  # newest first
 
 

@@ -152,16 +152,17 @@ def tick(v: float, unit: str, lang: str) -> str:
     return i18n.number(v, lang, 0 if abs(v) >= 10 or float(v).is_integer() else 1)
 
 
-def _nice_max(v: float) -> float:
-    if v <= 0:
-        return 1.0
+def _ticks(v: float) -> list[float]:
+    """Axis ticks from 0 past ``v`` in round steps (1, 1.5, 2, 2.5, 3 or 5 × 10^k)."""
     import math
 
-    exp = 10 ** math.floor(math.log10(v))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * exp >= v:
-            return m * exp
-    return 10 * exp
+    if v <= 0:
+        return [0.0, 1.0]
+    raw = v / 4
+    exp = 10 ** math.floor(math.log10(raw))
+    step = next(m * exp for m in (1, 1.5, 2, 2.5, 3, 5, 10) if m * exp >= raw)
+    n = math.ceil(v / step - 1e-9)
+    return [round(k * step, 12) for k in range(n + 1)]
 
 
 def _t(x: float, y: float, text: str, anchor: str = "start", size: float = 11) -> str:
@@ -219,12 +220,12 @@ def horizontal(c: Chart, lang: str, title: str, width: int) -> Markup:
         )
     else:
         vmax = max((v or 0 for s in c.series for v in s.values), default=0)
-    vmax = _nice_max(max([vmax, *(r[0] * 1.05 for r in c.refs)]))
+    ticks = _ticks(max([vmax, *(r[0] * 1.05 for r in c.refs)]))
+    vmax = ticks[-1]
     scale = (x1 - x0) / vmax
     parts: list[str] = []
     plot_h = n * row_h
-    for k in range(5):  # grid and ticks
-        v = vmax * k / 4
+    for v in ticks:  # grid and ticks
         x = x0 + v * scale
         parts.append(
             f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h:.1f}" stroke="{GRID}"/>'
@@ -274,10 +275,8 @@ def horizontal(c: Chart, lang: str, title: str, width: int) -> Markup:
     y_leg = top + plot_h + 30
     legend, lh = _legend(c.series, y_leg, width)
     refs_h = 0.0
-    for k, (value, label) in enumerate(c.refs):
-        parts.append(
-            _t(8, y_leg + lh + k * 14, f"- - {label}", size=10)
-        )
+    for k, (_value, label) in enumerate(c.refs):
+        parts.append(_t(8, y_leg + lh + k * 14, f"- - {label}", size=10))
         refs_h += 14
     return _svg(width, y_leg + lh + refs_h, parts + legend, title)
 
@@ -292,15 +291,15 @@ def vertical(c: Chart, lang: str, title: str, width: int) -> Markup:
         vmax = max((sum((s.values[i] or 0) for s in bars) for i in range(n)), default=0)
     else:
         vmax = max((v or 0 for s in c.series for v in s.values), default=0)
-    vmax = _nice_max(max([vmax, *(r[0] * 1.05 for r in c.refs)]))
+    ticks = _ticks(max([vmax, *(r[0] * 1.05 for r in c.refs)]))
+    vmax = ticks[-1]
     step = (x1 - x0) / max(n, 1)
     parts: list[str] = []
 
     def y_of(v: float) -> float:
         return top + plot_h - v / vmax * plot_h
 
-    for k in range(5):
-        v = vmax * k / 4
+    for v in ticks:
         y = y_of(v)
         parts.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x1}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(_t(x0 - 5, y + 3.5, tick(v, c.unit, lang), "end", 10))
