@@ -158,6 +158,7 @@ class Report:
     alert_total: int = 0
     trends: list[Figure] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    stage_order: list[str] = field(default_factory=list)  # stage names in pipeline order
     kpis: list[str] = field(default_factory=list)  # ids of the KPIs shown, for the appendix
 
 
@@ -277,6 +278,9 @@ def build(
         figs = [f for f in data.figures if f.id not in SKIP_FIGURES]
         report.sections.append(Section(key, win, data, figs))
         tick(f"section: {key}")
+    stages = service.store.table("stages").execute()
+    stages = stages.sort_values(["pipeline_id", "stage_order"])
+    report.stage_order = list(dict.fromkeys(stages["name"].astype(str)))
     report.kpis = kpis_used(report)
     tick("definitions")
     return report

@@ -69,8 +69,8 @@ def _card(c: Card, lang: str) -> dict[str, Any]:
     }
 
 
-def _figure(fig: Figure, lang: str) -> dict[str, Any]:
-    chart, reduced = svg.render(fig, lang)
+def _figure(fig: Figure, lang: str, order: list[str] | None = None) -> dict[str, Any]:
+    chart, reduced = svg.render(fig, lang, order)
     unavailable = [x.reason for x in fig.layers if not x.available and x.reason]
     note = fig.note_nl if lang == "nl" else fig.note_en
     if chart is None and unavailable:
@@ -123,7 +123,7 @@ def _section(s: Section, report: Report, lang: str) -> dict[str, Any]:
             end=i18n.day(w["end"], lang),
         ),
         "cards": [_card(c, lang) for c in s.data.cards],
-        "figures": [_figure(f, lang) for f in s.figures],
+        "figures": [_figure(f, lang, report.stage_order) for f in s.figures],
         "tables": [_table(t, lang) for t in s.data.tables if t.rows or not t.available],
     }
 

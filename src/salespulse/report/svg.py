@@ -72,8 +72,9 @@ def category(row: dict[str, Any], col: str | None, layer: Layer, lang: str) -> s
     return str(v).replace("_", " ") if col in ("channel", "activity_type") else str(v)
 
 
-def reduce(fig: Figure, lang: str) -> Chart:
-    """Categories and series of ``fig`` (layers, or one layer split by ``fig.series``)."""
+def reduce(fig: Figure, lang: str, order: list[str] | None = None) -> Chart:
+    """Categories and series of ``fig`` (layers, or one layer split by ``fig.series``);
+    series named in ``order`` (e.g. stages in pipeline order) come in that order."""
     layers = [x for x in fig.layers if x.rows]
     periods = fig.x == "period"
     cats: list[str] = []
@@ -91,9 +92,11 @@ def reduce(fig: Figure, lang: str) -> Chart:
             add_cat(c)
             name = category(row, fig.series, layer, lang)
             values.setdefault(name, {})[c] = row.get("value")
+        rank = {name: i for i, name in enumerate(order or [])}
+        names = sorted(values, key=lambda name: rank.get(name, len(rank)))
         series = [
-            Series(name, [v.get(c) for c in cats], COLORS[i % len(COLORS)])
-            for i, (name, v) in enumerate(values.items())
+            Series(name, [values[name].get(c) for c in cats], COLORS[i % len(COLORS)])
+            for i, name in enumerate(names)
         ]
     elif fig.x is None and len(layers) > 1:  # one total per layer (e.g. the lead funnel)
         cats = [x.name_nl if lang == "nl" else x.name_en for x in layers]
@@ -124,10 +127,10 @@ def reduce(fig: Figure, lang: str) -> Chart:
             vals = [s.values[i] or 0.0 for s in series] if stacked else [series[0].values[i] or 0]
             return float(sum(vals))
 
-        order = sorted(range(len(cats)), key=total, reverse=True)
-        cats = [cats[i] for i in order]
+        by_total = sorted(range(len(cats)), key=total, reverse=True)
+        cats = [cats[i] for i in by_total]
         for s in series:
-            s.values = [s.values[i] for i in order]
+            s.values = [s.values[i] for i in by_total]
     missing = 0
     if not periods and not stacked:
         keep = [i for i in range(len(cats)) if any(s.values[i] is not None for s in series)]
@@ -360,9 +363,9 @@ def is_wide(fig: Figure) -> bool:
     return fig.x == "period" or fig.chart == "stacked"
 
 
-def render(fig: Figure, lang: str) -> tuple[Markup | None, Chart]:
+def render(fig: Figure, lang: str, order: list[str] | None = None) -> tuple[Markup | None, Chart]:
     """The SVG of ``fig`` (None when it has no rows) and the reduced chart (for captions)."""
-    c = reduce(fig, lang)
+    c = reduce(fig, lang, order)
     title = fig.title_nl if lang == "nl" else fig.title_en
     if not c.categories or not c.series:
         return None, c
