@@ -135,3 +135,13 @@ def test_biggest_changes_skip_what_cannot_be_compared(
     now = {"won_deals": Card(id="won_deals", layer=lay, value=after)}
     old = {"won_deals": Card(id="won_deals", layer=lay, value=before)}
     assert bool(biggest_changes(now, old)) is kept
+
+
+def test_caption_when_every_category_has_the_same_value() -> None:
+    from salespulse.report.svg import reduce
+    from salespulse.report.text import caption
+
+    fig = sample().sections[0].figures[0]
+    for row in fig.layers[0].rows:
+        row["value"] = 0.0
+    assert caption(reduce(fig, "en"), "en").startswith("All 3 at 0.0%.")

@@ -235,4 +235,5 @@ STRINGS: dict[str, str] = {
     "mail.digest_outro": "Open the alerts page for the records behind each number.\n\n"
     "-- salespulse",
     "report.cap.missing": "{m} more without a value (not drawn).",
+    "report.cap.all_same": "All {n} at {value}.",
 }

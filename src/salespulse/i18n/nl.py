@@ -236,4 +236,5 @@ STRINGS: dict[str, str] = {
     "mail.digest_outro": "Open de signalenpagina voor de records achter elk getal.\n\n"
     "-- salespulse",
     "report.cap.missing": "Nog {m} zonder waarde (niet getekend).",
+    "report.cap.all_same": "Alle {n} op {value}.",
 }

@@ -210,8 +210,8 @@ def horizontal(c: Chart, lang: str, title: str, width: int) -> Markup:
     """Categories down the left, bars to the right (grouped or stacked)."""
     n = len(c.categories)
     groups = 1 if c.stacked else max(1, len([s for s in c.series if not s.line]) or 1)
-    bar = 13 if groups == 1 else 9
-    row_h = bar * groups + 7
+    bar = 11 if groups == 1 else 8
+    row_h = bar * groups + 5
     longest = max((len(x) for x in c.categories), default=4)
     label_w = min(width * 0.36, max(40, 5.4 * longest))
     fit = int(label_w / 5.4)
@@ -287,7 +287,7 @@ def horizontal(c: Chart, lang: str, title: str, width: int) -> Markup:
 def vertical(c: Chart, lang: str, title: str, width: int) -> Markup:
     """Periods left to right: bars (stacked or grouped) and lines."""
     n = len(c.categories)
-    x0, x1, top, plot_h = 52, width - 10, 10, 150 if width > HALF else 120
+    x0, x1, top, plot_h = 52, width - 10, 10, 120 if width > HALF else 110
     bars = [s for s in c.series if not s.line]
     lines = [s for s in c.series if s.line]
     if c.stacked:

@@ -51,6 +51,8 @@ def caption(c: Chart, lang: str, note: str | None = None) -> str:
             prefix = f"{s.name}: " if len(c.series) > 1 else ""
             if len(known) == 1:
                 out.append(prefix + t("one", top=hi[0], value=_v(hi[1], c.unit, lang)))
+            elif hi[1] == lo[1]:
+                out.append(prefix + t("all_same", n=len(known), value=_v(hi[1], c.unit, lang)))
             else:
                 out.append(
                     prefix
