@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs, only when they are missing.
 # PostgreSQL: the tests start a private throw-away server (tests/pg.py).
-# Chromium: the web app's browser tests.
+# Chromium: the web app's browser tests and the report's PDF (print-to-PDF).
+# poppler-utils: the report's PDF tests.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Chromium: the browser tests (tests/web) drive Debian's build; never `playwright install`.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# poppler-utils: the report tests read the PDF's text (pdftotext) and make page images (pdftoppm).
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

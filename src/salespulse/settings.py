@@ -92,6 +92,27 @@ class Settings:
     lead_score_rules: str = _s(
         "", "Path of a lead-score rules file (TOML); empty = the built-in rules."
     )
+    smtp_host: str = _s("", "SMTP server for `--mail` (report, alerts); empty = mail is off.")
+    smtp_port: int = _s(587, "SMTP port (587 for STARTTLS, 465 for TLS, 25 for none).")
+    smtp_security: str = _s("starttls", "SMTP connection security: starttls, tls or none.")
+    smtp_user: str = _s("", "SMTP login name; empty = no login.")
+    smtp_password_env: str = _s(
+        "SALESPULSE_SMTP_PASSWORD",
+        "Environment variable that holds the SMTP password (never put it in this file).",
+    )
+    mail_from: str = _s("salespulse@localhost", "Sender address of the mails.")
+    report_recipients: tuple[str, ...] = _s(
+        ("managers",),
+        "Who gets `salespulse report --mail`: e-mail addresses and roles — `managers` (the "
+        "team's manager; every team manager for a company report), `reps` (the team's or "
+        "company's active reps), `rep` (the rep of a `--rep` report).",
+    )
+    alert_recipients: tuple[str, ...] = _s(
+        ("reps", "managers"),
+        "Who gets the weekly `salespulse alerts --mail` digest: `reps` (each active rep "
+        "their own alerts), `managers` (each team manager the team's alerts), and e-mail "
+        "addresses (the whole company's alerts).",
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.fiscal_year_start_month <= 12:
@@ -107,6 +128,10 @@ class Settings:
             ) from None
         if not 0 <= self.business_day_start_hour < self.business_day_end_hour <= 24:
             raise UserError("business hours must satisfy 0 <= start < end <= 24")
+        if self.smtp_security not in ("starttls", "tls", "none"):
+            raise UserError(
+                f"smtp_security must be starttls, tls or none, not {self.smtp_security!r}"
+            )
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -123,8 +148,16 @@ def _validated(raw: dict[str, Any], where: str) -> dict[str, Any]:
                 f"{where}: unknown setting {key!r}",
                 hint=f"did you mean {close[0]!r}?" if close else "see docs/settings.md",
             )
-    if "business_days" in values and isinstance(values["business_days"], list):
-        values["business_days"] = tuple(values["business_days"])
+    for key, value in raw.items():  # TOML arrays → the tuples of list settings
+        default = known[key].default
+        if isinstance(default, tuple) and isinstance(value, list):
+            item = type(default[0]) if default else str
+            if not all(isinstance(x, item) and not isinstance(x, bool) for x in value):
+                raise UserError(
+                    f"{where}: setting {key} must be a list of {item.__name__}s, not {value!r}",
+                    hint="see docs/settings.md",
+                )
+            values[key] = tuple(value)
     for key, value in values.items():
         expected = type(known[key].default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):

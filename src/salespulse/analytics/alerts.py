@@ -145,14 +145,18 @@ def list_alerts(
     settings: Settings | None = None,
     as_of: date | None = None,
     where: dict[str, Any] | None = None,
+    ctx: Context | None = None,
 ) -> list[Alert]:
     """Every alert as of ``as_of`` (default today), in order of severity. ``where``
-    filters by breakdown (e.g. ``{"team": "T1"}``) where the alert's KPI allows it."""
-    ctx = context(store, settings, as_of, materialize=True)
+    filters by breakdown (e.g. ``{"team": "T1"}``) where the alert's KPI allows it.
+    Pass a (materialized) ``ctx`` to share it between calls; it is then not closed here."""
+    own = ctx is None
+    ctx = ctx or context(store, settings, as_of, materialize=True)
     try:
         return [_alert(store, ctx, rule, where) for rule in RULES]
     finally:
-        ctx.close()
+        if own:
+            ctx.close()
 
 
 def _alert(store: Store, ctx: Context, rule: AlertRule, where: dict[str, Any] | None) -> Alert:

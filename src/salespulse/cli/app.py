@@ -16,6 +16,7 @@ from salespulse.cli import (
     info,
     kpi,
     priorities,
+    report,
     serve,
     sync,
 )
@@ -42,7 +43,19 @@ def _root(
         raise typer.Exit()
 
 
-for module in (info, imports, generate, kpi, alerts, priorities, settings_cli, serve, demo, sync):
+for module in (
+    info,
+    imports,
+    generate,
+    kpi,
+    alerts,
+    priorities,
+    report,
+    settings_cli,
+    serve,
+    demo,
+    sync,
+):
     module.register(app)
 
 

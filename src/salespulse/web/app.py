@@ -19,6 +19,7 @@ from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.store import Store, connect
 from salespulse.web import api, views
+from salespulse.web import report as report_views
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -53,6 +54,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
     app.include_router(views.router)
+    app.include_router(report_views.router)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:
