@@ -1,0 +1,155 @@
+"""``salespulse forecast show|snapshot|backtest|changes``: the forecast that scores itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from salespulse.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    print_frame,
+    print_json,
+    progress_bar,
+)
+from salespulse.errors import UserError
+from salespulse.forecast.run import KINDS, METHODS
+from salespulse.semantic.query import context, jsonable, parse_date
+from salespulse.warehouse.store import connect
+
+forecast_app = typer.Typer(
+    help="Forecast won revenue with ranges, snapshots, backtests and pipeline changes.",
+    no_args_is_help=True,
+)
+
+MethodOption = Annotated[
+    str | None,
+    typer.Option("--method", help=f"One method ({', '.join(METHODS)}); default: all."),
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="As known at the end of this day (YYYY-MM-DD).")
+]
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Break down by rep, team or product (default: total).")
+]
+
+
+def _methods(method: str | None) -> tuple[str, ...]:
+    if method is None:
+        return METHODS
+    if method not in METHODS:
+        raise UserError(
+            f"unknown forecast method {method!r}", hint=f"choose from: {', '.join(METHODS)}"
+        )
+    return (method,)
+
+
+def _by(by: str | None) -> str:
+    if by is None:
+        return "total"
+    if by not in KINDS:
+        raise UserError(
+            f"cannot break the forecast down by {by!r}", hint=f"choose from: {', '.join(KINDS)}"
+        )
+    return by
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    return [{str(k): jsonable(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+
+
+@forecast_app.command("show")
+def show(
+    method: MethodOption = None,
+    as_of: AsOfOption = None,
+    by: ByOption = None,
+    months: Annotated[
+        int | None,
+        typer.Option(
+            "--months", min=1, max=24, help="Months ahead (default: to the end of next quarter)."
+        ),
+    ] = None,
+    draws: Annotated[
+        int, typer.Option("--draws", min=0, max=100_000, help="Monte Carlo draws.")
+    ] = 10_000,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Expected won revenue with P10/P50/P90 per month and quarter, per method."""
+    from salespulse.forecast.run import compute
+
+    store = connect(db, create=False)
+    ctx = context(store, as_of=parse_date(as_of, "as-of"))
+    f = compute(ctx, methods=_methods(method), months=months, draws=draws)
+    kind = _by(by)
+    rows = f.summary[f.summary["by"] == kind] if not f.summary.empty else f.summary
+    if fmt is OutputFormat.json:
+        out = f.to_dict()
+        out["rows"] = _records(rows)
+        print_json(out)
+        return
+    if f.reason:
+        console.print(f"[yellow]{f.reason}[/yellow]")
+    for note in f.notes:
+        console.print(f"[dim]{note}[/dim]")
+    print_frame(_table(rows), fmt, title=f"Forecast ({f.currency}) — as of {f.as_of}")
+
+
+def _table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Compact columns for the terminal: one period label, whole currency units."""
+    if rows.empty:
+        return rows
+    label = rows["period_start"].astype(str).str[:7] + rows["grain"].map(
+        {"month": "", "quarter": " Q"}
+    )
+    out = pd.DataFrame({"method": rows["method"], "period": label, "group": rows["group"]})
+    for c in ("expected", "p10", "p50", "p90"):
+        out[c] = rows[c].round(0)
+    return out
+
+
+@forecast_app.command("backtest")
+def backtest(
+    method: MethodOption = None,
+    as_of: AsOfOption = None,
+    by: ByOption = None,
+    draws: Annotated[
+        int, typer.Option("--draws", min=100, max=100_000, help="Monte Carlo draws per forecast.")
+    ] = 2_000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Walk-forward backtest at every month end: WAPE, bias and P10–P90 coverage per method."""
+    from salespulse.forecast import backtest as bt
+
+    store = connect(db, create=False)
+    ctx = context(store, as_of=parse_date(as_of, "as-of"))
+    with progress_bar(not quiet and fmt is OutputFormat.table) as bar:
+        result = bt.run(store, ctx.settings, ctx.as_of, _methods(method), draws=draws, progress=bar)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    if result.reason:
+        console.print(f"[yellow]{result.reason}[/yellow]")
+        return
+    if by is not None:
+        kind = _by(by)
+        g = result.by_group
+        print_frame(g[g["by"] == kind] if not g.empty else g, fmt, title=f"Backtest by {kind}")
+        return
+    print_frame(result.methods, fmt, title=f"Backtest — as of {result.as_of}")
+    if fmt is OutputFormat.table:
+        print_frame(result.by_weeks_left, fmt, title="Rest-of-quarter WAPE by weeks left")
+        console.print(
+            f"Recommended: [bold]{result.recommended}[/bold] (lowest quarter WAPE in "
+            f"{result.confidence:.0%} of bootstrap resamples; runner-up {result.runner_up})"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(forecast_app, name="forecast")
