@@ -24,11 +24,11 @@ def test_aalen_johansen_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     # is still undecided. A deal open after 1 day: P(won eventually) = (0.5 − 0.2) / 0.8,
     # none of it within the next day, all of it within two.
     monkeypatch.setattr(timing, "MAX_DAYS", 6)
-    model = timing.TimingModel({("3", "s"): c})
+    model = timing.TimingModel({("4", "s"): c})
     monkeypatch.setattr(timing, "MIN_DEALS", 5)
     deals = pd.DataFrame(
         {"pipeline_id": ["p"], "product_id": ["x"], "product_line": ["l"], "stage_id": ["s"],
-         "age_days": [1.0]}
+         "age_days": [1.0], "deal_age_days": [1.0]}
     )  # fmt: skip
     shares, p_age, evidence, found = timing.bucket_shares(model, deals, np.array([1.0, 2.0]))
     assert found[0]
@@ -49,12 +49,14 @@ def test_bucket_shares_split_the_win_over_periods() -> None:
                 "stage_id": "s",
                 "outcome": pd.Series([{1: "won", 2: "lost", 0: None}[o] for o in outcome]),
                 "days": days,
+                "deal_id": [f"D{i}" for i in range(days.shape[0])],
+                "days_created": days,
             }
         )
     )
     deals = pd.DataFrame(
         {"pipeline_id": ["p", "p"], "product_id": ["x", "y"], "product_line": ["l", "l"],
-         "stage_id": ["s", "t"], "age_days": [0.0, 0.0]}
+         "stage_id": ["s", "t"], "age_days": [0.0, 0.0], "deal_age_days": [0.0, 0.0]}
     )  # fmt: skip
     shares, p_age, _, found = timing.bucket_shares(model, deals, np.array([1.0, 3.0]))
     assert found.tolist() == [True, False]  # no curve for stage t

@@ -148,7 +148,9 @@ def run(
         windows = {"month": ms[0].end, "quarter": ms[2].end, "rest_of_quarter": q_end}
         for method, (p, shares) in res.items():
             exp = amount[:, None] * p[:, None] * shares
-            sim = montecarlo.simulate(amount, p, shares, draws=draws, seed=k).total()
+            sim = montecarlo.simulate(
+                amount, p, shares, draws=draws, seed=k, spread=montecarlo.SPREAD
+            ).total()
             for horizon, end in windows.items():
                 n_m = sum(1 for m in ms if m.end <= end)
                 inside = (closed_on > np.datetime64(t)) & (closed_on <= np.datetime64(end))

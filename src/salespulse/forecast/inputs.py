@@ -71,13 +71,15 @@ def open_deals_expr(ctx: Context) -> ir.Table:
             ),
         ).drop("_fd", "fh_amount", "fh_currency", "fh_close")
     base = ctx.to_reporting(base, "amount", "currency")
-    return base.mutate(age_days=days_between(base.entered, ctx.cutoff)).drop(
-        "amount", "currency", "entered"
-    )
+    return base.mutate(
+        age_days=days_between(base.entered, ctx.cutoff),
+        deal_age_days=days_between(base.created_at, ctx.cutoff),
+    ).drop("amount", "currency", "entered")
 
 
 def _open_frame(df: pd.DataFrame) -> pd.DataFrame:
-    df["age_days"] = df["age_days"].astype(float).clip(lower=0.0)
+    for c in ("age_days", "deal_age_days"):
+        df[c] = df[c].astype(float).clip(lower=0.0)
     df["expected_close_on"] = pd.to_datetime(df["expected_close_on"]).dt.date
     for c in ("rep_id", "team_id", "product_id", "product_line", "pipeline_id"):
         df[c] = df[c].astype(object).where(df[c].notnull(), "unknown")
@@ -90,7 +92,8 @@ def open_deals(ctx: Context) -> pd.DataFrame:
     Columns: deal_id, rep_id, team_id, product_id, product_line, pipeline_id, stage_id,
     stage_order, p_config (the stage's configured probability), amount_eur (null = no
     amount), expected_close_on (as known then; may be past = overdue), age_days (days since
-    entering the current stage), created_at.
+    entering the current stage), deal_age_days (days since the deal was created),
+    created_at.
     """
     return _open_frame(open_deals_expr(ctx).execute())
 
@@ -106,16 +109,20 @@ def stage_outcomes_expr(ctx: Context, window_days: int = WINDOW_DAYS) -> ir.Tabl
         product_id=_.product_id,
         outcome=_.outcome,
         closed_at=_.closed_at,
+        created_at=_.created_at,
     )
     j = h.inner_join(d, h.deal_id == d._d).drop("_d")
     since = ibis.timestamp(ctx.as_of_at - timedelta(days=window_days))
     j = j.filter(j.closed_at.isnull() | (j.closed_at >= since))
     end = ibis.coalesce(j.closed_at, ctx.cutoff)
-    return j.mutate(days=days_between(j.entered, end)).drop("entered", "closed_at")
+    return j.mutate(
+        days=days_between(j.entered, end), days_created=days_between(j.created_at, end)
+    ).drop("entered", "closed_at", "created_at")
 
 
 def _history_frame(df: pd.DataFrame) -> pd.DataFrame:
-    df["days"] = np.maximum(df["days"].to_numpy(dtype=float), 0.0)
+    for c in ("days", "days_created"):
+        df[c] = np.maximum(df[c].to_numpy(dtype=float), 0.0)
     for c in ("pipeline_id", "product_line", "product_id"):
         df[c] = df[c].astype(object).where(df[c].notnull(), "unknown")
     return df.sort_values(["deal_id", "stage_id"], kind="stable").reset_index(drop=True)
@@ -126,7 +133,7 @@ def stage_outcomes(ctx: Context, window_days: int = WINDOW_DAYS) -> pd.DataFrame
 
     Columns: deal_id, pipeline_id, product_line, product_id, stage_id, outcome (won / lost / None =
     still open), days (from the last entry into the stage to the close, or to as-of while
-    open). Deals decided more than ``window_days`` before as-of are left out (the rolling
+    open), days_created (the same from the deal's creation). Deals decided more than ``window_days`` before as-of are left out (the rolling
     window); open deals always count (as censored observations).
     """
     return _history_frame(stage_outcomes_expr(ctx, window_days).execute())

@@ -29,6 +29,9 @@ DRAWS = 10_000
 #: The (deal × draw) block generated at once, in elements (~2 bytes each).
 BLOCK = 20_000_000
 QUANTILES = (0.1, 0.5, 0.9)
+#: σ of the shared probability factor in forecasts (see :func:`simulate`); chosen on the
+#: demo data's backtest and checked on the large one (docs/forecast.md).
+SPREAD = 0.15
 
 
 @dataclass
@@ -51,21 +54,37 @@ def simulate(
     groups: Mapping[str, tuple[IntArray, int]] | None = None,
     draws: int = DRAWS,
     seed: int = 0,
+    spread: float = 0.0,
 ) -> Simulation:
     """Simulate won revenue per period.
 
     ``amount``: per deal (NaN counts as 0); ``p``: win probability; ``shares``: deals ×
     periods, P(won in the period | won) (rows sum to ≤ 1; the rest is later); ``groups``:
-    kind → (group code per deal in 0..n-1, n). Deterministic for a given ``seed``.
+    kind → (group code per deal in 0..n-1, n); ``spread``: the model's own uncertainty —
+    the draws come in ``BLOCKS`` blocks, block ``k`` multiplies every win probability by
+    the same factor (lognormal, mean 1, σ = ``spread``, stratified over the blocks), so the
+    deals move together when the probabilities themselves are off (0 = independent deals).
+    Deterministic for a given ``seed``.
     """
     groups = dict(groups or {})
     if not groups:
         groups = {"all": (np.zeros(amount.shape[0], np.int64), 1)}
     amt = np.nan_to_num(np.asarray(amount, float)).astype(np.float32)
-    cum = np.clip(np.asarray(p, float), 0, 1)[:, None] * np.cumsum(shares, axis=1)
-    thr = np.minimum(np.round(cum * 65536.0), 65535).astype(np.uint16)
     n_periods = shares.shape[1]
-    keep = (amt != 0) & (thr[:, -1] > 0) if n_periods else np.zeros(amt.shape[0], bool)
+    factors = _factors(spread, draws)
+    block_of_draw = np.repeat(np.arange(len(factors)), -(-draws // len(factors)))[:draws]
+    bounds = np.r_[0, np.flatnonzero(np.diff(block_of_draw)) + 1, draws]
+    pc = np.clip(np.asarray(p, float), 0, 1)
+    cum_sh = np.cumsum(shares, axis=1)
+    # thresholds per deal × period × block
+    thr = np.stack(
+        [
+            np.minimum(np.round(np.minimum(pc * f, 1.0)[:, None] * cum_sh * 65536.0), 65535)
+            for f in factors
+        ],
+        axis=2,
+    ).astype(np.uint16)
+    keep = (amt != 0) & (thr[:, -1, -1] > 0) if n_periods else np.zeros(amt.shape[0], bool)
     kinds = list(groups)
     codes = np.stack([groups[k][0][keep] for k in kinds]) if kinds else np.zeros((0, 0))
     sizes = [groups[k][1] for k in kinds]
@@ -91,7 +110,11 @@ def simulate(
         ends = np.r_[starts[1:], b - a]
         prev = np.zeros((len(starts), draws))
         for j in range(n_periods):
-            m = (u < thr_s[a:b, j : j + 1]).view(np.uint8)
+            m = np.empty(u.shape, np.bool_)
+            for blk in range(len(factors)):
+                lo, hi = bounds[blk], bounds[blk + 1]
+                np.less(u[:, lo:hi], thr_s[a:b, j, blk : blk + 1], out=m[:, lo:hi])
+            m = m.view(np.uint8)
             for g, (s0, e0) in enumerate(zip(starts, ends, strict=True)):
                 won_by = amt_s[a + s0 : a + e0] @ m[s0:e0]
                 rev = won_by - prev[g]
@@ -99,6 +122,21 @@ def simulate(
                 for ki, k in enumerate(kinds):
                     out[k][cell_codes[ki][a + s0], j] += rev
     return Simulation(out, draws)
+
+
+#: Blocks of draws that share one probability factor (when ``spread`` > 0).
+BLOCKS = 20
+
+
+def _factors(spread: float, draws: int) -> FloatArray:
+    """Stratified lognormal factors with mean 1 (one per block; [1.0] without spread)."""
+    if spread <= 0:
+        return np.ones(1)
+    from statistics import NormalDist
+
+    k = min(BLOCKS, draws)
+    z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
+    return np.exp(spread * z - spread**2 / 2)
 
 
 def quantiles(x: FloatArray, qs: tuple[float, ...] = QUANTILES) -> FloatArray:

@@ -242,6 +242,7 @@ def compute(
                 {"rep": (rep_code, len(reps)), "product": (prod_code, len(prods))},
                 draws=draws,
                 seed=seed,
+                spread=montecarlo.SPREAD,
             )
         kinds: dict[str, tuple[list[str], FloatArray, FloatArray | None]] = {}
         rep_exp = _sum_by(exp_month, rep_code, len(reps))

@@ -13,8 +13,10 @@ chance it is won within the next ``t`` days; divided by ``(W(∞) − W(a)) / S(
 P(won within t days | it will be won). Averaging only closed deals instead would leave out
 the long cycles that are still running.
 
-Cells are (pipeline, product, stage); a cell with fewer than ``MIN_DEALS`` deals uses
-(pipeline, product line, stage), then (pipeline, stage), then the stage alone.
+Cells are (pipeline, product, stage); a cell with fewer than ``MIN_DEALS`` deals uses the
+product's whole cycle — (pipeline, product), time counted from the deal's creation, one row
+per deal — so a rare product keeps its own time scale; then (pipeline, product line,
+stage), (pipeline, stage) and the stage alone.
 Vectorized numpy (``np.bincount``), no Python loop over deals.
 """
 
@@ -41,6 +43,8 @@ class Curves:
     still_open: FloatArray
     won: FloatArray
     n: int
+    #: Time counted from the deal's creation instead of from entering the stage.
+    since_created: bool = False
 
 
 def aalen_johansen(
@@ -79,7 +83,13 @@ class TimingModel:
     cells: dict[tuple[str, ...], Curves]
 
     def curves_for(self, pipeline: str, product: str, line: str, stage: str) -> Curves | None:
-        keys = ((pipeline, product, stage), (pipeline, line, stage), (pipeline, stage), (stage,))
+        keys = (
+            (pipeline, product, stage),
+            (pipeline, product),
+            (pipeline, line, stage),
+            (pipeline, stage),
+            (stage,),
+        )
         for level, key in enumerate(keys):
             c = self.cells.get((str(level), *key))
             if c is not None and c.n >= MIN_DEALS:
@@ -110,17 +120,27 @@ def fit(history: pd.DataFrame) -> TimingModel:
         return TimingModel(cells)
     code = history["outcome"].map({"won": 1, "lost": 2}).fillna(0).to_numpy(np.int8)
     days = history["days"].to_numpy(float)
-    for level, cols in enumerate(
-        (
-            ["pipeline_id", "product_id", "stage_id"],
-            ["pipeline_id", "product_line", "stage_id"],
-            ["pipeline_id", "stage_id"],
-            ["stage_id"],
-        )
-    ):
-        for key, idx in history.groupby(cols, sort=False).indices.items():
+    levels = (
+        ["pipeline_id", "product_id", "stage_id"],
+        ["pipeline_id", "product_id"],
+        ["pipeline_id", "product_line", "stage_id"],
+        ["pipeline_id", "stage_id"],
+        ["stage_id"],
+    )
+    per_deal = history.drop_duplicates("deal_id")
+    code_d = per_deal["outcome"].map({"won": 1, "lost": 2}).fillna(0).to_numpy(np.int8)
+    days_d = per_deal["days_created"].to_numpy(float)
+    for level, cols in enumerate(levels):
+        whole_deal = level == 1  # per product, time since creation, one row per deal
+        frame = per_deal if whole_deal else history
+        for key, idx in frame.groupby(cols, sort=False).indices.items():
             k = key if isinstance(key, tuple) else (key,)
-            cells[(str(level), *(str(x) for x in k))] = aalen_johansen(days[idx], code[idx])
+            if whole_deal:
+                c = aalen_johansen(days_d[idx], code_d[idx])
+                c = Curves(c.still_open, c.won, c.n, since_created=True)
+            else:
+                c = aalen_johansen(days[idx], code[idx])
+            cells[(str(level), *(str(x) for x in k))] = c
     return TimingModel(cells)
 
 
@@ -156,7 +176,12 @@ def bucket_shares(
     w_all = np.stack([c.won for c in stack])
     size = np.array([c.n for c in stack], float)
     k = cell[found]
-    age = deals["age_days"].to_numpy(float)[found]
+    created = np.array([c.since_created for c in stack])[k]
+    age = np.where(
+        created,
+        deals["deal_age_days"].to_numpy(float)[found],
+        deals["age_days"].to_numpy(float)[found],
+    )
     a = np.minimum(np.floor(age).astype(np.int64), MAX_DAYS)
     s_a = s_all[k, a]
     ok = s_a > 1e-12
