@@ -131,10 +131,11 @@ def _history_frame(df: pd.DataFrame) -> pd.DataFrame:
 def stage_outcomes(ctx: Context, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
     """One row per (deal, open stage it entered), as known at as-of, for learning.
 
-    Columns: deal_id, pipeline_id, product_line, product_id, stage_id, outcome (won / lost / None =
-    still open), days (from the last entry into the stage to the close, or to as-of while
-    open), days_created (the same from the deal's creation). Deals decided more than ``window_days`` before as-of are left out (the rolling
-    window); open deals always count (as censored observations).
+    Columns: deal_id, pipeline_id, product_line, product_id, stage_id, outcome (won / lost /
+    None = still open), days (from the last entry into the stage to the close, or to as-of
+    while open), days_created (the same from the deal's creation). Deals decided more than
+    ``window_days`` before as-of are left out (the rolling window); open deals always count
+    (as censored observations).
     """
     return _history_frame(stage_outcomes_expr(ctx, window_days).execute())
 
