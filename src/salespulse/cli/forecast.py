@@ -151,5 +151,54 @@ def backtest(
         )
 
 
+@forecast_app.command("changes")
+def changes(
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Start date (default: first day of the as-of quarter)."),
+    ] = None,
+    as_of: AsOfOption = None,
+    by: ByOption = None,
+    period_end: Annotated[
+        str | None,
+        typer.Option("--period-end", help="Last day of the period (default: end of the quarter)."),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Pipeline changes since a date as a waterfall (balances to the cent) and slip rates."""
+    from salespulse.forecast.changes import compute as changes_compute
+    from salespulse.semantic import timecal
+    from salespulse.semantic.timecal import Grain
+
+    store = connect(db, create=False)
+    end_ctx = context(store, as_of=parse_date(as_of, "as-of"))
+    q = timecal.period_start(end_ctx.as_of, Grain.quarter, end_ctx.settings)
+    start = parse_date(since, "since") or q
+    if start > end_ctx.as_of:
+        raise UserError(f"--since {start} is after the as-of date {end_ctx.as_of}")
+    pend = parse_date(period_end, "period-end") or (
+        timecal.next_period(q, Grain.quarter) - pd.Timedelta(days=1)
+    )
+    result = changes_compute(context(store, end_ctx.settings, start), end_ctx, pend)
+    if fmt is OutputFormat.json:
+        print_json(result.to_dict())
+        return
+    if by is not None:
+        _by(by)
+        if by != "rep":
+            raise UserError("pipeline changes break down by rep only", hint="use --by rep")
+        print_frame(result.slip, fmt, title=f"Slip rate per rep, {start} – {result.as_of}")
+        return
+    print_frame(
+        result.waterfall(),
+        fmt,
+        title=f"Pipeline closing by {pend}: {start} → {result.as_of}",
+    )
+    if fmt is OutputFormat.table:
+        n, cents = result.moved_backwards
+        console.print(f"Moved backwards (still in the pipeline): {n} deals, {cents / 100:,.2f}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(forecast_app, name="forecast")
