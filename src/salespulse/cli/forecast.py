@@ -200,5 +200,78 @@ def changes(
         console.print(f"Moved backwards (still in the pipeline): {n} deals, {cents / 100:,.2f}")
 
 
+@forecast_app.command("snapshot")
+def snapshot(
+    method: MethodOption = None,
+    as_of: AsOfOption = None,
+    weeks: Annotated[
+        int,
+        typer.Option("--weeks", min=1, max=260, help="Also the N-1 weekly snapshots before it."),
+    ] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Store the forecast as of a date (default today; past dates reconstructed from
+    history), per method, per deal and aggregated."""
+    from salespulse.forecast.snapshot import take
+
+    store = connect(db, create=False)
+    ctx = context(store, as_of=parse_date(as_of, "as-of"))
+    dates = [ctx.as_of - pd.Timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+    total: dict[str, int] = {}
+    with progress_bar(not quiet and weeks > 1) as bar:
+        for i, d in enumerate(dates):
+            counts = take(context(store, ctx.settings, d), _methods(method))
+            for k, v in counts.items():
+                total[k] = total.get(k, 0) + v
+            bar("Snapshots", i + 1, len(dates))
+    console.print(
+        f"Stored {len(dates)} snapshot(s) up to {ctx.as_of}: "
+        + ", ".join(f"{v:,} rows in {k}" for k, v in total.items())
+    )
+
+
+@forecast_app.command("category")
+def category(
+    deal_id: Annotated[str, typer.Argument(help="The deal.")],
+    value: Annotated[str, typer.Argument(help="commit, best_case, pipeline or omitted.")],
+    set_by: Annotated[str, typer.Option("--by", help="Who sets it (rep or manager).")],
+    note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Override a deal's forecast category (stored with who and when)."""
+    from salespulse.forecast.categories import set_category
+
+    set_category(connect(db, create=False), deal_id, value, set_by, note)
+    console.print(f"{deal_id}: {value} (set by {set_by})", highlight=False)
+
+
+@forecast_app.command("adjust")
+def adjust(
+    rep_id: Annotated[str, typer.Argument(help="The rep.")],
+    amount: Annotated[float, typer.Argument(help="The adjusted forecast for the period.")],
+    set_by: Annotated[str, typer.Option("--by", help="Who sets it (the manager).")],
+    period: Annotated[
+        str | None, typer.Option("--period", help="First day of the quarter (default: current).")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Store a manager's adjusted forecast for a rep and quarter."""
+    from salespulse.forecast.categories import set_adjustment
+    from salespulse.semantic import timecal
+    from salespulse.semantic.timecal import Grain
+
+    store = connect(db, create=False)
+    ctx = context(store)
+    start = parse_date(period, "period") or timecal.period_start(
+        ctx.as_of, Grain.quarter, ctx.settings
+    )
+    set_adjustment(store, rep_id, start, amount, set_by, note)
+    console.print(
+        f"{rep_id}, quarter from {start}: {amount:,.2f} (set by {set_by})", highlight=False
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(forecast_app, name="forecast")

@@ -67,6 +67,11 @@ MIGRATIONS: list[Migration] = [
         "add deal field history and data settings",
         _create("deal_field_history", "data_settings"),
     ),
+    Migration(
+        4,
+        "add forecast snapshots and overrides",
+        _create("forecast_snapshots", "forecast_snapshot_deals", "forecast_overrides"),
+    ),
 ]
 
 
