@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -101,6 +102,29 @@ def simulate(
     chunk = max(1, BLOCK // draws)
     n = idx.shape[0]
     width = -(-draws // 4) * 4
+    with threadpool_limits(1, user_api="blas"):  # small products: threads cost more
+        _run(
+            rng, n, chunk, width, draws, cell, cell_codes, amt_s, thr_s, bounds, factors, kinds, out
+        )
+    return Simulation(out, draws)
+
+
+def _run(
+    rng: np.random.Generator,
+    n: int,
+    chunk: int,
+    width: int,
+    draws: int,
+    cell: IntArray,
+    cell_codes: tuple[IntArray, ...],
+    amt_s: npt.NDArray[np.float32],
+    thr_s: npt.NDArray[np.uint16],
+    bounds: IntArray,
+    factors: FloatArray,
+    kinds: list[str],
+    out: dict[str, FloatArray],
+) -> None:
+    n_periods = thr_s.shape[1]
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
         raw = rng.bit_generator.random_raw((b - a) * width // 4)
@@ -121,7 +145,6 @@ def simulate(
                 prev[g] = won_by
                 for ki, k in enumerate(kinds):
                     out[k][cell_codes[ki][a + s0], j] += rev
-    return Simulation(out, draws)
 
 
 #: Blocks of draws that share one probability factor (when ``spread`` > 0).
