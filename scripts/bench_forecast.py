@@ -49,7 +49,8 @@ def bench_backtest(db: str, as_of: date) -> None:
     t = time.perf_counter()
     r = backtest.run(store, load_settings(), as_of)
     secs = time.perf_counter() - t
-    print(f"Backtest {db} as of {as_of}: {secs:.1f} s, {len(r.periods) // 3} forecasts")
+    n = r.periods["as_of"].nunique() if not r.periods.empty else 0
+    print(f"Backtest {db} as of {as_of}: {secs:.1f} s, {n} month ends")
     print(r.methods.to_string(index=False))
     q = r.methods[r.methods["horizon"] == "quarter"].set_index("method")
     rec = r.recommended
