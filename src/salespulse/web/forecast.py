@@ -27,6 +27,14 @@ Method = Annotated[str, Query(max_length=40, description=f"One of: {', '.join(ME
 AsOf = Annotated[date | None, Query(description="As-of date; default: last data day.")]
 
 
+def _day(service: ServiceDep, d: date | None, what: str = "as-of") -> date:
+    """The date asked for (default: the last data day), within the years we can handle."""
+    d = d or service.data_day()
+    if not 1900 <= d.year <= 2199:
+        raise UserError(f"{what} date {d} is out of range", hint="use a date from 1900 to 2199")
+    return d
+
+
 def _method(m: str) -> str:
     if m not in METHODS:
         raise UserError(f"unknown forecast method {m!r}", hint=f"choose from: {', '.join(METHODS)}")
@@ -43,7 +51,7 @@ def show(
 ) -> dict[str, Any]:
     if by not in ("total", *KINDS):
         raise UserError(f"cannot break the forecast down by {by!r}")
-    d = as_of or service.data_day()
+    d = _day(service, as_of)
     methods = (_method(method),) if method else METHODS
     f = compute(context(service.store, service.settings, d), methods=methods, draws=draws)
     out = f.to_dict()
@@ -53,16 +61,16 @@ def show(
 
 @api.get("/backtest", summary="Walk-forward backtest: WAPE, bias, coverage per method")
 def backtest(service: ServiceDep, as_of: AsOf = None) -> dict[str, Any]:
-    return bt.run(service.store, service.settings, as_of or service.data_day()).to_dict()
+    return bt.run(service.store, service.settings, _day(service, as_of)).to_dict()
 
 
 @api.get("/changes", summary="Pipeline changes since a date (waterfall) and slip rates")
 def pipeline_changes(
     service: ServiceDep, since: date | None = None, as_of: AsOf = None
 ) -> dict[str, Any]:
-    d = as_of or service.data_day()
+    d = _day(service, as_of)
     q = timecal.period_start(d, Grain.quarter, service.settings)
-    start = since or q
+    start = _day(service, since, "since") if since else q
     if start > d:
         raise UserError(f"since {start} is after the as-of date {d}")
     end = timecal.next_period(q, Grain.quarter)
@@ -79,7 +87,7 @@ def pipeline_changes(
 def page_data(
     service: ServiceDep, as_of: AsOf = None, method: Method = fpage.DEFAULT_METHOD
 ) -> dict[str, Any]:
-    return fpage.data(service.store, service.settings, as_of or service.data_day(), _method(method))
+    return fpage.data(service.store, service.settings, _day(service, as_of), _method(method))
 
 
 @pages.get("/forecast", response_class=HTMLResponse)
@@ -90,7 +98,7 @@ def view(
     as_of: AsOf = None,
     method: Method = fpage.DEFAULT_METHOD,
 ) -> HTMLResponse:
-    data = fpage.data(service.store, service.settings, as_of or service.data_day(), _method(method))
+    data = fpage.data(service.store, service.settings, _day(service, as_of), _method(method))
     t = views._fmt(lang)["t"]
     labels = {k: t(f"forecast.{k}") for k in ("won", "range", "expected", "target")}
     spec = json.dumps(fpage.fan_chart(data, labels), default=str)
