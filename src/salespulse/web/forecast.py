@@ -53,7 +53,10 @@ def show(
         raise UserError(f"cannot break the forecast down by {by!r}")
     d = _day(service, as_of)
     methods = (_method(method),) if method else METHODS
-    f = compute(context(service.store, service.settings, d), methods=methods, draws=draws)
+    f = service.cache.get(
+        ("forecast.show", d, methods, draws),
+        lambda: compute(context(service.store, service.settings, d), methods=methods, draws=draws),
+    )
     out = f.to_dict()
     out["rows"] = [r for r in out["rows"] if r["by"] == by]
     return out
@@ -61,7 +64,10 @@ def show(
 
 @api.get("/backtest", summary="Walk-forward backtest: WAPE, bias, coverage per method")
 def backtest(service: ServiceDep, as_of: AsOf = None) -> dict[str, Any]:
-    return bt.run(service.store, service.settings, _day(service, as_of)).to_dict()
+    d = _day(service, as_of)
+    return service.cache.get(
+        ("forecast.backtest", d), lambda: bt.run(service.store, service.settings, d).to_dict()
+    )
 
 
 @api.get("/changes", summary="Pipeline changes since a date (waterfall) and slip rates")
@@ -76,18 +82,28 @@ def pipeline_changes(
     end = timecal.next_period(q, Grain.quarter)
     from datetime import timedelta
 
-    return changes(
-        context(service.store, service.settings, start),
-        context(service.store, service.settings, d),
-        end - timedelta(days=1),
-    ).to_dict()
+    return service.cache.get(
+        ("forecast.changes", start, d),
+        lambda: changes(
+            context(service.store, service.settings, start),
+            context(service.store, service.settings, d),
+            end - timedelta(days=1),
+        ).to_dict(),
+    )
 
 
 @api.get("/page", summary="Data of the Forecast page")
 def page_data(
     service: ServiceDep, as_of: AsOf = None, method: Method = fpage.DEFAULT_METHOD
 ) -> dict[str, Any]:
-    return fpage.data(service.store, service.settings, _day(service, as_of), _method(method))
+    return _page(service, _day(service, as_of), _method(method))
+
+
+def _page(service: ServiceDep, d: date, method: str) -> dict[str, Any]:
+    """The page data, computed once per data version (the engine lock serialises it)."""
+    return service.cache.get(
+        ("forecast.page", d, method), lambda: fpage.data(service.store, service.settings, d, method)
+    )
 
 
 @pages.get("/forecast", response_class=HTMLResponse)
@@ -98,7 +114,7 @@ def view(
     as_of: AsOf = None,
     method: Method = fpage.DEFAULT_METHOD,
 ) -> HTMLResponse:
-    data = fpage.data(service.store, service.settings, _day(service, as_of), _method(method))
+    data = _page(service, _day(service, as_of), _method(method))
     t = views._fmt(lang)["t"]
     labels = {k: t(f"forecast.{k}") for k in ("won", "range", "expected", "target")}
     spec = json.dumps(fpage.fan_chart(data, labels), default=str)
