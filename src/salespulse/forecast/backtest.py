@@ -97,6 +97,16 @@ def month_ends(first: date, last: date) -> list[date]:
         m += 1
 
 
+def _last_day(ctx: Context) -> date:
+    """The last day with a recorded deal or stage change (a later as-of adds no history)."""
+    days = [ctx.as_of]
+    for name, col in (("deals", "created_at"), ("deal_stage_history", "entered_at")):
+        v = ctx.t(name)[col].max().execute()
+        if v is not None and not pd.isna(v):
+            days.append(pd.Timestamp(v).date())
+    return min(days[0], max(days[1:])) if len(days) > 1 else ctx.as_of
+
+
 def _actuals(ctx: Context) -> pd.DataFrame:
     """deal_id → local close date and amount of every won deal (as known at ctx.as_of)."""
     w = won_facts(ctx).table
@@ -128,7 +138,7 @@ def run(
     if first_at is None or pd.isna(first_at):
         return Backtest(as_of, empty, empty, empty, empty, None, None, None, reason="no deals")
     start = (pd.Timestamp(first_at) + pd.DateOffset(months=warmup_months)).date()
-    ends = month_ends(start, as_of)
+    ends = month_ends(start, min(as_of, _last_day(final)))
     actual = _actuals(final)
     rows, group_rows = [], []
     report("Backtest", 0, len(ends))

@@ -64,7 +64,8 @@ def show(
 
 @api.get("/backtest", summary="Walk-forward backtest: WAPE, bias, coverage per method")
 def backtest(service: ServiceDep, as_of: AsOf = None) -> dict[str, Any]:
-    d = _day(service, as_of)
+    # a date after the data adds no history: the backtest as of the last data day
+    d = min(_day(service, as_of), service.data_day())
     return service.cache.get(
         ("forecast.backtest", d), lambda: bt.run(service.store, service.settings, d).to_dict()
     )
