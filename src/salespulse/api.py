@@ -75,6 +75,50 @@ class SalesPulse:
             self.store, rep_id, as_of=parse_date(as_of, "as-of"), settings=self.settings
         )
 
+    def forecast(
+        self,
+        method: str | None = None,
+        as_of: DateLike = None,
+        months: int | None = None,
+        draws: int = 10_000,
+    ) -> Any:
+        """The forecast (``salespulse forecast show``): a ``Forecast`` with ``summary``
+        (expected, P10/P50/P90 per method, period and group) and ``deals``."""
+        from salespulse.forecast.run import METHODS, compute
+        from salespulse.semantic.query import context
+
+        methods = (method,) if method else METHODS
+        ctx = context(self.store, self.settings, parse_date(as_of, "as-of"))
+        return compute(ctx, methods=methods, months=months, draws=draws)
+
+    def forecast_backtest(self, as_of: DateLike = None) -> Any:
+        """The walk-forward backtest (``salespulse forecast backtest``)."""
+        from salespulse.forecast import backtest
+        from salespulse.semantic.query import context
+
+        ctx = context(self.store, self.settings, parse_date(as_of, "as-of"))
+        return backtest.run(self.store, self.settings, ctx.as_of)
+
+    def pipeline_changes(
+        self, since: DateLike, as_of: DateLike = None, period_end: DateLike = None
+    ) -> Any:
+        """Pipeline changes since a date (``salespulse forecast changes``): ``waterfall()``
+        and ``slip`` per rep. ``period_end`` defaults to the end of the as-of quarter."""
+        from datetime import timedelta
+
+        from salespulse.forecast.changes import compute as changes
+        from salespulse.semantic import timecal
+        from salespulse.semantic.query import context
+        from salespulse.semantic.timecal import Grain
+
+        end_ctx = context(self.store, self.settings, parse_date(as_of, "as-of"))
+        start = parse_date(since, "since") or end_ctx.as_of
+        q = timecal.period_start(end_ctx.as_of, Grain.quarter, self.settings)
+        pend = parse_date(period_end, "period end") or (
+            timecal.next_period(q, Grain.quarter) - timedelta(days=1)
+        )
+        return changes(context(self.store, self.settings, start), end_ctx, pend)
+
     def close(self) -> None:
         self.store.close()
 

@@ -11,6 +11,7 @@ from salespulse import __version__
 from salespulse.cli import (
     alerts,
     demo,
+    forecast,
     generate,
     imports,
     info,
@@ -55,6 +56,7 @@ for module in (
     serve,
     demo,
     sync,
+    forecast,
 ):
     module.register(app)
 

@@ -26,10 +26,12 @@ from salespulse.demo.calendar import (
     work_time_on,
 )
 from salespulse.demo.patterns import PLANTED
+from salespulse.demo.slips import field_history, rep_optimism
 from salespulse.demo.world import (
     EMAIL_ONLY,
     SERVICE_PRODUCTS,
     SKIPPER,
+    SLIPPER,
     SLOW,
     Contracts,
     World,
@@ -150,6 +152,7 @@ class Chunk:
         self.w = world
         self.rng = np.random.default_rng(np.random.SeedSequence(world.seed, spawn_key=(1, index)))
         self.n_leads = n_leads
+        self.index = index
         self.backlog = backlog
         self.stale = stale
         self.cutoff = world.cutoff
@@ -488,6 +491,7 @@ class Chunk:
         self.deal_won = closed & (closing == m.WON)
         self.deal_amount, self.deal_currency, self.deal_years = amount, currency, years
         self.deal_eur = eur
+        self.deal_exp_day, self.deal_no_amount = exp_day, no_amount
         self.deal_ids = ids("D", self.offsets.deals + 1 + np.arange(n), 7)
         self.deal_cols = {
             "deal_id": self.deal_ids,
@@ -531,6 +535,26 @@ class Chunk:
     def deal_owner_at(self, deal: IntArray, t: IntArray) -> IntArray:
         ho = self.d_handover[deal]
         return np.where((ho != NA) & (t >= ho), self.d_owner[deal], self.d_owner0[deal])
+
+    def field_history(self) -> None:
+        """Close-date and amount changes of the chunk's deals (see :mod:`slips`)."""
+        w = self.w
+        self.tables["deal_field_history"] = field_history(
+            w.seed,
+            self.index,
+            deal_ids=self.deal_ids,
+            created=self.deal_created,
+            end=self.deal_end,
+            final_close_day=self.deal_exp_day,
+            amount=self.deal_amount,
+            no_amount=self.deal_no_amount,
+            currency=self.deal_cols["currency"],
+            owner=self.d_owner0,
+            rep_ids=w.reps.ids,
+            optimism=rep_optimism(w.seed, w.reps.n, SLIPPER),
+            slipper=SLIPPER,
+            owner_at=self.deal_owner_at,
+        )
 
     # -- activities ----------------------------------------------------------------------
     def activities(self) -> None:
@@ -721,6 +745,7 @@ class Chunk:
         self.tables: dict[str, pa.Table] = {}
         self.leads()
         self.deals()
+        self.field_history()
         self.activities()
         self.contracts()
         offsets.leads += self.tables["leads"].num_rows

@@ -72,6 +72,16 @@ class PlantedPatterns:
     #    with an active contract (start_on <= lead created date <= end_on) at creation time.
     referral_channel: str = "referral"
 
+    # 9. Close dates that slip again and again: this rep enters very optimistic close dates
+    #    and pushes them out by 1-3 weeks at a time (deal_field_history).
+    slipper_rep_id: str = "R00006"
+    #: The rep's slip rate (share of its deals whose expected close date was pushed later
+    #: at least once) is above this, every other rep's (with at least 20 deals) below ...
+    slipper_min_slip_rate: float = 0.90
+    others_max_slip_rate: float = 0.85
+    #: ... and its deals that slipped were pushed at least this many times on average.
+    slipper_min_pushes: float = 3.0
+
     def backlog_for(self, scale: str) -> int:
         """Number of planted unassigned leads at ``scale``."""
         return dict(self.backlog_leads)[scale]

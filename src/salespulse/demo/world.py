@@ -25,6 +25,8 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Rep row numbers of the planted reps (R00002, R00003, R00004).
 SKIPPER, EMAIL_ONLY, SLOW = 1, 2, 3
+#: Rep row number of the planted close-date slipper (R00006, a seller of team 1).
+SLIPPER = 5
 
 
 def _rep_number(rep_id: str) -> int:
@@ -34,6 +36,7 @@ def _rep_number(rep_id: str) -> int:
 assert _rep_number(PLANTED.stage_skipper_rep_id) == SKIPPER
 assert _rep_number(PLANTED.email_only_rep_id) == EMAIL_ONLY
 assert _rep_number(PLANTED.slow_responder_rep_id) == SLOW
+assert _rep_number(PLANTED.slipper_rep_id) == SLIPPER
 
 
 @dataclass
@@ -234,7 +237,9 @@ def _reps(
     planted[[SKIPPER, EMAIL_ONLY, SLOW]] = True
     hired = np.where(planted, start_day - rng.integers(400, 3000, n0), hired)
     # a quarter of the sellers leave during the history (never the planted reps)
-    can_leave = np.flatnonzero((r == "seller") & ~planted)
+    stays = planted.copy()
+    stays[SLIPPER] = True  # the planted slipper stays too (slips.py)
+    can_leave = np.flatnonzero((r == "seller") & ~stays)
     leaves = np.zeros(n0, bool)
     leaves[rng.choice(can_leave, round(0.25 * can_leave.shape[0]), replace=False)] = True
     left = np.where(leaves, start_day + rng.integers(60, span - 45, n0), NA)

@@ -236,4 +236,43 @@ STRINGS: dict[str, str] = {
     "-- salespulse",
     "report.cap.missing": "{m} more without a value (not drawn).",
     "report.cap.all_same": "All {n} at {value}.",
+    # -- forecast --
+    "nav.forecast": "Forecast",
+    "forecast.method": "Method",
+    "forecast.method.stage_default": "Configured stage probabilities",
+    "forecast.method.stage_learned": "Learned stage probabilities",
+    "forecast.method.learned_timing": "Learned probabilities and timing",
+    "forecast.method.stage_age": "Learned, by days in stage",
+    "forecast.limited": "What this forecast cannot do",
+    "forecast.explain": (
+        "Quarter {start} – {end}: revenue won so far plus what the open deals are "
+        "expected to win in the rest of the quarter, with the range in which it lands 8 "
+        "times out of 10."
+    ),
+    "forecast.won": "Won so far",
+    "forecast.landing": "Expected quarter",
+    "forecast.no_range": "no range",
+    "forecast.target": "Target",
+    "forecast.fan": "Won and forecast per month (P10–P90)",
+    "forecast.range": "P10–P90 range",
+    "forecast.expected": "Expected",
+    "forecast.per_rep": "Per rep: categories, forecast, adjustment and hygiene",
+    "forecast.cat.commit": "Commit",
+    "forecast.cat.best_case": "Best case",
+    "forecast.cat.pipeline": "Pipeline",
+    "forecast.cat.omitted": "Omitted",
+    "forecast.model": "Model (P50, rest of quarter)",
+    "forecast.adjusted": "Manager adjustment",
+    "forecast.overrides": "Overrides",
+    "forecast.overdue": "Close date past",
+    "forecast.no_amount": "No amount",
+    "forecast.accuracy": "Accuracy history (stored snapshots)",
+    "forecast.no_snapshots": (
+        "No snapshot of a finished quarter yet: `salespulse forecast snapshot --weeks 26` "
+        "reconstructs them from history."
+    ),
+    "forecast.snapshot": "Snapshot",
+    "forecast.period": "Quarter",
+    "forecast.actual": "Won",
+    "forecast.in_range": "In range",
 }

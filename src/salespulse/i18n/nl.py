@@ -237,4 +237,43 @@ STRINGS: dict[str, str] = {
     "-- salespulse",
     "report.cap.missing": "Nog {m} zonder waarde (niet getekend).",
     "report.cap.all_same": "Alle {n} op {value}.",
+    # -- forecast --
+    "nav.forecast": "Prognose",
+    "forecast.method": "Methode",
+    "forecast.method.stage_default": "Ingestelde fasekansen",
+    "forecast.method.stage_learned": "Geleerde fasekansen",
+    "forecast.method.learned_timing": "Geleerde kansen en timing",
+    "forecast.method.stage_age": "Geleerd, naar dagen in fase",
+    "forecast.limited": "Wat deze prognose niet kan",
+    "forecast.explain": (
+        "Kwartaal {start} – {end}: de omzet die al gewonnen is plus wat de open deals "
+        "naar verwachting nog winnen in de rest van het kwartaal, met de bandbreedte "
+        "waarin het 8 van de 10 keer uitkomt."
+    ),
+    "forecast.won": "Tot nu toe gewonnen",
+    "forecast.landing": "Verwacht kwartaal",
+    "forecast.no_range": "geen bandbreedte",
+    "forecast.target": "Doel",
+    "forecast.fan": "Gewonnen en prognose per maand (P10–P90)",
+    "forecast.range": "P10–P90-bandbreedte",
+    "forecast.expected": "Verwacht",
+    "forecast.per_rep": "Per verkoper: categorieën, prognose, correctie en datakwaliteit",
+    "forecast.cat.commit": "Commit",
+    "forecast.cat.best_case": "Best case",
+    "forecast.cat.pipeline": "Pijplijn",
+    "forecast.cat.omitted": "Buiten prognose",
+    "forecast.model": "Model (P50, rest kwartaal)",
+    "forecast.adjusted": "Correctie manager",
+    "forecast.overrides": "Handmatig",
+    "forecast.overdue": "Sluitdatum verlopen",
+    "forecast.no_amount": "Geen bedrag",
+    "forecast.accuracy": "Nauwkeurigheid (opgeslagen momentopnamen)",
+    "forecast.no_snapshots": (
+        "Nog geen momentopname van een afgelopen kwartaal: `salespulse forecast snapshot "
+        "--weeks 26` maakt ze na uit de historie."
+    ),
+    "forecast.snapshot": "Momentopname",
+    "forecast.period": "Kwartaal",
+    "forecast.actual": "Gewonnen",
+    "forecast.in_range": "Binnen bandbreedte",
 }

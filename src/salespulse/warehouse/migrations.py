@@ -76,6 +76,11 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(4, "add custom attributes and contract subscriptions", _attributes_and_subscriptions),
     Migration(5, "add the live-sync cursors", _create("sync_state")),
+    Migration(
+        6,
+        "add forecast snapshots and overrides",
+        _create("forecast_snapshots", "forecast_snapshot_deals", "forecast_overrides"),
+    ),
 ]
 
 

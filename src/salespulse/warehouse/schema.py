@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -545,6 +545,78 @@ SYSTEM_TABLES: tuple[Table, ...] = (
         ("source", "object"),
     ),
 )
+
+#: Tables the forecast keeps (``salespulse forecast snapshot``, categories, adjustments).
+FORECAST_TABLES: tuple[Table, ...] = (
+    Table(
+        "forecast_snapshots",
+        "The forecast as of a date, per method, period and group (total, rep, team, product): "
+        "expected won revenue and its P10/P50/P90 range. Taken by `salespulse forecast "
+        "snapshot`; past ones are reconstructed from history.",
+        (
+            C("as_of", "date", "The day the forecast is as of (known at its end).", required=True),
+            C("method", "string", "Forecast method (docs/forecast.md).", required=True),
+            C("grain", "string", "month or quarter.", required=True),
+            C("period_start", "date", "First day of the period.", required=True),
+            C("period_end", "date", "Last day of the period.", required=True),
+            C("breakdown", "string", "total, rep, team or product.", required=True),
+            C(
+                "group_id",
+                "string",
+                "The rep, team or product id ('all' for total).",
+                required=True,
+            ),
+            C("expected", "float64", "Expected won revenue (reporting currency).", required=True),
+            C("p10", "float64", "10th percentile; empty = no range."),
+            C("p50", "float64", "Median."),
+            C("p90", "float64", "90th percentile."),
+            C("taken_at", "timestamp", "When the snapshot was stored (UTC).", required=True),
+        ),
+        ("as_of", "method", "grain", "period_start", "breakdown", "group_id"),
+    ),
+    Table(
+        "forecast_snapshot_deals",
+        "Per open deal and method, what a forecast snapshot assumed.",
+        (
+            C("as_of", "date", "The snapshot's as-of date.", required=True),
+            C("method", "string", "Forecast method.", required=True),
+            C("deal_id", "string", "The deal.", required=True),
+            C("rep_id", "string", "Its owner then."),
+            C("stage_id", "string", "Its stage then."),
+            C("amount_eur", "float64", "Its amount then, in the reporting currency."),
+            C("expected_close_on", "date", "Its expected close date then."),
+            C("p_win", "float64", "Win probability.", required=True),
+            C("p_in_horizon", "float64", "Probability of being won within the horizon."),
+            C("expected_in_horizon", "float64", "Amount × that probability."),
+            C("category", "string", "commit, best_case, pipeline or omitted (by the rule)."),
+        ),
+        ("as_of", "method", "deal_id"),
+    ),
+    Table(
+        "forecast_overrides",
+        "Forecast categories set by hand per deal, and a manager's adjusted forecast per rep "
+        "and period — each with who set it and when. The latest row per key counts.",
+        (
+            C(
+                "kind",
+                "string",
+                "category (per deal) or adjustment (per rep and period).",
+                required=True,
+            ),
+            C("deal_id", "string", "The deal (categories)."),
+            C("rep_id", "string", "The rep (adjustments)."),
+            C("period_start", "date", "First day of the period (adjustments)."),
+            C("category", "string", "commit, best_case, pipeline or omitted (categories)."),
+            C("amount", "float64", "The adjusted forecast (adjustments)."),
+            C("set_by", "string", "Who set it (rep or manager id, or a name).", required=True),
+            C("set_at", "timestamp", "When (UTC).", required=True),
+            C("note", "string", "Why."),
+        ),
+        ("kind", "set_at", "set_by"),
+    ),
+)
+
+SYSTEM_TABLES = (*SYSTEM_TABLES, *FORECAST_TABLES)
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 

@@ -18,7 +18,7 @@ from salespulse.errors import UserError
 from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.store import Store, connect
-from salespulse.web import api, views
+from salespulse.web import api, forecast, views
 from salespulse.web import report as report_views
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,10 @@ def create_app(
     app.mount("/static/plotly", StaticFiles(directory=PLOTLY_JS), name="plotly")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(forecast.api)
     app.include_router(views.router)
     app.include_router(report_views.router)
+    app.include_router(forecast.pages)
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:

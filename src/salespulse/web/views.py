@@ -36,6 +36,7 @@ NAV = {
     "stages": "/stages",
     "leaderboards": "/leaderboards",
     "alerts": "/alerts",
+    "forecast": "/forecast",
     "explorer": "/explorer",
 }
 GRAINS = ("month", "quarter", "year", "week", "day")

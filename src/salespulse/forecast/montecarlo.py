@@ -1,0 +1,167 @@
+"""Monte Carlo over outcomes and timing: the spread of won revenue per period and group.
+
+Each open deal ``i`` is won in period ``b`` with probability ``p_i · q_ib`` (win chance ×
+timing share; the rest is "lost or later"), independently of the other deals. One draw
+gives every deal an outcome; the revenue per period and group of a draw is the sum of the
+amounts of the deals won in that period. P10/P50/P90 are the 10th/50th/90th percentiles
+over the draws.
+
+One uniform number per (draw, deal) decides both outcome and period: the deal is won in
+the first period ``b`` with ``u < p·(q_1 + … + q_b)``. The numbers are 16-bit (probabilities
+are resolved to 1/65,536), deals are sorted by group cell and taken in chunks, and each
+cell's revenue is an amount-weighted sum (a matrix-vector product), so 10,000 draws ×
+100,000 deals never need a 10⁹-element float array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from threadpoolctl import threadpool_limits
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Draws per forecast unless asked otherwise.
+DRAWS = 10_000
+#: The (deal × draw) block generated at once, in elements (~2 bytes each).
+BLOCK = 20_000_000
+QUANTILES = (0.1, 0.5, 0.9)
+#: σ of the shared probability factor in forecasts (see :func:`simulate`); chosen on the
+#: demo data's backtest and checked on the large one (docs/forecast.md).
+SPREAD = 0.15
+
+
+@dataclass
+class Simulation:
+    """``revenue[kind]``: groups × periods × draws (won revenue in each period)."""
+
+    revenue: dict[str, FloatArray]
+    draws: int
+
+    def total(self) -> FloatArray:
+        """periods × draws, over all deals."""
+        any_kind = next(iter(self.revenue.values()))
+        return any_kind.sum(axis=0)
+
+
+def simulate(
+    amount: FloatArray,
+    p: FloatArray,
+    shares: FloatArray,
+    groups: Mapping[str, tuple[IntArray, int]] | None = None,
+    draws: int = DRAWS,
+    seed: int = 0,
+    spread: float = 0.0,
+) -> Simulation:
+    """Simulate won revenue per period.
+
+    ``amount``: per deal (NaN counts as 0); ``p``: win probability; ``shares``: deals ×
+    periods, P(won in the period | won) (rows sum to ≤ 1; the rest is later); ``groups``:
+    kind → (group code per deal in 0..n-1, n); ``spread``: the model's own uncertainty —
+    the draws come in ``BLOCKS`` blocks, block ``k`` multiplies every win probability by
+    the same factor (lognormal, mean 1, σ = ``spread``, stratified over the blocks), so the
+    deals move together when the probabilities themselves are off (0 = independent deals).
+    Deterministic for a given ``seed``.
+    """
+    groups = dict(groups or {})
+    if not groups:
+        groups = {"all": (np.zeros(amount.shape[0], np.int64), 1)}
+    amt = np.nan_to_num(np.asarray(amount, float)).astype(np.float32)
+    n_periods = shares.shape[1]
+    factors = _factors(spread, draws)
+    block_of_draw = np.repeat(np.arange(len(factors)), -(-draws // len(factors)))[:draws]
+    bounds = np.r_[0, np.flatnonzero(np.diff(block_of_draw)) + 1, draws]
+    pc = np.clip(np.asarray(p, float), 0, 1)
+    cum_sh = np.cumsum(shares, axis=1)
+    # thresholds per deal × period × block
+    thr = np.stack(
+        [
+            np.minimum(np.round(np.minimum(pc * f, 1.0)[:, None] * cum_sh * 65536.0), 65535)
+            for f in factors
+        ],
+        axis=2,
+    ).astype(np.uint16)
+    keep = (amt != 0) & (thr[:, -1, -1] > 0) if n_periods else np.zeros(amt.shape[0], bool)
+    kinds = list(groups)
+    codes = np.stack([groups[k][0][keep] for k in kinds]) if kinds else np.zeros((0, 0))
+    sizes = [groups[k][1] for k in kinds]
+    out = {k: np.zeros((sizes[i], n_periods, draws)) for i, k in enumerate(kinds)}
+    idx = np.flatnonzero(keep)
+    if idx.shape[0] == 0:
+        return Simulation(out, draws)
+    cell = np.ravel_multi_index(tuple(codes), tuple(sizes))
+    order = np.argsort(cell, kind="stable")
+    idx, cell = idx[order], cell[order]
+    cell_codes = np.unravel_index(cell, tuple(sizes))
+    amt_s, thr_s = amt[idx], thr[idx]
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    chunk = max(1, BLOCK // draws)
+    n = idx.shape[0]
+    width = -(-draws // 4) * 4
+    with threadpool_limits(1, user_api="blas"):  # small products: threads cost more
+        _run(
+            rng, n, chunk, width, draws, cell, cell_codes, amt_s, thr_s, bounds, factors, kinds, out
+        )
+    return Simulation(out, draws)
+
+
+def _run(
+    rng: np.random.Generator,
+    n: int,
+    chunk: int,
+    width: int,
+    draws: int,
+    cell: IntArray,
+    cell_codes: tuple[IntArray, ...],
+    amt_s: npt.NDArray[np.float32],
+    thr_s: npt.NDArray[np.uint16],
+    bounds: IntArray,
+    factors: FloatArray,
+    kinds: list[str],
+    out: dict[str, FloatArray],
+) -> None:
+    n_periods = thr_s.shape[1]
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        raw = rng.bit_generator.random_raw((b - a) * width // 4)
+        u = np.asarray(raw, np.uint64).view(np.uint16).reshape(b - a, width)[:, :draws]
+        c = cell[a:b]
+        starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
+        ends = np.r_[starts[1:], b - a]
+        prev = np.zeros((len(starts), draws))
+        for j in range(n_periods):
+            m = np.empty(u.shape, np.bool_)
+            for blk in range(len(factors)):
+                lo, hi = bounds[blk], bounds[blk + 1]
+                np.less(u[:, lo:hi], thr_s[a:b, j, blk : blk + 1], out=m[:, lo:hi])
+            m = m.view(np.uint8)
+            for g, (s0, e0) in enumerate(zip(starts, ends, strict=True)):
+                won_by = amt_s[a + s0 : a + e0] @ m[s0:e0]
+                rev = won_by - prev[g]
+                prev[g] = won_by
+                for ki, k in enumerate(kinds):
+                    out[k][cell_codes[ki][a + s0], j] += rev
+
+
+#: Blocks of draws that share one probability factor (when ``spread`` > 0).
+BLOCKS = 20
+
+
+def _factors(spread: float, draws: int) -> FloatArray:
+    """Stratified lognormal factors with mean 1 (one per block; [1.0] without spread)."""
+    if spread <= 0:
+        return np.ones(1)
+    from statistics import NormalDist
+
+    k = min(BLOCKS, draws)
+    z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
+    return np.exp(spread * z - spread**2 / 2)
+
+
+def quantiles(x: FloatArray, qs: tuple[float, ...] = QUANTILES) -> FloatArray:
+    """Percentiles over the last axis (draws): shape ``(len(qs), *x.shape[:-1])``."""
+    return np.quantile(x, qs, axis=-1)

@@ -1,0 +1,127 @@
+"""As-of honesty (a later change never alters an earlier forecast), the backtest's JSON
+shape, and what the forecast says without stage history."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner, Result
+
+from salespulse.cli.app import app, main
+from salespulse.forecast import inputs, run
+from salespulse.semantic.query import context
+from salespulse.settings import load_settings
+from salespulse.warehouse.store import Store
+
+T = date(2025, 11, 30)
+
+
+def _forecast(store: Store) -> tuple[inputs.Inputs, pd.DataFrame]:
+    ctx = context(store, as_of=T)
+    inp = inputs.load(ctx)
+    f = run.compute(ctx, inp, months=3, draws=500, seed=1)
+    return inp, f.summary
+
+
+@pytest.mark.slow
+def test_a_later_change_never_alters_an_earlier_forecast(demo_copy: Store) -> None:
+    before_inp, before = _forecast(demo_copy)
+    deal = before_inp.open.iloc[0]
+    later = datetime(2025, 12, 3, 10, 0)
+    con = demo_copy.con
+    # after T: the deal is won, its close date and amount change, and a new deal appears
+    demo_copy.load(
+        "deal_stage_history",
+        pa.table({"deal_id": [deal.deal_id], "stage_id": ["won"], "entered_at": [later],
+                  "changed_by_rep_id": [deal.rep_id]}),
+    )  # fmt: skip
+    demo_copy.load(
+        "deal_field_history",
+        pa.table({"deal_id": [deal.deal_id], "changed_at": [later], "amount": [1e9],
+                  "currency": ["EUR"], "expected_close_on": [date(2025, 12, 3)],
+                  "probability": [None], "changed_by_rep_id": [deal.rep_id]}),
+    )  # fmt: skip
+    con.raw_sql(
+        "INSERT INTO deals (deal_id, owner_rep_id, pipeline_id, stage_id, product_id, amount,"
+        " currency, created_at, expected_close_on) SELECT 'DLATE', owner_rep_id, pipeline_id,"
+        " 'negotiation', product_id, 5e8, 'EUR', TIMESTAMP '2025-12-02 09:00',"
+        f" DATE '2025-12-20' FROM deals WHERE deal_id = '{deal.deal_id}'"
+    )
+    after_inp, after = _forecast(demo_copy)
+    pd.testing.assert_frame_equal(before_inp.open, after_inp.open)
+    pd.testing.assert_frame_equal(before_inp.history, after_inp.history)
+    pd.testing.assert_frame_equal(before, after)
+    # ... while a forecast after the change sees it
+    now = inputs.load(context(demo_copy, as_of=date(2025, 12, 5))).open
+    assert deal.deal_id not in set(now["deal_id"]) and "DLATE" in set(now["deal_id"])
+
+
+@pytest.mark.slow
+def test_compiled_once_loader_gives_the_same_rows(demo: Store) -> None:
+    loader = inputs.Loader(demo, load_settings())
+    for d in (date(2025, 3, 31), date(2026, 6, 30)):
+        a, b = loader.load(d), inputs.load(context(demo, as_of=d))
+        pd.testing.assert_frame_equal(a.open, b.open)
+        pd.testing.assert_frame_equal(a.history, b.history)
+
+
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.slow
+def test_backtest_json_shape(demo_path: Path) -> None:
+    # a short walk (as-of early in the history) keeps this quick
+    r = _cli("forecast", "backtest", "--db", str(demo_path), "--as-of", "2025-04-30",
+             "--draws", "300", "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert isinstance(out["recommended"], str)
+    methods = out["methods"]
+    assert {m["method"] for m in methods} >= {"stage_default", "stage_learned"}
+    for m in methods:
+        assert m["horizon"] in ("month", "quarter")
+        assert isinstance(m["wape"], float) and isinstance(m["bias"], float)
+        assert m["coverage_p10_p90"] is None or 0.0 <= m["coverage_p10_p90"] <= 1.0
+        assert isinstance(m["n_periods"], int) and m["n_periods"] >= 1
+    assert out["recommended"] in {m["method"] for m in methods}
+
+
+@pytest.mark.slow
+def test_show_and_errors(demo_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r = _cli("forecast", "show", "--db", str(demo_path), "--as-of", "2026-10-31",
+             "--draws", "500", "--by", "team", "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    rows = [x for x in out["rows"] if x["method"] == "learned_timing"]
+    assert rows and all(x["p10"] <= x["p50"] <= x["p90"] for x in rows)
+    assert {x["by"] for x in out["rows"]} == {"team"}
+    code = main(["forecast", "show", "--db", str(demo_path), "--method", "crystal_ball"])
+    assert code == 2
+    assert "unknown forecast method" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_without_stage_history_no_range_is_invented(tmp_path: Path) -> None:
+    from tests.datasets import MAVEN, REPO
+
+    if not MAVEN.is_dir():
+        pytest.skip("../shared/datasets not present")
+    from salespulse.ingest import run_import
+
+    db = tmp_path / "maven.duckdb"
+    run_import(REPO / "examples" / "maven.toml", db, data_dir=MAVEN)
+    r = _cli("forecast", "show", "--db", str(db), "--as-of", "2017-06-30", "--format", "json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["methods"] == ["stage_default"]
+    assert "no stage history" in out["reason"]
+    assert out["rows"] and all(x["p10"] is None and x["p90"] is None for x in out["rows"])
+    b = _cli("forecast", "backtest", "--db", str(db), "--format", "json")
+    out = json.loads(b.output)
+    assert out["recommended"] is None and "no stage history" in out["reason"]
