@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
+from salespulse.demo.attributes import attributes_table
 from salespulse.demo.flow import Chunk, Offsets, Totals
 from salespulse.demo.model import get_scale
 from salespulse.demo.patterns import PLANTED
@@ -52,8 +53,11 @@ def iter_tables(
             backlog=PLANTED.backlog_for(sc.name) if k == 0 else 0,
             stale=PLANTED.stale_deals if k == 0 else 0,
         )
-        yield from chunk.run(offsets, totals).items()
-        del chunk
+        tables = chunk.run(offsets, totals)
+        yield from tables.items()
+        attr_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, k)))
+        yield "custom_attributes", attributes_table(tables, attr_rng)
+        del chunk, tables
         report(STEP_FLOW, k + 1, sc.chunks)
     report(STEP_TARGETS, 0, 1)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
