@@ -55,8 +55,12 @@ def test_a_click_on_a_bar_opens_its_records(page: Page, live_url: str) -> None:
     bar.scroll_into_view_if_needed()
     box = bar.bounding_box()
     assert box is not None
-    # the rep of that bar: the first category on the (reversed) y axis
-    rep = chart.locator("g.ytick text").first.inner_text()
+    # the rep of that bar: the y-axis label level with it
+    mid = box["y"] + box["height"] / 2
+    ticks = [
+        (t.bounding_box(), t.text_content() or "") for t in chart.locator("g.ytick text").all()
+    ]
+    rep = min((abs(b["y"] + b["height"] / 2 - mid), text) for b, text in ticks if b)[1]
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url("**/explorer?**", timeout=120_000)
     assert "kpi=open_pipeline" in page.url and "stage=" in page.url
@@ -66,6 +70,7 @@ def test_a_click_on_a_bar_opens_its_records(page: Page, live_url: str) -> None:
     reps = page.locator(f"#records tbody td:nth-child({headers.index('Rep') + 1})")
     assert set(reps.all_inner_texts()) == {rep}
     expect(page.locator("#drill")).to_contain_text("Stage")
+    expect(page.locator("#f-rep option:checked")).to_have_text(rep)
 
 
 @pytest.mark.parametrize("path", ["/pipeline", "/activity", "/stages", "/"])
