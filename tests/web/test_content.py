@@ -262,7 +262,7 @@ def test_dutch_terms_headers_and_dates(client: TestClient) -> None:
     spec = specs(perf)["leads_by_channel"]
     assert {"Beurs", "Webformulier", "Doorverwijzing"} <= set(spec["data"][0]["x"])
     stages = specs(client.get("/stages?lang=nl").text)
-    assert "Offerte" in stages["funnel"]["data"][0]["y"]
+    assert "Offerte<br>" in " ".join(stages["funnel"]["data"][0]["y"])
     mix = {t["name"] for t in specs(client.get("/activity?lang=nl").text)["activity_mix"]["data"]}
     assert "Telefoongesprek" in mix
     en = client.get("/performance?lang=en").text
@@ -286,7 +286,7 @@ def test_overdue_open_deals_are_shown_in_the_first_period(client: TestClient, de
     assert overdue["rows"][0]["period"] == forecast["rows"][0]["period"]  # the first period
     spec = specs(client.get("/?lang=en").text)["forecast"]
     bar = next(t for t in spec["data"] if t["name"] == "Overdue open deals (weighted)")
-    assert bar["text"] == ["Overdue open deals (weighted)"] and bar["x"] == ["Jun 2026"]
+    assert bar["x"] == ["Jun 2026"] and bar["marker"]["color"] == charts.OVERDUE
 
 
 def test_funnels_are_the_engines_and_the_leak_agrees(client: TestClient, demo_db: str) -> None:

@@ -205,7 +205,7 @@ STRINGS: dict[str, str] = {
     "funnel.deal": "Got a deal",
     "funnel.won": "Won",
     "funnel_text.funnel": "{share} moved on",
-    "funnel_text.lead_funnel": "{share} of the step before",
+    "funnel_text.lead_funnel": "{share} of previous",
     "note.lead_leak": "Biggest leak: {step} — {share} of the step before",
     "legend.overdue": "Overdue open deals (weighted)",
     "fig.hygiene": "Data hygiene per rep (W6): skipped stages, past close dates, no amount, "

@@ -214,7 +214,7 @@ STRINGS: dict[str, str] = {
     "funnel.deal": "Deal gemaakt",
     "funnel.won": "Gewonnen",
     "funnel_text.funnel": "{share} door",
-    "funnel_text.lead_funnel": "{share} van de stap ervoor",
+    "funnel_text.lead_funnel": "{share} van vorige",
     "note.lead_leak": "Grootste lek: {step} — {share} van de stap ervoor",
     "legend.overdue": "Achterstallige open deals (gewogen)",
     "fig.hygiene": "Datakwaliteit per verkoper (W6): overgeslagen fasen, verlopen sluitdatum, "

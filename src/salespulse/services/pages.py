@@ -112,8 +112,14 @@ def side_by_side(
             if label(key) in row:
                 out[label(key)] = row[label(key)]
             out[layer.kpi] = row.get("value")
+    terms = {"channel": "channel", "stage": "stage", "lead_status": "lead_status"}.get(key)
     columns = [
-        Column(id=label(key), title_en=both(f"dim.{key}")[0], title_nl=both(f"dim.{key}")[1])
+        Column(
+            id=label(key),
+            title_en=both(f"dim.{key}")[0],
+            title_nl=both(f"dim.{key}")[1],
+            terms=terms,
+        )
     ]
     columns += [
         Column(id=x.kpi, title_en=x.name_en, title_nl=x.name_nl, unit=x.unit) for x in layers
@@ -186,6 +192,15 @@ def _params(q: Query) -> dict[str, Any]:
     from salespulse.services.runner import query_params
 
     return query_params(q)
+
+
+def in_pipeline_order(r: Runner, layer: Layer) -> Layer:
+    """``layer``'s rows sorted (stably) by the pipeline order of their ``stage``: series per
+    stage then come in the order deals move through them."""
+    stages = r.store.table("stages").select("stage_id", "stage_order").execute()
+    rank = dict(zip(stages["stage_id"], stages["stage_order"], strict=True))
+    rows = sorted(layer.rows, key=lambda row: rank.get(row.get("stage"), len(rank) + 1))
+    return layer.model_copy(update={"rows": rows})
 
 
 def fiscal_year_end(r: Runner) -> date:
@@ -279,7 +294,7 @@ def pipeline(r: Runner) -> Parts:
         )
     ]
     w = who(r)
-    by_stage = r.layer("open_pipeline", f"{w},stage")
+    by_stage = in_pipeline_order(r, r.layer("open_pipeline", f"{w},stage"))
     stale = r.layer("stale_deals", "stage")
     tis = r.layer("time_in_stage_median", "stage")
     cycle = r.layer("avg_sales_cycle", "product")
@@ -583,7 +598,7 @@ def stages(r: Runner) -> Parts:
         figure(
             "movement",
             "line",
-            [r.layer("stage_entries", "month,stage")],
+            [in_pipeline_order(r, r.layer("stage_entries", "month,stage"))],
             x="period",
             series="stage_name",
         ),

@@ -212,13 +212,15 @@ def _funnel(fig: Figure, lang: str) -> dict[str, Any]:
     The step marked ``is_leak`` (the same numbers) is drawn in red; Plotly computes nothing."""
     layer = fig.layers[0]
     rows = layer.rows
-    cats = [_label(r, fig.x, layer, lang) for r in rows]
-    texts = []
+    cats, texts = [], []
     for r in rows:
-        count = i18n.number(r.get("value"), lang)
+        name = _label(r, fig.x, layer, lang)
         conv = r.get("conversion")
-        share = i18n.t(f"funnel_text.{fig.id}", lang, share=i18n.percent(conv, lang))
-        texts.append(count if conv is None else f"{count} · {share}")
+        if conv is not None:  # the share under the step's name: it never gets clipped
+            share = i18n.t(f"funnel_text.{fig.id}", lang, share=i18n.percent(conv, lang))
+            name = f"{name}<br><span style='font-size:11px'>{share}</span>"
+        cats.append(name)
+        texts.append(i18n.number(r.get("value"), lang))
     colors = [LEAK if r.get("is_leak") else COLORS[0] for r in rows]
     layout = _layout(lang)
     layout.update(
@@ -236,12 +238,12 @@ def _funnel(fig: Figure, lang: str) -> dict[str, Any]:
                 "x": [r.get("value") for r in rows],
                 "text": texts,
                 "textinfo": "text",
-                "textposition": "inside",
+                "textposition": "auto",
                 "insidetextanchor": "middle",
                 "constraintext": "none",
                 "marker": {"color": colors},
                 "customdata": [drill_url(layer, r, lang) for r in rows],
-                "hovertemplate": "%{y}: %{text}<extra></extra>",
+                "hovertemplate": "%{y}<br>%{text}<extra></extra>",
                 "connector": {"fillcolor": "#e8eef4"},
             }
         ],
@@ -290,6 +292,8 @@ def build(fig: Figure, lang: str, currency: str = "EUR") -> dict[str, Any]:
         if fig.series:
             n = len({c for t in traces for c in t.get("y") or []})
         layout["xaxis"], layout["yaxis"] = value_axis, {**cat_axis, "autorange": "reversed"}
+        if fig.chart == "hstacked":  # the largest stack first (at the top)
+            layout["yaxis"]["categoryorder"] = "total descending"
         layout["height"] = max(300, 26 * n + 110)
     else:
         layout["yaxis"], layout["xaxis"] = value_axis, cat_axis
@@ -367,10 +371,8 @@ def _trace(
     if line:
         t["mode"] = "lines+markers"
         t["line"] = {"color": color, "width": 2}
-    if layer.style == "marker":  # a labelled bar (e.g. overdue deals in the first period)
-        t["text"] = [name] * len(rows)
-        t["textposition"] = "outside"
-        t["cliponaxis"] = False
+    if layer.style == "marker":  # a bar of its own colour (overdue deals in the first period)
+        t["marker"]["line"] = {"color": TARGET, "width": 1}
     if horizontal:
         t.update(orientation="h", x=vals, y=cats)
     else:
