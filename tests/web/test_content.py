@@ -332,3 +332,13 @@ def test_money_shows_the_reporting_currency(demo_db: str) -> None:
     assert '<span class="unit">USD</span>' in html and '<span class="unit">EUR</span>' not in html
     spec = specs(html)["won_by_quarter"]
     assert spec["layout"]["yaxis"]["tickprefix"] == "$"
+
+
+def test_drill_down_lists_the_counted_records_first(client: TestClient) -> None:
+    rep = PLANTED.stage_skipper_rep_id
+    html = client.get(f"/explorer?kpi=skipped_stage_deals&rep={rep}&lang=en").text
+    rec = cells(html, "records")
+    assert rec.headers[0] == "Counted in the figure"
+    flags = [row[0] for row in rec.rows]
+    counted = client.get(f"/api/kpis/skipped_stage_deals?rep={rep}").json()["rows"][0]["value"]
+    assert flags == ["✓"] * int(counted) + ["·"] * (len(flags) - int(counted))

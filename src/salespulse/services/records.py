@@ -35,6 +35,7 @@ class Field:
 
 #: The columns a drill-down list shows, in this order, where the records have them.
 FIELDS: tuple[Field, ...] = (
+    Field("in_numerator", "in_numerator", "col.counted", unit="flag"),
     Field("name", "name", "col.deal"),
     Field("company", "company", "col.company"),
     Field("rep_name", "rep_name", "col.rep"),
@@ -76,7 +77,6 @@ FIELDS: tuple[Field, ...] = (
     Field("left_on", "left_on", "col.left", unit="date"),
     Field("first_contact_at", "first_contact_at", "col.first_contact", unit="date"),
     Field("ramp_days", "ramp_days", "col.ramp_days", unit="days"),
-    Field("in_numerator", "in_numerator", "col.counted", unit="flag"),
 )
 
 #: Lookup tables: name → (table, id column, name column).
@@ -89,6 +89,14 @@ LOOKUPS = {
 }
 
 Names = dict[str, dict[Any, str]]
+
+
+def counted_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """The records a figure counts (``in_numerator``) before the rest of its denominator,
+    otherwise in their order."""
+    if "in_numerator" not in frame.columns:
+        return frame
+    return frame.sort_values("in_numerator", ascending=False, kind="stable")
 
 
 def load_names(store: Store) -> Names:

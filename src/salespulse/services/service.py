@@ -32,7 +32,7 @@ from salespulse.services.models import (
     PageData,
     Table,
 )
-from salespulse.services.records import Names, load_names, readable
+from salespulse.services.records import Names, counted_first, load_names, readable
 from salespulse.services.runner import Runner, query_params, rows_of
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
@@ -173,7 +173,7 @@ class Service:
     def drill(self, kpi_id: str, filters: Filters, limit: int = RECORDS_SHOWN) -> Table:
         """The first ``limit`` records behind a KPI as a manager reads them (names, headers)."""
         kpi = get_kpi(kpi_id)
-        frame = self.records(kpi.id, filters).head(limit)
+        frame = counted_first(self.records(kpi.id, filters)).head(limit)
         q = query_params(self.query(kpi.id, "", filters))
         return readable("records", frame, self.names(), csv=q)
 
