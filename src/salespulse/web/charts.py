@@ -144,6 +144,7 @@ def _layout(lang: str) -> dict[str, Any]:
             "xanchor": "left",
             "y": 1.02,
             "yanchor": "bottom",
+            "traceorder": "normal",
         },
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
