@@ -121,6 +121,8 @@ def readable(
     for f in FIELDS:
         if f.source not in frame.columns or f.id in out.columns or f.id in skip:
             continue
+        if f.id == "account_name" and "company" in out.columns:
+            continue  # a lead's company is its account: one column
         values = frame[f.source]
         if f.names:
             lookup = names.get(f.names, {})
