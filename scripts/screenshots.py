@@ -28,7 +28,11 @@ PAGES = {
     "leaderboards": "/leaderboards",
     "alerts": "/alerts",
     "explorer": "/explorer?kpi=won_revenue&grain=month&by=team",
+    # the records behind one bar (what a click on a chart bar opens)
+    "drilldown": "/explorer?kpi=skipped_stage_deals&rep=R00002&grain=month",
 }
+#: Pages also shot at a phone's width (390 px).
+PHONE = ("home", "pipeline", "stages")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -82,15 +86,20 @@ def shoot(url: str, out: Path, width: int = 1366) -> list[Path]:
     saved = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        for lang in ("en", "nl"):
-            for name, path in PAGES.items():
-                sep = "&" if "?" in path else "?"
-                page.goto(f"{url}{path}{sep}lang={lang}")
-                page.wait_for_selector("body[data-charts-ready]", timeout=60_000)
-                target = out / f"{name}-{lang}.png"
-                page.screenshot(path=str(target), full_page=True)
-                saved.append(target)
+        desktop = browser.new_page(viewport={"width": width, "height": 900})
+        phone = browser.new_page(
+            viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True
+        )
+        shots = [(desktop, lang, name, "") for lang in ("en", "nl") for name in PAGES]
+        shots += [(phone, lang, name, "-phone") for lang in ("en", "nl") for name in PHONE]
+        for page, lang, name, suffix in shots:
+            path = PAGES[name]
+            sep = "&" if "?" in path else "?"
+            page.goto(f"{url}{path}{sep}lang={lang}")
+            page.wait_for_selector("body[data-charts-ready]", timeout=120_000)
+            target = out / f"{name}{suffix}-{lang}.png"
+            page.screenshot(path=str(target), full_page=True)
+            saved.append(target)
         browser.close()
     return saved
 

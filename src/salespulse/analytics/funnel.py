@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, context, run
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
@@ -37,9 +38,12 @@ def stage_funnel(
     as_of: date | None = None,
     where: dict[str, Any] | None = None,
     settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> pd.DataFrame:
-    """Per stage: stage, stage_name, entered, moved_on, conversion, drop, is_leak."""
-    ctx = context(store, settings, as_of)
+    """Per stage: stage, stage_name, entered, moved_on, conversion, drop, is_leak.
+
+    ``ctx`` (optional) is an open query context to reuse (a page's)."""
+    ctx = ctx or context(store, settings, as_of)
     q = Query.make(
         "stage_conversion", by="stage", start=start, end=end, where=where, as_of=ctx.as_of
     )
@@ -71,10 +75,11 @@ def lead_funnel(
     as_of: date | None = None,
     where: dict[str, Any] | None = None,
     settings: Settings | None = None,
+    ctx: Context | None = None,
 ) -> pd.DataFrame:
     """Leads created in [start, end]: step (leads, sql, deal, won), count, conversion from
     the step before, and is_leak on the step with the lowest conversion."""
-    ctx = context(store, settings, as_of)
+    ctx = ctx or context(store, settings, as_of)
 
     def totals(kpi: str) -> tuple[float, float]:
         q = Query.make(kpi, start=start, end=end, where=where, as_of=ctx.as_of)

@@ -1,7 +1,10 @@
 """UI strings (one module per language: :mod:`.en`, :mod:`.nl`) and number/date formatting.
 
-Formatting follows the language: English ``1,234.56`` and ``€1,234``; Dutch ``1.234,56`` and
-``€ 1.234``. KPI names come from the catalogue (``name_en``/``name_nl``), not from here.
+Formatting follows the language: English ``1,234.56``, ``€1,234`` and ``5 Mar 2026``; Dutch
+``1.234,56``, ``€ 1.234`` and ``05-03-2026``. Money shows the reporting currency's own symbol
+(:data:`CURRENCY_SYMBOLS`; other ISO codes are written out: ``CHF 1,234``). Values from a
+fixed vocabulary (channels, activity types, lead statuses, generic stage names) are shown
+with :func:`term`. KPI names come from the catalogue (``name_en``/``name_nl``), not from here.
 """
 
 from __future__ import annotations
@@ -51,7 +54,31 @@ def number(value: Any, lang: str, decimals: int = 0) -> str:
     return text
 
 
-def money(value: Any, lang: str, compact: bool = False) -> str:
+#: Symbols of common reporting currencies (ISO 4217 code → symbol); others show their code.
+CURRENCY_SYMBOLS = {
+    "EUR": "€",
+    "USD": "$",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+    "KRW": "₩",
+    "PLN": "zł",
+    "CHF": "CHF",
+    "SEK": "kr",
+    "NOK": "kr",
+    "DKK": "kr",
+}
+
+
+def currency_symbol(currency: str | None) -> str:
+    """``USD`` → ``$``; an unknown code stands for itself."""
+    code = (currency or "EUR").upper()
+    return CURRENCY_SYMBOLS.get(code, code)
+
+
+def money(value: Any, lang: str, compact: bool = False, currency: str = "EUR") -> str:
+    """An amount in ``currency`` (ISO code): ``€1,234`` / ``€ 1.234``, ``$1,234``, ``CHF 1,234``."""
     if _missing(value):
         return "–"
     v = float(value)
@@ -61,7 +88,8 @@ def money(value: Any, lang: str, compact: bool = False) -> str:
         body = number(v / 1000, lang, 0) + "k"
     else:
         body = number(v, lang, 0)
-    return f"€ {body}" if lang == "nl" else f"€{body}"
+    symbol = currency_symbol(currency)
+    return f"{symbol} {body}" if lang == "nl" or len(symbol) > 1 else f"{symbol}{body}"
 
 
 def percent(value: Any, lang: str, decimals: int = 1) -> str:
@@ -71,12 +99,13 @@ def percent(value: Any, lang: str, decimals: int = 1) -> str:
     return number(float(value) * 100, lang, decimals) + "%"
 
 
-def value(v: Any, unit: str, lang: str, compact: bool = False) -> str:
-    """A KPI value in its unit (units as in :class:`salespulse.semantic.kpi.Unit`)."""
+def value(v: Any, unit: str, lang: str, compact: bool = False, currency: str = "EUR") -> str:
+    """A KPI value in its unit (units as in :class:`salespulse.semantic.kpi.Unit`; the money
+    unit ``EUR`` stands for the reporting currency, given as ``currency``)."""
     if _missing(v):
         return "–"
     if unit == "EUR":
-        return money(v, lang, compact)
+        return money(v, lang, compact, currency)
     if unit == "ratio":
         return percent(v, lang)
     if unit == "%":
@@ -95,7 +124,7 @@ MONTHS = {
 
 
 def day(d: Any, lang: str) -> str:
-    """``2026-03-05`` → ``5 Mar 2026`` / ``5 mrt 2026``."""
+    """``2026-03-05`` → ``5 Mar 2026`` / ``05-03-2026`` (dd-mm-jjjj)."""
     if _missing(d) or d == "":
         return "–"
     if isinstance(d, str):
@@ -103,7 +132,37 @@ def day(d: Any, lang: str) -> str:
     if isinstance(d, datetime):
         d = d.date()
     assert isinstance(d, date)
+    if lang == "nl":
+        return f"{d.day:02d}-{d.month:02d}-{d.year}"
     return f"{d.day} {MONTHS[lang][d.month - 1]} {d.year}"
+
+
+#: Vocabularies whose values :func:`term` translates (key prefix in the string tables).
+VOCABULARIES = (
+    "channel",
+    "activity_type",
+    "lead_status",
+    "direction",
+    "outcome",
+    "lost_reason",
+    "disqualified_reason",
+    "stage",
+)
+
+
+def term(vocabulary: str, v: Any, lang: str) -> str:
+    """A value of a fixed vocabulary in ``lang``: ``term("channel", "trade_fair", "nl")`` →
+    ``Beurs``. Stages are looked up by name (generic names such as ``Closed won`` are
+    translated; a company's own stage names stay as they are); unknown values are shown with
+    spaces for underscores."""
+    if _missing(v) or v == "":
+        return "–"
+    text = str(v)
+    key = f"{vocabulary}.{text.lower() if vocabulary == 'stage' else text}"
+    found = STRINGS.get(lang, {}).get(key) or en.STRINGS.get(key)
+    if found:
+        return found
+    return text if vocabulary == "stage" else text.replace("_", " ")
 
 
 def period(d: Any, grain: str | None, lang: str) -> str:

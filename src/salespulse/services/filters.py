@@ -1,4 +1,5 @@
-"""Global page filters (period, team, region, product, channel) and what they mean as queries.
+"""Global page filters (period, rep, team, region, product, channel) and what they mean as
+queries.
 
 A *period* is a preset resolved against the fiscal year (a setting) and the data's as-of date:
 
@@ -19,12 +20,14 @@ from enum import StrEnum
 from typing import Any
 
 from salespulse.semantic import timecal
-from salespulse.semantic.kpi import Kpi
+from salespulse.semantic.kpi import Dim, Kpi
 from salespulse.semantic.timecal import Grain
 from salespulse.settings import Settings
 
 #: The dimensions a page can be filtered on, in the order the filter bar shows them.
-FILTER_DIMS = ("team", "region", "product", "channel")
+FILTER_DIMS = ("rep", "team", "region", "product", "channel")
+#: Further breakdowns a drill-down link (a click on a chart bar) may pin, e.g. ``stage=…``.
+DRILL_DIMS = tuple(d.value for d in Dim if d.value not in FILTER_DIMS)
 
 
 class Period(StrEnum):
@@ -44,14 +47,20 @@ class Filters:
     start: date | None = None
     end: date | None = None
     as_of: date | None = None
+    rep: str | None = None
     team: str | None = None
     region: str | None = None
     product: str | None = None
     channel: str | None = None
+    #: Breakdown values of a clicked chart bar (e.g. ``(("stage", "proposal"),)``): applied
+    #: like the filters above by every KPI that has the dimension (the drill-down).
+    drill: tuple[tuple[str, str], ...] = ()
 
     def dims(self) -> dict[str, str]:
-        """The dimension filters that are set, e.g. ``{"team": "T1"}``."""
-        return {d: v for d in FILTER_DIMS if (v := getattr(self, d))}
+        """The dimension filters that are set, e.g. ``{"team": "T1"}`` (drill values too)."""
+        out = {d: v for d in FILTER_DIMS if (v := getattr(self, d))}
+        out.update({d: v for d, v in self.drill if v})
+        return out
 
     def key(self) -> tuple[Any, ...]:
         return (self.period.value, self.start, self.end, self.as_of, *self.dims().items())
@@ -99,13 +108,15 @@ def resolve(filters: Filters, settings: Settings, data_day: date) -> Window:
     return Window(start, as_of, as_of)
 
 
-def where_for(kpi: Kpi, filters: Filters) -> tuple[dict[str, str], list[str]]:
+def where_for(kpi: Kpi, filters: Filters) -> tuple[dict[str, Any], list[str]]:
     """The filters ``kpi`` can apply, and the names of those it cannot (shown as a note)."""
     allowed = {d.value for d in kpi.dims}
-    where, ignored = {}, []
+    where: dict[str, Any] = {}
+    ignored = []
     for dim, value in filters.dims().items():
         if dim in allowed:
-            where[dim] = value
+            # a drill-down value may list several (``lead_status=new,attempting``)
+            where[dim] = value.split(",") if dim not in FILTER_DIMS and "," in value else value
         else:
             ignored.append(dim)
     return where, ignored

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Chart = Literal["bar", "hbar", "line", "stacked", "grouped", "funnel", "heatmap"]
+Chart = Literal["bar", "hbar", "line", "stacked", "hstacked", "grouped", "funnel", "heatmap"]
 
 
 class Layer(BaseModel):
@@ -73,6 +73,11 @@ class Column(BaseModel):
     title_en: str
     title_nl: str
     unit: str = ""
+    terms: str | None = Field(
+        default=None,
+        description="Vocabulary of the values (channel, activity_type, stage, …): the page "
+        "shows them in its language.",
+    )
 
 
 class Table(BaseModel):
@@ -96,6 +101,7 @@ class PageData(BaseModel):
     window: dict[str, str]
     filters: dict[str, Any]
     data_version: str
+    currency: str = Field(default="EUR", description="Reporting currency of money values.")
     cards: list[Card] = Field(default_factory=list)
     figures: list[Figure] = Field(default_factory=list)
     tables: list[Table] = Field(default_factory=list)
@@ -112,6 +118,9 @@ class AlertData(BaseModel):
     reason: str | None = None
     columns: list[str] = Field(default_factory=list)
     records: list[dict[str, Any]] = Field(default_factory=list)
+    table: Table | None = Field(
+        default=None, description="The first records as the page shows them (names, headers)."
+    )
 
 
 class AlertsPage(BaseModel):
@@ -128,6 +137,7 @@ class Option(BaseModel):
 
 
 class FilterOptions(BaseModel):
+    rep: list[Option] = Field(default_factory=list)
     team: list[Option]
     region: list[Option]
     product: list[Option]

@@ -13,16 +13,17 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-import pandas as pd
-
-from salespulse.analytics.funnel import biggest_leak
+from salespulse import i18n
+from salespulse.analytics.funnel import lead_funnel, stage_funnel
 from salespulse.i18n import both
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import get_kpi
-from salespulse.semantic.query import Query, records
+from salespulse.semantic.query import Query, jsonable, records
 from salespulse.semantic.timecal import Grain
+from salespulse.services.filters import where_for
 from salespulse.services.models import Card, Column, Figure, Layer, Ref, Table
-from salespulse.services.runner import Runner, rows_of
+from salespulse.services.records import Names, load_names
+from salespulse.services.runner import Runner, query_params, rows_of
 
 Parts = tuple[list[Card], list[Figure], list[Table]]
 
@@ -88,7 +89,7 @@ def top(layer: Layer, n: int = TOP_N, reverse: bool = True) -> Layer:
 
 def who(r: Runner) -> str:
     """Per-rep charts for a team or a small company; per team otherwise."""
-    if r.filters.team:
+    if r.filters.team or r.filters.rep:
         return "rep"
     reps = r.store.table("reps")
     return "rep" if int(reps.count().execute()) <= MAX_REPS_IN_CHART else "team"
@@ -111,8 +112,14 @@ def side_by_side(
             if label(key) in row:
                 out[label(key)] = row[label(key)]
             out[layer.kpi] = row.get("value")
+    terms = {"channel": "channel", "stage": "stage", "lead_status": "lead_status"}.get(key)
     columns = [
-        Column(id=label(key), title_en=both(f"dim.{key}")[0], title_nl=both(f"dim.{key}")[1])
+        Column(
+            id=label(key),
+            title_en=both(f"dim.{key}")[0],
+            title_nl=both(f"dim.{key}")[1],
+            terms=terms,
+        )
     ]
     columns += [
         Column(id=x.kpi, title_en=x.name_en, title_nl=x.name_nl, unit=x.unit) for x in layers
@@ -134,23 +141,21 @@ def side_by_side(
     )
 
 
-def deal_table(r: Runner, tid: str, kpi_id: str, date_col: str, names: dict[str, str]) -> Table:
+def deal_table(r: Runner, tid: str, kpi_id: str, date_col: str, names: Names) -> Table:
     """The ``TOP_N`` largest deals behind ``kpi_id`` (drill-down records, by amount)."""
     en, nl = both(f"table.{tid}")
     q, _ = r.query(kpi_id)
+
+    def col(cid: str, key: str, unit: str = "", terms: str | None = None) -> Column:
+        return Column(id=cid, title_en=both(key)[0], title_nl=both(key)[1], unit=unit, terms=terms)
+
     cols = [
-        Column(id="name", title_en=both("col.deal")[0], title_nl=both("col.deal")[1]),
-        Column(id="rep_name", title_en=both("col.rep")[0], title_nl=both("col.rep")[1]),
-        Column(id="stage_name", title_en=both("col.stage")[0], title_nl=both("col.stage")[1]),
-        Column(
-            id=date_col, title_en=both("col.close")[0], title_nl=both("col.close")[1], unit="date"
-        ),
-        Column(
-            id="amount_eur",
-            title_en=both("col.amount")[0],
-            title_nl=both("col.amount")[1],
-            unit="EUR",
-        ),
+        col("name", "col.deal"),
+        col("account_name", "col.account"),
+        col("rep_name", "col.rep"),
+        col("stage_name", "col.stage", terms="stage"),
+        col(date_col, "col.close", unit="date"),
+        col("amount_eur", "col.amount", unit="EUR"),
     ]
     try:
         recs = records(r.store, q, limit=None, ctx=r.ctx)
@@ -166,9 +171,11 @@ def deal_table(r: Runner, tid: str, kpi_id: str, date_col: str, names: dict[str,
         )
     if "amount_eur" in recs.columns:
         recs = recs.sort_values("amount_eur", ascending=False, na_position="last").head(TOP_N)
-    recs = recs.assign(rep_name=recs["rep_id"].map(names) if "rep_id" in recs else None)
-    if "stage_name" not in recs.columns:
-        recs = recs.assign(stage_name=recs.get("stage_id", None))
+    lookups = {"rep_name": ("rep_id", "reps"), "account_name": ("account_id", "accounts")}
+    lookups["stage_name"] = ("stage_id", "stages")
+    for out, (src, table) in lookups.items():
+        if out not in recs.columns and src in recs.columns:
+            recs = recs.assign(**{out: recs[src].map(names[table])})
     keep = [c.id for c in cols if c.id in recs.columns]
     return Table(
         id=tid,
@@ -187,9 +194,13 @@ def _params(q: Query) -> dict[str, Any]:
     return query_params(q)
 
 
-def rep_names(r: Runner) -> dict[str, str]:
-    reps = r.store.table("reps").select("rep_id", "name").execute()
-    return dict(zip(reps["rep_id"], reps["name"], strict=True))
+def in_pipeline_order(r: Runner, layer: Layer) -> Layer:
+    """``layer``'s rows sorted (stably) by the pipeline order of their ``stage``: series per
+    stage then come in the order deals move through them."""
+    stages = r.store.table("stages").select("stage_id", "stage_order").execute()
+    rank = dict(zip(stages["stage_id"], stages["stage_order"], strict=True))
+    rows = sorted(layer.rows, key=lambda row: rank.get(row.get("stage"), len(rank) + 1))
+    return layer.model_copy(update={"rows": rows})
 
 
 def fiscal_year_end(r: Runner) -> date:
@@ -209,21 +220,23 @@ def home(r: Runner) -> Parts:
             "avg_sales_cycle",
             "open_pipeline",
             "weighted_pipeline",
+            "deal_velocity",
             "new_leads",
         )
     ]
     won_q = r.layer("won_revenue", "quarter")
-    won = r.layer("won_revenue", "month")
-    after = r.window.as_of + timedelta(days=1)
-    fy_end = fiscal_year_end(r)
-    forecast = r.layer("forecast", "month", start=after, end=max(fy_end, after), style="line")
-    quota = top(r.layer("quota_attainment", "rep"), TOP_N)
-    names = rep_names(r)
     figures = [
         figure("won_by_quarter", "bar", [won_q], x="period"),
-        figure("forecast", "bar", [won, forecast], x="period"),
-        figure("top_reps", "hbar", [quota], x="rep_name", refs=[ref(1.0, "ref.quota")]),
+        forecast_figure(r),
+        figure(
+            "top_reps",
+            "hbar",
+            [top(r.layer("quota_attainment", "rep"), TOP_N)],
+            x="rep_name",
+            refs=[ref(1.0, "ref.quota")],
+        ),
     ]
+    names = load_names(r.store)
     tables = [
         deal_table(r, "top_open", "open_pipeline", "expected_close_on", names),
         deal_table(r, "top_won", "won_revenue", "closed_at", names),
@@ -231,7 +244,39 @@ def home(r: Runner) -> Parts:
     return cards, figures, tables
 
 
+def forecast_figure(r: Runner) -> Figure:
+    """Won revenue per month so far, and the weighted forecast for the rest of the fiscal
+    year. Open deals whose expected close date has passed (or is missing) are placed on the
+    as-of day by the forecast KPI; they are drawn as a labelled "overdue" bar in the first
+    forecast period instead of falling off the chart."""
+    won = r.layer("won_revenue", "month")
+    as_of = r.window.as_of
+    after = as_of + timedelta(days=1)
+    fy_end = fiscal_year_end(r)
+    forecast = r.layer("forecast", "month", start=after, end=max(fy_end, after), style="line")
+    overdue = r.layer("forecast", start=as_of, end=as_of, style="marker")
+    first = timecal.period_start(after, Grain.month, r.settings)
+    value = overdue.rows[0].get("value") if overdue.rows else None
+    en, nl = both("legend.overdue")
+    overdue = overdue.model_copy(
+        update={
+            "rows": [{"period": first.isoformat(), "value": value}] if value else [],
+            "name_en": en,
+            "name_nl": nl,
+        }
+    )
+    return figure("forecast", "bar", [won, overdue, forecast], x="period")
+
+
 # -- D2 Pipeline ------------------------------------------------------------------------
+HYGIENE = (
+    "skipped_stage_deals",
+    "overdue_close_deals",
+    "deals_without_amount",
+    "deals_not_updated",
+)
+
+
 def pipeline(r: Runner) -> Parts:
     cards = [
         card(r, k)
@@ -239,21 +284,25 @@ def pipeline(r: Runner) -> Parts:
             "open_deals",
             "open_pipeline",
             "weighted_pipeline",
+            "deal_velocity",
             "avg_deal_size",
             "avg_sales_cycle",
             "win_rate",
             "conversion_rate",
             "stale_deals",
+            "stage_skip_share",
         )
     ]
     w = who(r)
-    by_stage = r.layer("open_pipeline", f"{w},stage")
+    by_stage = in_pipeline_order(r, r.layer("open_pipeline", f"{w},stage"))
     stale = r.layer("stale_deals", "stage")
     tis = r.layer("time_in_stage_median", "stage")
     cycle = r.layer("avg_sales_cycle", "product")
     coverage = r.layer("pipeline_coverage", w)
+    hygiene = [r.layer(k, w) for k in HYGIENE]
     figures = [
-        figure("pipeline_by_stage", "stacked", [by_stage], x=label(w), series="stage_name"),
+        figure("pipeline_by_stage", "hstacked", [by_stage], x=label(w), series="stage_name"),
+        figure("hygiene", "hstacked", hygiene, x=label(w)),
         figure("stuck", "bar", [stale], x="stage_name"),
         figure("time_in_stage_pipeline", "bar", [tis], x="stage_name"),
         figure("cycle_by_product", "hbar", [cycle], x="product_name"),
@@ -266,13 +315,32 @@ def pipeline(r: Runner) -> Parts:
             "open_pipeline",
             "weighted_pipeline",
             "pipeline_coverage",
+            "deal_velocity",
             "avg_deal_size",
             "avg_sales_cycle",
             "win_rate",
             "conversion_rate",
+            "avg_lead_age",
         )
     ]
-    return cards, figures, [side_by_side("reps", "rep", per_rep, sort="open_pipeline")]
+    after = r.window.as_of
+    fy_end = max(fiscal_year_end(r), after)
+    forecast = r.layer("forecast", "rep", start=after, end=fy_end)
+    forecast = forecast.model_copy(
+        update={
+            "name_en": both("col.forecast_fy", end=i18n.day(fy_end, "en"))[0],
+            "name_nl": both("col.forecast_fy", end=i18n.day(fy_end, "nl"))[1],
+        }
+    )
+    hygiene_rep = [forecast, *[r.layer(k, "rep") for k in (*HYGIENE, "stage_skip_share")]]
+    return (
+        cards,
+        figures,
+        [
+            side_by_side("reps", "rep", per_rep, sort="open_pipeline"),
+            side_by_side("hygiene", "rep", hygiene_rep, sort="skipped_stage_deals"),
+        ],
+    )
 
 
 # -- D3 Team activity -------------------------------------------------------------------
@@ -288,6 +356,8 @@ def activity(r: Runner) -> Parts:
             "tasks_completed_share",
             "tasks_overdue",
             "first_response_hours",
+            "staff_retention",
+            "ramp_time",
         )
     ]
     w = who(r)
@@ -317,6 +387,7 @@ def activity(r: Runner) -> Parts:
         figure("sla_share", "bar", [r.layer("first_response_sla_share", w)], x=label(w)),
         figure("balance", "bar", [r.layer("call_email_balance", w)], x=label(w)),
         figure("tasks", "bar", [r.layer("tasks_completed_share", w)], x=label(w)),
+        figure("ramp", "hbar", [r.layer("ramp_time", "rep")], x="rep_name"),
     ]
     per_rep = [
         r.layer(k, "rep")
@@ -345,7 +416,11 @@ def performance(r: Runner) -> Parts:
             "win_rate",
             "avg_deal_size",
             "acv",
+            "clv",
             "customer_retention",
+            "referrals",
+            "sqls",
+            "sql_followup_share",
         )
     ]
     figures = [
@@ -355,14 +430,30 @@ def performance(r: Runner) -> Parts:
         figure(
             "won_by_account", "hbar", [top(r.layer("won_revenue", "account"), 15)], x="account_name"
         ),
-        figure("won_by_channel", "bar", [r.layer("won_deals", "channel")], x="channel"),
-        figure("win_rate_product", "hbar", [r.layer("win_rate", "product")], x="product_name"),
+        figure("leads_by_channel", "bar", [r.layer("new_leads", "channel")], x="channel"),
         figure("conversion_channel", "bar", [r.layer("lead_to_won_rate", "channel")], x="channel"),
+        figure("sqls_by_channel", "bar", [r.layer("sqls", "channel")], x="channel"),
+        figure("won_by_channel", "bar", [r.layer("won_deals", "channel")], x="channel"),
+        figure("referrals", "bar", [r.layer("referrals", "quarter")], x="period"),
+        figure("win_rate_product", "hbar", [r.layer("win_rate", "product")], x="product_name"),
         figure(
             "cycle_by_product", "hbar", [r.layer("avg_sales_cycle", "product")], x="product_name"
         ),
     ]
-    return cards, figures, []
+    per_channel = [
+        r.layer(k, "channel")
+        for k in (
+            "new_leads",
+            "sqls",
+            "sql_owner_share",
+            "sql_followup_share",
+            "lead_to_sql_rate",
+            "lead_to_won_rate",
+            "won_deals",
+            "won_revenue",
+        )
+    ]
+    return cards, figures, [side_by_side("channels", "channel", per_channel, sort="new_leads")]
 
 
 # -- D5 Stage analysis ------------------------------------------------------------------
@@ -379,23 +470,120 @@ def in_stage_order(moves: Layer, entries: Layer) -> Layer:
     return moves.model_copy(update={"rows": rows})
 
 
+def _funnel_layer(r: Runner, kpi_id: str, rows: list[dict[str, Any]], unit: str) -> Layer:
+    """A layer over the rows of an analytics funnel (the query is ``kpi_id``'s by stage)."""
+    kpi = get_kpi(kpi_id)
+    q, ignored = r.query(kpi_id, "stage" if kpi_id == "stage_conversion" else "")
+    return Layer(
+        kpi=kpi.id,
+        name_en=kpi.name_en,
+        name_nl=kpi.name_nl,
+        unit=unit,
+        higher_is_better=kpi.higher_is_better,
+        rows=rows,
+        ignored_filters=ignored,
+        query=query_params(q),
+    )
+
+
+def _leak_note(key: str, name: str, vocabulary: str, share: Any) -> tuple[str, str]:
+    return (
+        i18n.t(key, "en", stage=i18n.term(vocabulary, name, "en"), share=i18n.percent(share, "en")),
+        i18n.t(key, "nl", stage=i18n.term(vocabulary, name, "nl"), share=i18n.percent(share, "nl")),
+    )
+
+
+#: The records behind each step of the lead funnel (the cohort KPIs it is read from).
+LEAD_STEP_KPIS = {
+    "leads": "lead_to_sql_rate",
+    "sql": "lead_to_sql_rate",
+    "deal": "sql_to_deal_rate",
+    "won": "lead_to_won_rate",
+}
+
+
+def funnels(r: Runner) -> tuple[Figure, Figure, Figure]:
+    """The deal-stage funnel, the conversion per stage and the lead funnel, all drawn from
+    :mod:`salespulse.analytics.funnel` (cohort views: deals that entered a stage in the
+    window, leads created in the window), with the biggest leak marked from the same rows."""
+    kw: dict[str, Any] = {
+        "start": r.window.start,
+        "end": r.window.end,
+        "as_of": r.window.as_of,
+        "settings": r.settings,
+        "ctx": r.ctx,
+    }
+    where = where_for(get_kpi("stage_conversion"), r.filters)[0]
+    sf = stage_funnel(r.store, where=where, **kw)
+    stage_rows = [
+        {
+            "stage": row.stage,
+            "stage_name": row.stage_name,
+            "value": jsonable(row.entered),
+            "moved_on": jsonable(row.moved_on),
+            "conversion": jsonable(row.conversion),
+            "is_leak": bool(row.is_leak),
+        }
+        for row in sf.itertuples()
+    ]
+    leak = next((x for x in stage_rows if x["is_leak"]), None)
+    note = (
+        _leak_note("note.leak", str(leak["stage_name"]), "stage", leak["conversion"])
+        if leak
+        else None
+    )
+    entered = _funnel_layer(r, "stage_conversion", stage_rows, "count")
+    conv = entered.model_copy(
+        update={"unit": "ratio", "rows": [{**x, "value": x["conversion"]} for x in stage_rows]}
+    )
+    win = r.layer("stage_win_rate", "stage", style="line")
+    highlight = leak["stage_name"] if leak else None
+    stage_fig = figure("funnel", "funnel", [entered], x="stage_name", note=note)
+    conv_fig = figure(
+        "stage_conversion", "bar", [conv, win], x="stage_name", highlight=highlight, note=note
+    )
+
+    where = where_for(get_kpi("lead_to_won_rate"), r.filters)[0]
+    lf = lead_funnel(r.store, where=where, **kw)
+    lead_rows = [
+        {
+            "step": row.step,
+            "value": jsonable(row.count),
+            "conversion": jsonable(row.conversion),
+            "is_leak": bool(row.is_leak),
+            "drill_kpi": LEAD_STEP_KPIS[str(row.step)],
+        }
+        for row in lf.itertuples()
+    ]
+    i = next((i for i, x in enumerate(lead_rows) if x["is_leak"]), None)
+    lnote = None
+    if i:  # the step that loses the most, named by where it comes from and goes to
+        prev, step = lead_rows[i - 1]["step"], lead_rows[i]["step"]
+        lnote = tuple(
+            i18n.t(
+                "note.lead_leak",
+                lang,
+                step=f"{i18n.term('funnel', prev, lang)} → {i18n.term('funnel', step, lang)}",
+                share=i18n.percent(lead_rows[i]["conversion"], lang),
+            )
+            for lang in ("en", "nl")
+        )
+    leads = _funnel_layer(r, "lead_to_won_rate", lead_rows, "count")
+    lead_fig = figure("lead_funnel", "funnel", [leads], x="step", note=lnote)  # type: ignore[arg-type]
+    return stage_fig, conv_fig, lead_fig
+
+
 def stages(r: Runner) -> Parts:
     cards = [
         card(r, k)
         for k in ("stage_entries", "skipped_stage_deals", "stage_skip_share", "stale_deals")
     ]
     entries = r.layer("stage_entries", "stage")
-    conv = r.layer("stage_conversion", "stage")
-    win = r.layer("stage_win_rate", "stage", style="line")
-    leak = biggest_leak(
-        pd.DataFrame(conv.rows or [{"value": None, "stage_name": None}]), "stage_name"
-    )
-    note = both("note.leak", stage=leak) if leak else None
-    lead_funnel = [r.layer(k) for k in ("new_leads", "sqls", "new_deals", "won_deals")]
+    stage_fig, conv_fig, lead_fig = funnels(r)
     figures = [
-        figure("funnel", "funnel", [entries], x="stage_name", highlight=leak, note=note),
-        figure("stage_conversion", "bar", [conv, win], x="stage_name", highlight=leak, note=note),
-        figure("lead_funnel", "funnel", lead_funnel),
+        stage_fig,
+        conv_fig,
+        lead_fig,
         figure(
             "time_in_stage",
             "grouped",
@@ -410,15 +598,16 @@ def stages(r: Runner) -> Parts:
         figure(
             "movement",
             "line",
-            [r.layer("stage_entries", "month,stage")],
+            [in_pipeline_order(r, r.layer("stage_entries", "month,stage"))],
             x="period",
             series="stage_name",
         ),
+        figure("skips_by_rep", "hbar", [top(r.layer("skipped_stage_deals", "rep"))], x="rep_name"),
     ]
     per_stage = [
         entries,
-        conv,
-        win,
+        r.layer("stage_conversion", "stage"),
+        r.layer("stage_win_rate", "stage"),
         r.layer("time_in_stage_median", "stage"),
         r.layer("time_in_stage_p90", "stage"),
         r.layer("stale_deals", "stage"),
@@ -444,7 +633,9 @@ def leaderboards(r: Runner) -> Parts:
             "name_nl": both("col.leads_in_pipeline")[1],
         }
     )
-    teams = [r.layer(k, "team") for k in kpis]
+    lead_age = r.layer("avg_lead_age", "rep")
+    referrals = r.layer("referrals", "rep")
+    teams = [r.layer(k, "team") for k in (*kpis, "ramp_time", "staff_retention")]
     figures = [
         figure(
             "quota_board", "hbar", [top(reps[0], 15)], x="rep_name", refs=[ref(1.0, "ref.quota")]
@@ -452,7 +643,12 @@ def leaderboards(r: Runner) -> Parts:
         figure("won_by_team", "bar", [r.layer("won_revenue", "team")], x="team_name"),
     ]
     tables = [
-        side_by_side("reps", "rep", [*reps[:4], active, *reps[4:]], sort="quota_attainment"),
+        side_by_side(
+            "reps",
+            "rep",
+            [*reps[:4], active, lead_age, referrals, *reps[4:]],
+            sort="quota_attainment",
+        ),
         side_by_side("teams", "team", teams, sort="quota_attainment"),
     ]
     return [], figures, tables

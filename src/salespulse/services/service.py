@@ -28,8 +28,10 @@ from salespulse.services.models import (
     Layer,
     Option,
     PageData,
+    Table,
 )
-from salespulse.services.runner import Runner, rows_of
+from salespulse.services.records import Names, counted_first, load_names, readable
+from salespulse.services.runner import Runner, query_params, rows_of
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
 
@@ -83,6 +85,7 @@ class Service:
             window=r.window.to_dict(),
             filters=self._filters_dict(filters),
             data_version=self.cache.version(),
+            currency=self.settings.reporting_currency,
             cards=cards,
             figures=figures,
             tables=tables,
@@ -96,6 +99,7 @@ class Service:
 
         w = self.window(filters)
         out = []
+        skip = ("in_numerator",)  # an alert lists only the records it counts
         for a in list_alerts(self.store, self.settings, as_of=w.as_of, where=filters.dims()):
             recs = a.records
             out.append(
@@ -110,6 +114,9 @@ class Service:
                     reason=a.reason,
                     columns=[str(c) for c in recs.columns],
                     records=rows_of(recs),
+                    table=readable(
+                        f"alert-{a.kind}", recs.head(RECORDS_SHOWN), self.names(), None, skip
+                    ),
                 )
             )
         return AlertsPage(
@@ -140,6 +147,17 @@ class Service:
             lambda: records(self.store, self.query(kpi.id, "", filters), self.settings, limit),
         )
 
+    def names(self) -> Names:
+        """Display names of reps, teams, accounts, stages and products by id."""
+        return self.cache.get("names", lambda: load_names(self.store))
+
+    def drill(self, kpi_id: str, filters: Filters, limit: int = RECORDS_SHOWN) -> Table:
+        """The first ``limit`` records behind a KPI as a manager reads them (names, headers)."""
+        kpi = get_kpi(kpi_id)
+        frame = counted_first(self.records(kpi.id, filters)).head(limit)
+        q = query_params(self.query(kpi.id, "", filters))
+        return readable("records", frame, self.names(), csv=q)
+
     def explain(self, kpi_id: str, by: str, filters: Filters) -> str:
         kpi = get_kpi(kpi_id)
         return self.cache.get(
@@ -168,6 +186,7 @@ class Service:
             .filter(ibis._.region.notnull())
         )
         return FilterOptions(
+            rep=pairs(reps, "rep_id", "name"),
             team=pairs(teams, "team_id", "name"),
             region=pairs(regions, "region", "region"),
             product=pairs(self.store.table("products"), "product_id", "name"),

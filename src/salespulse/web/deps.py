@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from salespulse import i18n
-from salespulse.services.filters import Filters, Period
+from salespulse.services.filters import DRILL_DIMS, Filters, Period
 from salespulse.services.service import Service
 
 
@@ -29,10 +29,12 @@ Dim = Annotated[str | None, Query(max_length=200)]
 
 
 def get_filters(
+    request: Request,
     period: Annotated[Period, Query(description="Period preset.")] = Period.fytd,
     start: Annotated[date | None, Query(description="First day (custom period).")] = None,
     end: Annotated[date | None, Query(description="Last day (custom period).")] = None,
     as_of: Annotated[date | None, Query(description="As-of date; default: last data day.")] = None,
+    rep: Dim = None,
     team: Dim = None,
     region: Dim = None,
     product: Dim = None,
@@ -43,11 +45,19 @@ def get_filters(
         start=start,
         end=end,
         as_of=as_of,
+        rep=rep or None,
         team=team or None,
         region=region or None,
         product=product or None,
         channel=channel or None,
+        drill=drill_values(request),
     )
+
+
+def drill_values(request: Request) -> tuple[tuple[str, str], ...]:
+    """Breakdown values pinned by a drill-down link (``?stage=proposal``; see DRILL_DIMS)."""
+    q = request.query_params
+    return tuple((d, v) for d in DRILL_DIMS if (v := q.get(d, "")[:200].strip()))
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

@@ -17,9 +17,8 @@ from salespulse.errors import UserError
 from salespulse.semantic.catalogue import all_kpis, get_kpi
 from salespulse.semantic.kpi import Dim
 from salespulse.services import pages
-from salespulse.services.filters import FILTER_DIMS, Period
-from salespulse.services.models import Figure, Layer
-from salespulse.services.runner import rows_of
+from salespulse.services.filters import DRILL_DIMS, FILTER_DIMS, Period
+from salespulse.services.models import Column, Figure, Layer, Table
 from salespulse.services.service import RECORDS_SHOWN
 from salespulse.web import charts
 from salespulse.web.deps import FiltersDep, LangDep, ServiceDep
@@ -42,14 +41,17 @@ NAV = {
 GRAINS = ("month", "quarter", "year", "week", "day")
 
 
-def _fmt(lang: str) -> dict[str, Any]:
+def _fmt(lang: str, currency: str = "EUR") -> dict[str, Any]:
     return {
         "t": lambda key, **kw: i18n.t(key, lang, **kw),
-        "value": lambda v, unit, compact=False: i18n.value(v, unit, lang, compact),
+        "value": lambda v, unit, compact=False: i18n.value(v, unit, lang, compact, currency),
         "num": lambda v, d=0: i18n.number(v, lang, d),
         "day": lambda d: i18n.day(d, lang),
-        "cell": lambda v, unit: _cell(v, unit, lang),
+        "cell": lambda v, unit, terms=None: _cell(v, unit, lang, currency, terms),
         "raw": lambda v: _raw(v, lang),
+        "term": lambda vocabulary, v: i18n.term(vocabulary, v, lang),
+        "dim_names": lambda dims: ", ".join(i18n.t(f"dim.{d}", lang) for d in dims),
+        "currency": currency,
     }
 
 
@@ -66,12 +68,21 @@ def _raw(v: Any, lang: str) -> str:
     return str(v)
 
 
-def _cell(v: Any, unit: str, lang: str) -> str:
+def _cell(v: Any, unit: str, lang: str, currency: str = "EUR", terms: str | None = None) -> str:
+    if terms:
+        return i18n.term(terms, v, lang)
     if unit == "date":
         return i18n.day(v, lang)
+    if unit == "flag":
+        return "–" if v is None else ("✓" if v else "·")
     if unit in ("", None):
         return "–" if v is None else str(v)
-    return i18n.value(v, unit, lang)
+    return i18n.value(v, unit, lang, currency=currency)
+
+
+def _currency(request: Request) -> str:
+    service = getattr(request.app.state, "service", None)
+    return str(service.settings.reporting_currency) if service is not None else "EUR"
 
 
 def _ctx(request: Request, lang: str, page: str, **extra: Any) -> dict[str, Any]:
@@ -101,12 +112,12 @@ def _ctx(request: Request, lang: str, page: str, **extra: Any) -> dict[str, Any]
         "params": params,
         "periods": [p.value for p in Period],
         "filter_dims": FILTER_DIMS,
-        **_fmt(lang),
+        **_fmt(lang, _currency(request)),
         **extra,
     }
 
 
-def _figure_view(fig: Figure, lang: str) -> dict[str, Any]:
+def _figure_view(fig: Figure, lang: str, currency: str = "EUR") -> dict[str, Any]:
     unavailable = [x for x in fig.layers if not x.available]
     empty = all(not x.rows for x in fig.layers)
     ignored = sorted({d for x in fig.layers for d in x.ignored_filters})
@@ -114,11 +125,11 @@ def _figure_view(fig: Figure, lang: str) -> dict[str, Any]:
         "fig": fig,
         "title": fig.title_nl if lang == "nl" else fig.title_en,
         "note": fig.note_nl if lang == "nl" else fig.note_en,
-        "spec": json.dumps(charts.build(fig, lang), default=str) if not empty else None,
+        "spec": json.dumps(charts.build(fig, lang, currency), default=str) if not empty else None,
         "reason": unavailable[0].reason if unavailable and empty else None,
         "empty": empty,
         "ignored": [i18n.t(f"dim.{d}", lang) for d in ignored],
-        "unit": i18n.t(f"unit.{fig.unit}", lang),
+        "unit": currency if fig.unit == "EUR" else i18n.t(f"unit.{fig.unit}", lang),
         "query": fig.layers[0].query,
     }
 
@@ -138,7 +149,7 @@ def _dashboard(page: str) -> Callable[..., HTMLResponse]:
             page,
             data=data,
             options=service.options(),
-            figures=[_figure_view(f, lang) for f in data.figures],
+            figures=[_figure_view(f, lang, data.currency) for f in data.figures],
         )
         return _render(request, "page.html", ctx)
 
@@ -181,15 +192,15 @@ def view_explorer(
     if by not in {d.value for d in k.dims}:
         by = ""
     breakdown = ",".join(x for x in (grain, by) if x)
+    drill = filters.drill
     layer: Layer | None = None
-    records: dict[str, Any] | None = None
+    records: Table | None = None
     explain = ""
     try:
         layer = service.kpi(k.id, breakdown, filters)
         explain = service.explain(k.id, breakdown, filters)
         if layer.available:
-            frame = service.records(k.id, filters).head(RECORDS_SHOWN)
-            records = {"columns": [str(c) for c in frame.columns], "rows": rows_of(frame)}
+            records = service.drill(k.id, filters, RECORDS_SHOWN)
     except UserError as exc:
         error = exc.message
     figure = None
@@ -216,7 +227,7 @@ def view_explorer(
             series=series,
             layers=[layer],
         )
-        figure = _figure_view(fig, lang)
+        figure = _figure_view(fig, lang, _currency(request))
     api_params = {
         "by": breakdown,
         **{
@@ -224,6 +235,7 @@ def view_explorer(
             for k2, v in request.query_params.items()
             if k2 in ("period", "start", "end", "as_of", *FILTER_DIMS)
         },
+        **dict(drill),
     }
     ctx = _ctx(
         request,
@@ -243,5 +255,56 @@ def view_explorer(
         options=service.options(),
         api_query=urlencode({k2: v for k2, v in api_params.items() if v}),
         shown=RECORDS_SHOWN,
+        drill=[_pin(d, v, service, lang) for d, v in drill],
+        result=_result_table(layer, grain, lang) if layer is not None else None,
+        clear_drill="/explorer?"
+        + urlencode({k2: v for k2, v in request.query_params.items() if k2 not in DRILL_DIMS}),
     )
     return _render(request, "explorer.html", ctx, 400 if error else 200)
+
+
+def _result_table(layer: Layer, grain: str, lang: str) -> Table:
+    """The explorer's result rows with readable headers: names instead of ids, periods as
+    labels, vocabulary values translated (presentation of the semantic layer's rows)."""
+    known = {
+        "value": ("explorer.value", layer.unit),
+        "numerator": ("col.numerator", "count"),
+        "denominator": ("col.denominator", "count"),
+        "target": ("legend.target", layer.unit),
+        "attainment": ("col.attainment", "ratio"),
+    }
+    keys = list(layer.rows[0]) if layer.rows else []
+    columns: list[Column] = []
+    for key in keys:
+        if f"{key}_name" in keys:
+            continue  # the id column of a named breakdown: its name is shown instead
+        dim = key[: -len("_name")] if key.endswith("_name") else key
+        if key in known:
+            title, unit = known[key]
+            en, nl = i18n.both(title)
+            columns.append(Column(id=key, title_en=en, title_nl=nl, unit=unit))
+        elif dim == "period" or dim in {d.value for d in Dim}:
+            en, nl = i18n.both(f"dim.{dim}")
+            terms = dim if dim in ("channel", "lead_status", "activity_type") else None
+            terms = "stage" if dim in ("stage", "from_stage") else terms
+            columns.append(Column(id=key, title_en=en, title_nl=nl, terms=terms))
+        else:  # a KPI's own output (e.g. CLV's factors)
+            title = key.replace("_", " ").capitalize()
+            columns.append(Column(id=key, title_en=title, title_nl=title, unit="number"))
+    rows = [
+        {**r, "period": i18n.period(r["period"], grain or None, lang)} if "period" in r else r
+        for r in layer.rows
+    ]
+    return Table(id="result", title_en="", title_nl="", columns=columns, rows=rows)
+
+
+def _pin(dim: str, value: str, service: Any, lang: str) -> dict[str, str]:
+    """A drill-down value as the explorer shows it (``Stage: Proposal``)."""
+    lookup = {"stage": "stages", "from_stage": "stages", "account": "accounts"}
+    shown = value
+    if dim in lookup:
+        shown = str(service.names().get(lookup[dim], {}).get(value, value))
+    if dim in ("stage", "from_stage", "channel", "lead_status", "activity_type"):
+        vocabulary = "stage" if dim == "from_stage" else dim
+        shown = ", ".join(i18n.term(vocabulary, x, lang) for x in shown.split(","))
+    return {"dim": dim, "value": value, "label": i18n.t(f"dim.{dim}", lang), "shown": shown}

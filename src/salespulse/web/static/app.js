@@ -18,6 +18,7 @@
         responsive: true,
         modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
       }).then(function () {
+        drillDown(el);
         el.dataset.rendered = "1";
       }, function (err) {
         console.error("chart " + node.dataset.for + ": " + err);
@@ -27,6 +28,16 @@
       });
     });
     if (specs.length === 0) document.body.dataset.chartsReady = "0";
+  }
+
+  // A click on a bar (point, funnel step, heatmap cell) opens the records behind it: the
+  // server put their URL in the point's customdata.
+  function drillDown(el) {
+    el.on("plotly_click", function (ev) {
+      var point = ev && ev.points && ev.points[0];
+      var url = point && point.customdata;
+      if (typeof url === "string" && url.indexOf("/explorer?") === 0) window.location.assign(url);
+    });
   }
 
   function sortable(table) {
