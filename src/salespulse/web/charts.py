@@ -23,7 +23,7 @@ from salespulse.services.models import Figure, Layer
 COLORS = ["#1f5f8b", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#e15759"]
 ACCENT, MUTED, LEAK, TARGET = "#1f5f8b", "#9fb7c9", "#d1495b", "#222222"
 OVERDUE = "#c0392b"
-GRAINS = ("day", "week", "month", "quarter", "year")
+GRAINS = tuple(g.value for g in Grain)
 #: Row columns whose values come from a fixed vocabulary (shown translated).
 TERMS = {
     "channel": "channel",

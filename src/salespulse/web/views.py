@@ -16,6 +16,7 @@ from salespulse import i18n
 from salespulse.errors import UserError
 from salespulse.semantic.catalogue import all_kpis, get_kpi
 from salespulse.semantic.kpi import Dim
+from salespulse.semantic.timecal import Grain
 from salespulse.services import pages
 from salespulse.services.filters import DRILL_DIMS, FILTER_DIMS, Period
 from salespulse.services.models import Column, Figure, Layer, Table
@@ -38,7 +39,10 @@ NAV = {
     "forecast": "/forecast",
     "explorer": "/explorer",
 }
-GRAINS = ("month", "quarter", "year", "week", "day")
+#: Grains the explorer offers, the usual ones first.
+GRAINS = tuple(
+    sorted((g.value for g in Grain), key=("month", "quarter", "year").__contains__, reverse=True)
+)
 
 
 def _fmt(lang: str, currency: str = "EUR") -> dict[str, Any]:
