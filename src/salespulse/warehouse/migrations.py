@@ -67,6 +67,7 @@ MIGRATIONS: list[Migration] = [
         "add deal field history and data settings",
         _create("deal_field_history", "data_settings"),
     ),
+    Migration(4, "add the data version", _create("data_version")),
 ]
 
 
