@@ -98,7 +98,14 @@ class PageCache:
     # -- the data version --------------------------------------------------------------
     @property
     def current_version(self) -> str:
-        """The version last seen (never waits; for health checks)."""
+        """The version last seen (never waits)."""
+        return self._version
+
+    def peek_version(self) -> str:
+        """The version without waiting: checked when that costs nothing (a shared DuckDB
+        file knows its version), else the last seen. For health checks."""
+        if self.store.version_max_age == 0 and not self._vlock.locked():
+            return self.version()
         return self._version
 
     def version(self) -> str:

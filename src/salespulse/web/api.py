@@ -119,7 +119,7 @@ def kpi_explain(
 @router.get("/health", summary="Liveness and data version")
 async def health(request: Request) -> dict[str, str]:
     """Answers at once, on the event loop: never waits for the database or KPI work."""
-    return {"status": "ok", "data_version": request.app.state.service.cache.current_version}
+    return {"status": "ok", "data_version": request.app.state.service.cache.peek_version()}
 
 
 def _csv(frame: Any, filename: str) -> Response:
