@@ -96,7 +96,7 @@ def test_import_while_serving_and_new_figures_right_after(served: tuple[str, str
         assert r.status_code == 200
         cached.append(httpx.get(f"{url}/api/pages/home", timeout=60).status_code)
         time.sleep(0.05)
-    out, err = writer.communicate()
+    _out, err = writer.communicate()
     assert writer.returncode == 0, err
     assert "Could not set lock" not in err
 
