@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -71,7 +72,7 @@ def test_every_write_gives_a_new_version(tmp_path: Path) -> None:
     assert len(seen) == 3
 
 
-def _products():  # type: ignore[no-untyped-def]
+def _products() -> Any:
     import pyarrow as pa
 
     return pa.table({"product_id": ["P1"], "name": ["Press"], "product_line": ["machines"]})
@@ -191,11 +192,11 @@ def test_abandoned_computations_stop_at_the_next_kpi(db: str) -> None:
     try:
         import salespulse.services.runner as runner_mod
 
-        runner_mod.checkpoint = counting  # type: ignore[assignment]
+        runner_mod.checkpoint = counting
         with pytest.raises(cache_mod.Abandoned):
             service.page("home", service_filters())
     finally:
-        runner_mod.checkpoint = original  # type: ignore[assignment]
+        runner_mod.checkpoint = original
         cache_mod.client_gone.reset(token)
     deadline = time.monotonic() + 30
     while service.cache._jobs and time.monotonic() < deadline:
@@ -207,7 +208,7 @@ def test_abandoned_computations_stop_at_the_next_kpi(db: str) -> None:
     store.close()
 
 
-def service_filters():  # type: ignore[no-untyped-def]
+def service_filters() -> Any:
     from salespulse.services.filters import Filters
 
     return Filters()

@@ -128,8 +128,8 @@ def test_a_held_database_is_one_clear_line_at_the_cli(served: tuple[str, str]) -
             lines = [x for x in r.stderr.splitlines() if x.startswith("Error:")]
             assert lines == [f"Error: {BUSY_MESSAGE}"], r.stderr
             assert "IO Error" not in r.stderr and "Traceback" not in r.stderr
-        r = httpx.get(f"{url}/api/pages/home", timeout=60)  # computed before: still served
-        assert r.status_code == 200
+        page = httpx.get(f"{url}/api/pages/home", timeout=60)  # computed before: still served
+        assert page.status_code == 200
         cold = httpx.get(f"{url}/api/pages/stages?period=last_fy", timeout=60)
         assert cold.status_code == 503 and cold.json()["detail"] == BUSY_MESSAGE
         assert "Retry-After" in cold.headers
@@ -138,5 +138,5 @@ def test_a_held_database_is_one_clear_line_at_the_cli(served: tuple[str, str]) -
         holder.wait(30)
         if holder.stdout is not None:
             holder.stdout.close()
-    r = httpx.get(f"{url}/api/pages/stages?period=last_fy", timeout=120)
-    assert r.status_code == 200  # the writer is gone: the server reads again
+    again = httpx.get(f"{url}/api/pages/stages?period=last_fy", timeout=120)
+    assert again.status_code == 200  # the writer is gone: the server reads again
