@@ -22,9 +22,10 @@ import os
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -58,6 +59,7 @@ class _Job:
 
 
 _worker = threading.local()  # .job: the _Job this pool thread computes
+_patient = threading.local()  # .on: this thread waits without a deadline
 
 
 def checkpoint() -> None:
@@ -188,9 +190,20 @@ class PageCache:
                 with self._lock:
                     self._pending -= 1
 
+    @contextmanager
+    def patient(self) -> Iterator[None]:
+        """Within: this thread waits for its computations however long they take (warm-up)."""
+        _patient.on = True
+        try:
+            yield
+        finally:
+            _patient.on = False
+
     def _await(self, job: _Job) -> Any:
         gone = client_gone.get()
-        deadline = time.monotonic() + self.wait
+        deadline = time.monotonic() + (
+            float("inf") if getattr(_patient, "on", False) else self.wait
+        )
         left = False
         try:
             while True:
@@ -198,7 +211,9 @@ class PageCache:
                 if remaining <= 0:
                     raise Busy("still computing; try again in a moment", retry_after=3)
                 try:
-                    return job.future.result(timeout=min(0.25, remaining) if gone else remaining)
+                    return job.future.result(
+                        timeout=min(0.25, remaining) if gone else min(remaining, 60)
+                    )
                 except FutureTimeout:
                     pass
                 if gone is not None and gone():
