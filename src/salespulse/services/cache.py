@@ -12,7 +12,8 @@
   the computation goes on, so a retry finds it done.
 * **Abandoned work stops**: when every request waiting for a computation has gone (the
   client disconnected), the computation stops at its next :func:`checkpoint` (the runner
-  calls it before each KPI).
+  calls it before each KPI); when they all timed out, after ``ORPHAN_GRACE`` seconds
+  without a retry.
 """
 
 from __future__ import annotations
@@ -51,11 +52,20 @@ class Abandoned(Busy):
         super().__init__("the request was abandoned", retry_after=1)
 
 
+#: Seconds a computation nobody waits for (its requests timed out) goes on, for a retry.
+ORPHAN_GRACE = 10.0
+
+
 @dataclass
 class _Job:
     future: Future[Any] = field(default_factory=Future)
     waiters: int = 0
-    cancelled: bool = False
+    cancelled: bool = False  # every waiter disconnected
+    idle_since: float | None = None  # every waiter left (timed out) at this time
+
+    def abandoned(self) -> bool:
+        idle = self.idle_since
+        return self.cancelled or (idle is not None and time.monotonic() - idle > ORPHAN_GRACE)
 
 
 _worker = threading.local()  # .job: the _Job this pool thread computes
@@ -65,7 +75,7 @@ _patient = threading.local()  # .on: this thread waits without a deadline
 def checkpoint() -> None:
     """Raise :class:`Abandoned` when nobody waits any more for the current computation."""
     job: _Job | None = getattr(_worker, "job", None)
-    if job is not None and job.cancelled:
+    if job is not None and job.abandoned():
         raise Abandoned()
 
 
@@ -155,6 +165,7 @@ class PageCache:
             else:
                 new = ""
             job.waiters += 1
+            job.idle_since = None
         if new == "inline":
             self._run(full, job, compute)
         elif new == "pool":
@@ -167,7 +178,7 @@ class PageCache:
         key = full[1]  # type: ignore[index]
         kind = key[0] if isinstance(key, tuple) else key
         try:
-            if job.cancelled:
+            if job.abandoned():
                 raise Abandoned()
             with self.store.reading():
                 value = compute()
@@ -222,8 +233,11 @@ class PageCache:
         finally:
             with self._lock:
                 job.waiters -= 1
-                if left and job.waiters == 0 and not job.future.done():
-                    job.cancelled = True
+                if job.waiters == 0 and not job.future.done():
+                    if left:
+                        job.cancelled = True
+                    else:
+                        job.idle_since = time.monotonic()
 
     def clear(self) -> None:
         with self._lock:
