@@ -314,13 +314,18 @@ def main() -> None:
                 f"server up after {time.monotonic() - t0:.0f} s (warm-up quiet after {warm:.0f} s)"
             )
         result = asyncio.run(bench(base, args, pid))
+        print(table(result), flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
     finally:
         if proc is not None:
             proc.terminate()
-            proc.wait(60)
-    print(table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:  # still computing: it would not stop
+                print("the server did not stop within 10 s of SIGTERM; killed it")
+                proc.kill()
+                proc.wait()
 
 
 if __name__ == "__main__":

@@ -35,9 +35,10 @@ from salespulse.warehouse.store import Store
 
 T = TypeVar("T")
 
-#: Seconds a request waits for its computation before it gets "busy, try again" (HTTP 503);
-#: below the 30 s after which browsers' and proxies' patience typically ends.
-WAIT = float(os.environ.get("SALESPULSE_PAGE_WAIT", "25"))
+#: Seconds a request waits for its computation before it gets "busy, try again" (HTTP 503),
+#: unless ``$SALESPULSE_PAGE_WAIT`` says otherwise: below the 30 s after which browsers' and
+#: proxies' patience typically ends.
+WAIT = 25.0
 
 #: Set per request (by the web layer): returns True once the client has gone away.
 client_gone: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
@@ -86,12 +87,12 @@ class PageCache:
         *,
         workers: int = 2,
         queue: int = 16,
-        wait: float = WAIT,
+        wait: float | None = None,
         max_entries: int = 512,
     ):
         self.store = store
         self.workers = workers
-        self.wait = wait
+        self.wait = float(os.environ.get("SALESPULSE_PAGE_WAIT", WAIT)) if wait is None else wait
         self._queue = queue
         self._max = max_entries
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="salespulse-kpi")
@@ -116,20 +117,24 @@ class PageCache:
     def peek_version(self) -> str:
         """The version without waiting: checked when that costs nothing (a shared DuckDB
         file knows its version), else the last seen. For health checks."""
-        if self.store.version_max_age == 0 and not self._vlock.locked():
+        if self.store.version_max_age == 0:
             return self.version()
         return self._version
 
     def version(self) -> str:
-        """The current data version; checked by one thread at a time, reused by the rest.
+        """The current data version; checked by one thread at a time, never waited for.
 
-        Inside a computation, the version it started under (no check: no lock waits).
+        While one thread checks, the others go on with the version last seen; inside a
+        computation, the version it started under.
         """
-        if getattr(_worker, "job", None) is not None and self._version:
+        if self._version and (
+            getattr(_worker, "job", None) is not None
+            or time.monotonic() - self._checked < self.store.version_max_age
+        ):
             return self._version
-        if self._version and time.monotonic() - self._checked < self.store.version_max_age:
-            return self._version
-        with self._vlock:
+        if not self._vlock.acquire(blocking=not self._version):
+            return self._version  # another thread is checking
+        try:
             if self._version and time.monotonic() - self._checked < self.store.version_max_age:
                 return self._version
             v = self.store.data_version()
@@ -140,6 +145,8 @@ class PageCache:
                 self._version = v
             self._checked = time.monotonic()
             return v
+        finally:
+            self._vlock.release()
 
     # -- values ------------------------------------------------------------------------
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
