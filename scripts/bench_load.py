@@ -42,7 +42,7 @@ import httpx2 as httpx
 PAGES = ["/", "/pipeline", "/activity", "/performance", "/stages", "/leaderboards"]
 API = ["home", "pipeline", "activity", "performance", "stages", "leaderboards"]
 PERIODS = ["fytd", "qtd", "last_fy", "last_q", "12m"]
-EXPLORER_KPIS = ["won_revenue", "win_rate", "pipeline_value", "avg_deal_size"]
+EXPLORER_KPIS = ["won_revenue", "win_rate", "open_pipeline", "avg_deal_size"]
 
 
 @dataclass

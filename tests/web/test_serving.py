@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from salespulse.errors import UserError
 from salespulse.services.cache import PageCache
 from salespulse.settings import Settings
-from salespulse.warehouse.access import Busy, DatabaseBusy
+from salespulse.warehouse.access import DatabaseBusy
 from salespulse.warehouse.shared import SharedStore
 from salespulse.warehouse.store import Store, connect
 from salespulse.web.app import create_app
@@ -242,4 +243,4 @@ def test_readers_coexist_and_a_held_database_is_one_clear_line(db: str) -> None:
         "the database is being updated by another salespulse process; try again in a moment"
     )
     assert "lock" not in err.value.message.lower() and "\n" not in str(err.value)
-    assert isinstance(err.value, Busy)
+    assert isinstance(err.value, UserError)

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from salespulse.warehouse.access import Busy
+from salespulse.warehouse.access import Busy, DatabaseBusy
 from salespulse.warehouse.store import Store
 
 T = TypeVar("T")
@@ -43,6 +43,11 @@ WAIT = 25.0
 #: Set per request (by the web layer): returns True once the client has gone away.
 client_gone: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
     "client_gone", default=None
+)
+#: Set per request (by the web layer): ``time.monotonic()`` when it started. A request that
+#: needs several values waits ``wait`` seconds in all, not per value.
+request_started: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "request_started", default=None
 )
 
 
@@ -219,9 +224,8 @@ class PageCache:
 
     def _await(self, job: _Job) -> Any:
         gone = client_gone.get()
-        deadline = time.monotonic() + (
-            float("inf") if getattr(_patient, "on", False) else self.wait
-        )
+        started = request_started.get() or time.monotonic()
+        deadline = float("inf") if getattr(_patient, "on", False) else started + self.wait
         left = False
         try:
             while True:
@@ -234,6 +238,8 @@ class PageCache:
                     )
                 except FutureTimeout:
                     pass
+                except DatabaseBusy as exc:  # a writer holds the file: retry, not a user error
+                    raise Busy(exc.message, exc.hint, exc.retry_after) from exc
                 if gone is not None and gone():
                     left = True
                     raise Abandoned()

@@ -39,22 +39,33 @@ BUSY_MESSAGE = "the database is being updated by another salespulse process; try
 DEFAULT_WAIT = float(os.environ.get("SALESPULSE_LOCK_WAIT", "60"))
 
 
-class Busy(UserError):
-    """The server (or the database) cannot answer now; the request may be retried.
+class Busy(Exception):
+    """The server cannot answer now; the request may be retried (HTTP 503).
 
-    ``retry_after`` is a suggestion in seconds (the HTTP ``Retry-After`` header).
+    Not a :class:`UserError`: nothing the user asked for is wrong, and a page that shows
+    user errors inline must not show this one as its content. ``retry_after`` is a
+    suggestion in seconds (the HTTP ``Retry-After`` header).
     """
 
     def __init__(self, message: str, hint: str | None = None, retry_after: int = 2) -> None:
-        super().__init__(message, hint)
-        self.retry_after = retry_after
+        super().__init__(message)
+        self.message, self.hint, self.retry_after = message, hint, retry_after
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
-class DatabaseBusy(Busy):
-    """Another process holds the database longer than we were willing to wait."""
+class DatabaseBusy(UserError):
+    """Another process holds the database longer than we were willing to wait.
+
+    A :class:`UserError` (one line at the CLI, exit 2); the server answers it as
+    :class:`Busy`.
+    """
+
+    retry_after = 2
 
     def __init__(self, hint: str | None = None) -> None:
-        super().__init__(BUSY_MESSAGE, hint, retry_after=2)
+        super().__init__(BUSY_MESSAGE, hint)
 
 
 def is_lock_error(exc: BaseException) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from salespulse import __version__, i18n
 from salespulse.errors import UserError
 from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
-from salespulse.warehouse.access import Busy
+from salespulse.warehouse.access import Busy, DatabaseBusy
 from salespulse.warehouse.store import Store, connect, default_db
 from salespulse.web import api, views
 
@@ -55,6 +56,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # requests waiting for a cold page block a thread each: let cheap routes keep theirs
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        sys.setswitchinterval(0.001)  # the event loop (health, static) gets the GIL sooner
         if warm:
             threading.Thread(target=service.warm, name="warm-cache", daemon=True).start()
         yield
@@ -74,7 +76,8 @@ def create_app(
     app.include_router(views.router)
 
     @app.exception_handler(Busy)
-    async def busy(request: Request, exc: Busy) -> Response:
+    @app.exception_handler(DatabaseBusy)
+    async def busy(request: Request, exc: Busy | DatabaseBusy) -> Response:
         headers = {"Retry-After": str(exc.retry_after)}
         if request.url.path.startswith("/api/"):
             body = {"detail": exc.message, "hint": exc.hint}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import anyio.from_thread
 from fastapi import Depends, Header, Query, Request
 
 from salespulse import i18n
-from salespulse.services.cache import client_gone
+from salespulse.services.cache import client_gone, request_started
 from salespulse.services.filters import Filters, Period
 from salespulse.services.service import Service
 
@@ -21,6 +22,7 @@ async def get_service(request: Request) -> Service:
         return bool(anyio.from_thread.run(request.is_disconnected))
 
     client_gone.set(gone)
+    request_started.set(time.monotonic())
     return request.app.state.service
 
 
