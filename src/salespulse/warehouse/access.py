@@ -35,6 +35,9 @@ from salespulse.errors import UserError
 #: What a user sees when another salespulse process holds the database.
 BUSY_MESSAGE = "the database is being updated by another salespulse process; try again in a moment"
 
+#: What a writer sees when readers (a notebook, a long `kpi show`) keep the file open.
+IN_USE_MESSAGE = "the database is open in another process; try again when that has finished"
+
 #: How long CLI commands and the Python API wait for another process (seconds).
 DEFAULT_WAIT = float(os.environ.get("SALESPULSE_LOCK_WAIT", "60"))
 
@@ -64,8 +67,8 @@ class DatabaseBusy(UserError):
 
     retry_after = 2
 
-    def __init__(self, hint: str | None = None) -> None:
-        super().__init__(BUSY_MESSAGE, hint)
+    def __init__(self, hint: str | None = None, message: str = BUSY_MESSAGE) -> None:
+        super().__init__(message, hint)
 
 
 def is_lock_error(exc: BaseException) -> bool:
@@ -163,7 +166,9 @@ def open_duckdb(
             if not is_lock_error(exc):
                 raise
         if time.monotonic() + delay > deadline:
-            raise DatabaseBusy(hint=f"{path} is open in another process") from None
+            if read_only:
+                raise DatabaseBusy(hint=f"another process is writing {path}") from None
+            raise DatabaseBusy(f"{path} is open for reading elsewhere", IN_USE_MESSAGE) from None
         if not told and wait >= 1:
             _tell(f"waiting for another process using {path} ...")
             told = True
