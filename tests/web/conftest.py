@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -17,6 +18,8 @@ from fastapi.testclient import TestClient
 from salespulse.settings import Settings
 
 SEED, TODAY = 7, date(2026, 6, 30)
+# tests check figures, not patience: on a loaded machine a cold page may take over 25 s
+os.environ.setdefault("SALESPULSE_PAGE_WAIT", "600")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -12,6 +12,7 @@ from salespulse.errors import UserError
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import Kind
 from salespulse.semantic.query import Query, context, jsonable, run
+from salespulse.services.cache import checkpoint
 from salespulse.services.filters import Filters, Window, where_for
 from salespulse.services.models import Layer
 from salespulse.settings import Settings
@@ -81,6 +82,7 @@ class Runner:
         end: date | None = None,
         where: dict[str, Any] | None = None,
     ) -> Layer:
+        checkpoint()  # stop here when every client waiting for this page has gone
         kpi = get_kpi(kpi_id)
         q, ignored = self.query(kpi_id, by, start=start, end=end, where=where)
         base = Layer(

@@ -202,15 +202,16 @@ class Service:
     def warm(self, names: tuple[str, ...] | None = None) -> None:
         """Compute the default view of every page (and the alerts) into the cache."""
         default = Filters()
-        self.options()
-        for name in names or (*pages.PAGES, "alerts"):
-            try:
-                if name == "alerts":
-                    self.alerts(default)
-                else:
-                    self.page(name, default)
-            except Exception:  # warming must never stop the server
-                log.exception("warming %s failed", name)
+        with self.cache.patient():
+            self.options()
+            for name in names or (*pages.PAGES, "alerts"):
+                try:
+                    if name == "alerts":
+                        self.alerts(default)
+                    else:
+                        self.page(name, default)
+                except Exception:  # warming must never stop the server
+                    log.exception("warming %s failed", name)
 
 
 __all__ = ["FILTER_DIMS", "Filters", "Service"]

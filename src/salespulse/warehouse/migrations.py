@@ -81,6 +81,7 @@ MIGRATIONS: list[Migration] = [
         "add forecast snapshots and overrides",
         _create("forecast_snapshots", "forecast_snapshot_deals", "forecast_overrides"),
     ),
+    Migration(7, "add the data version", _create("data_version")),
 ]
 
 

@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -543,6 +543,16 @@ SYSTEM_TABLES: tuple[Table, ...] = (
             C("updated_at", "timestamp", "When the cursor was stored (UTC).", required=True),
         ),
         ("source", "object"),
+    ),
+    Table(
+        "data_version",
+        "At most one row: a new random version in the same transaction as every write "
+        "(import, generate, `Store.load`). The web app's page cache is keyed on it.",
+        (
+            C("version", "string", "A random identifier (UUID), new each write.", required=True),
+            C("updated_at", "timestamp", "When the data last changed (UTC).", required=True),
+        ),
+        ("version",),
     ),
 )
 

@@ -7,14 +7,20 @@ A *database* is given as a path to a DuckDB file (the embedded default) or as a 
 (``postgresql://user@host:port/db``, ``duckdb:///path``). Without one, the workspace database
 is used: ``$SALESPULSE_DB``, else ``$SALESPULSE_HOME/salespulse.duckdb``
 (``SALESPULSE_HOME`` defaults to ``~/.salespulse``).
+
+A DuckDB file is shared between processes as :mod:`salespulse.warehouse.access` describes:
+``connect(db)`` opens it as the one writer, ``connect(db, create=False)`` read-only (many
+readers may coexist; the web server uses :class:`salespulse.warehouse.shared.SharedStore`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ from ibis.backends import BaseBackend
 
 from salespulse.errors import UserError
 from salespulse.warehouse import migrations
+from salespulse.warehouse.access import DEFAULT_WAIT, WriterIntent, open_duckdb
 from salespulse.warehouse.engine import insert_arrow, transaction
 from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES, Table, table
 
@@ -48,11 +55,21 @@ def _is_url(db: str) -> bool:
 class Store:
     """An open database holding the canonical model.
 
-    ``con`` is the Ibis backend; KPI code reads ``store.table(name)``.
+    ``con`` is the Ibis backend; KPI code reads ``store.table(name)``. ``read_only`` stores
+    refuse writes (DuckDB enforces it). A writer store on a DuckDB file holds the file's
+    writer lock until :meth:`close`.
     """
 
     con: BaseBackend
     location: str
+    read_only: bool = False
+    _intent: WriterIntent | None = field(default=None, repr=False)
+    _depth: int = field(default=0, repr=False)
+    _engine: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    #: How stale :meth:`data_version` may be, in seconds, when others can write without us
+    #: noticing (PostgreSQL; a file shared through :class:`SharedStore` knows exactly).
+    version_max_age: float = field(default=2.0, repr=False)
 
     @property
     def engine(self) -> str:
@@ -70,10 +87,64 @@ class Store:
     def schema_version(self) -> int:
         return migrations.current_version(self.con)
 
+    def reading(self, wait: float | None = None) -> AbstractContextManager[None]:
+        """Hold the store for one computation from this thread.
+
+        A plain store has one Ibis backend, which is not safe to use from several threads at
+        once: computations take turns. (:class:`SharedStore` gives each thread its own.)
+        """
+        return self._take_turn()
+
+    @contextmanager
+    def _take_turn(self) -> Iterator[None]:
+        with self._engine:
+            yield
+
+    def data_version(self) -> str:
+        """The data's version: a new value after every committed write (one tiny query)."""
+        sql = f"SELECT max(version) FROM {VERSION_TABLE}"
+        with self.reading():
+            if self.engine == "duckdb":
+                row = self.con.con.execute(sql).fetchone()
+            else:
+                cur = self.con.raw_sql(sql)
+                try:
+                    row = cur.fetchone()
+                finally:
+                    cur.close()
+        return str(row[0]) if row and row[0] is not None else "initial"
+
     # -- writing -----------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
-        """All-or-nothing: every write inside commits together or not at all."""
-        return transaction(self.con)
+        """All-or-nothing: every write inside commits together or not at all.
+
+        The outermost transaction gives the data a new version before it commits.
+        """
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        if self._depth:  # nested: part of the outer transaction
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            with transaction(self.con):
+                yield
+                self._bump_version()
+        finally:
+            self._depth = 0
+
+    def _bump_version(self) -> None:
+        now = utcnow().isoformat(sep=" ")
+        self.con.raw_sql(f"DELETE FROM {VERSION_TABLE}")
+        self.con.raw_sql(
+            f"INSERT INTO {VERSION_TABLE} VALUES ('{uuid.uuid4()}', TIMESTAMP '{now}')"
+        )
 
     def load(self, name: str, data: pd.DataFrame | pa.Table, *, replace: bool = False) -> int:
         """Append (or with ``replace``, replace all) rows of canonical table ``name``.
@@ -83,10 +154,11 @@ class Store:
         """
         t = table(name)
         arrow = conform(t, data)
-        if replace:
-            self.con.raw_sql(f'DELETE FROM "{name}"')
-        if arrow.num_rows:
-            insert_arrow(self.con, name, arrow)
+        with self.transaction():
+            if replace:
+                self.con.raw_sql(f'DELETE FROM "{name}"')
+            if arrow.num_rows:
+                insert_arrow(self.con, name, arrow)
         return int(arrow.num_rows)
 
     def load_all(
@@ -97,7 +169,16 @@ class Store:
             return {name: self.load(name, data, replace=replace) for name, data in frames.items()}
 
     def close(self) -> None:
-        self.con.disconnect()
+        try:
+            self.con.disconnect()
+        finally:
+            if self._intent is not None:
+                self._intent.release()
+                self._intent = None
+
+
+#: The system table that holds the data version (see :meth:`Store.data_version`).
+VERSION_TABLE = "data_version"
 
 
 def conform(t: Table, data: pd.DataFrame | pa.Table) -> pa.Table:
@@ -118,32 +199,69 @@ def conform(t: Table, data: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=pa.schema([f.with_nullable(True) for f in target]))
 
 
-def connect(db: str | Path | None = None, *, create: bool = True) -> Store:
+def connect(
+    db: str | Path | None = None,
+    *,
+    create: bool = True,
+    read_only: bool | None = None,
+    wait: float = DEFAULT_WAIT,
+) -> Store:
     """Open (and with ``create``, create or migrate) the database ``db``.
 
-    Raises :class:`UserError` when the database does not exist and ``create`` is false, or
-    when it was written by a newer salespulse.
+    ``read_only`` defaults to ``not create``: commands that only read open a DuckDB file
+    read-only, so several can run at once and beside the web server. Opening waits up to
+    ``wait`` seconds while another process writes the file.
+
+    Raises :class:`UserError` when the database does not exist and ``create`` is false, when
+    it was written by a newer salespulse, or (:class:`~salespulse.warehouse.access.DatabaseBusy`)
+    when another process keeps it locked.
     """
     location = str(db) if db is not None else default_db()
+    ro = (not create) if read_only is None else read_only
+    if _is_url(location) or location == ":memory:":
+        try:
+            con = ibis.connect(location) if _is_url(location) else ibis.duckdb.connect()
+        except Exception as exc:  # connection failures are the user's to fix (URL, server)
+            raise UserError(f"cannot open database {location}: {exc}") from exc
+        migrations.ensure_schema(con)
+        return Store(con, location)
+    path = Path(location).expanduser()
+    if not path.exists():
+        if not create:
+            raise UserError(
+                f"no database at {path}",
+                hint="run `salespulse generate` or `salespulse import`, or pass --db",
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if ro:
+        store = _open_file(path, location, read_only=True, wait=wait)
+        version = store.schema_version()
+        if version >= SCHEMA_VERSION:
+            migrations.ensure_schema(store.con)  # raises for a newer schema
+            return store
+        store.close()  # an older schema: upgrade it as a writer, then read
+        _open_file(path, location, read_only=False, wait=wait).close()
+        return _open_file(path, location, read_only=True, wait=wait)
+    return _open_file(path, location, read_only=False, wait=wait)
+
+
+def _open_file(path: Path, location: str, *, read_only: bool, wait: float) -> Store:
+    """A DuckDB file as a store; a writer takes the sidecar lock first and migrates."""
+    intent = None if read_only else WriterIntent(path).acquire(wait)
     try:
-        if _is_url(location):
-            con = ibis.connect(location)
-        else:
-            path = Path(location).expanduser()
-            if not path.exists():
-                if not create:
-                    raise UserError(
-                        f"no database at {path}",
-                        hint="run `salespulse generate` or `salespulse import`, or pass --db",
-                    )
-                path.parent.mkdir(parents=True, exist_ok=True)
-            con = ibis.duckdb.connect(str(path))
-    except UserError:
+        try:
+            raw = open_duckdb(path, read_only=read_only, wait=wait)
+        except UserError:
+            raise
+        except Exception as exc:  # not a database, no permission, ...
+            raise UserError(f"cannot open database {location}: {exc}") from exc
+        store = Store(ibis.duckdb.from_connection(raw), location, read_only, intent)
+        if not read_only:
+            migrations.ensure_schema(store.con)
+    except BaseException:
+        if intent is not None:
+            intent.release()
         raise
-    except Exception as exc:  # connection failures are the user's to fix (path, URL, server)
-        raise UserError(f"cannot open database {location}: {exc}") from exc
-    store = Store(con, location)
-    migrations.ensure_schema(con)
     return store
 
 

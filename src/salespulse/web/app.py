@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 import plotly
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -17,13 +19,27 @@ from salespulse import __version__, i18n
 from salespulse.errors import UserError
 from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
-from salespulse.warehouse.store import Store, connect
+from salespulse.warehouse.access import Busy, DatabaseBusy
+from salespulse.warehouse.store import Store, connect, default_db
 from salespulse.web import api, forecast, views
 from salespulse.web import report as report_views
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
+
+#: Threads for synchronous routes (most wait on the KPI pool, see services/cache.py).
+REQUEST_THREADS = 200
+
+
+def open_served(db: str | Path | None) -> Store:
+    """The database to serve: a DuckDB file shared with importers, or a server (URL)."""
+    location = str(db) if db is not None else default_db()
+    if "://" in location:
+        return connect(location, create=False)
+    from salespulse.warehouse.shared import SharedStore
+
+    return SharedStore(location)
 
 
 def create_app(
@@ -33,14 +49,19 @@ def create_app(
 
     With ``warm``, the default view of every page is computed in the background at start-up.
     """
-    store = db if isinstance(db, Store) else connect(db, create=False)
+    store = db if isinstance(db, Store) else open_served(db)
     service = Service(store, settings or load_settings(store=store))
+    service.cache.version()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # requests waiting for a cold page block a thread each: let cheap routes keep theirs
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        sys.setswitchinterval(0.001)  # the event loop (health, static) gets the GIL sooner
         if warm:
             threading.Thread(target=service.warm, name="warm-cache", daemon=True).start()
         yield
+        service.cache.close()
 
     app = FastAPI(
         title="salespulse",
@@ -57,6 +78,21 @@ def create_app(
     app.include_router(views.router)
     app.include_router(report_views.router)
     app.include_router(forecast.pages)
+
+    @app.exception_handler(Busy)
+    @app.exception_handler(DatabaseBusy)
+    async def busy(request: Request, exc: Busy | DatabaseBusy) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)}
+        if request.url.path.startswith("/api/"):
+            body = {"detail": exc.message, "hint": exc.hint}
+            return JSONResponse(body, status_code=503, headers=headers)
+        lang = i18n.pick_lang(
+            request.query_params.get("lang"), request.headers.get("accept-language")
+        )
+        ctx = views._ctx(request, lang, "error", message=exc.message, hint=exc.hint)
+        return views.templates.TemplateResponse(
+            request, "error.html", ctx, status_code=503, headers=headers
+        )
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:

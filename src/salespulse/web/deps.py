@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Annotated
 
+import anyio.from_thread
 from fastapi import Depends, Header, Query, Request
 
 from salespulse import i18n
+from salespulse.services.cache import client_gone, request_started
 from salespulse.services.filters import DRILL_DIMS, Filters, Period
 from salespulse.services.service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    """The app's service; also tells the page cache how to notice this client leaving."""
+
+    def gone() -> bool:  # called from the request's worker thread while it waits
+        return bool(anyio.from_thread.run(request.is_disconnected))
+
+    client_gone.set(gone)
+    request_started.set(time.monotonic())
     return request.app.state.service
 
 

@@ -1,0 +1,244 @@
+"""The page cache and the shared DuckDB file: data versions, single flight, busy, health."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from salespulse.errors import UserError
+from salespulse.services.cache import PageCache
+from salespulse.settings import Settings
+from salespulse.warehouse.access import IN_USE_MESSAGE, DatabaseBusy
+from salespulse.warehouse.shared import SharedStore
+from salespulse.warehouse.store import Store, connect
+from salespulse.web.app import create_app
+
+
+@pytest.fixture
+def db(demo_db: str, tmp_path: Path) -> str:
+    """A private copy of the demo database (these tests write to it)."""
+    path = tmp_path / "served.duckdb"
+    shutil.copy(demo_db, path)
+    return str(path)
+
+
+@pytest.fixture
+def shared(db: str) -> Iterator[SharedStore]:
+    store = SharedStore(db, wait=1.0)
+    yield store
+    store.close()
+
+
+def won(client: TestClient) -> float:
+    data = client.get("/api/pages/home").json()
+    return float(next(c for c in data["cards"] if c["id"] == "won_revenue")["value"])
+
+
+def test_an_update_that_keeps_row_counts_changes_version_and_figures(db: str) -> None:
+    app = create_app(db, Settings(), warm=False)
+    with TestClient(app) as client:
+        before, v1 = won(client), client.get("/api/health").json()["data_version"]
+        writer = connect(db)
+        counts = writer.counts()
+        with writer.transaction():
+            writer.con.raw_sql("UPDATE deals SET amount = amount * 2 WHERE outcome = 'won'")
+        assert writer.counts() == counts
+        writer.close()
+        after, v2 = won(client), client.get("/api/health").json()["data_version"]
+    assert v2 != v1
+    assert after == pytest.approx(2 * before)
+
+
+def test_every_write_gives_a_new_version(tmp_path: Path) -> None:
+    store = connect(tmp_path / "v.duckdb")
+    seen = {store.data_version()}
+    store.load("products", _products(), replace=True)  # standalone load
+    seen.add(store.data_version())
+    with store.transaction():  # one transaction: one new version
+        store.load("products", _products(), replace=True)
+        store.load("products", _products(), replace=True)
+    seen.add(store.data_version())
+    with pytest.raises(RuntimeError), store.transaction():
+        store.load("products", _products(), replace=True)
+        raise RuntimeError("rolled back")
+    seen.add(store.data_version())  # a rollback keeps the version
+    store.close()
+    assert len(seen) == 3
+
+
+def _products() -> Any:
+    import pyarrow as pa
+
+    return pa.table({"product_id": ["P1"], "name": ["Press"], "product_line": ["machines"]})
+
+
+class SlowVersion(Store):
+    """A store whose data-version check takes a while (and counts how often it ran)."""
+
+    checks = 0
+
+    def data_version(self) -> str:
+        SlowVersion.checks += 1
+        time.sleep(0.2)
+        return "v1"
+
+
+def test_version_check_and_computation_are_single_flight(duckdb_store: Store) -> None:
+    store = SlowVersion(duckdb_store.con, duckdb_store.location)
+    cache = PageCache(store, workers=2)
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        time.sleep(0.3)
+        return 42
+
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get(("page", "x"), compute)))
+        for _ in range(12)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cache.close()
+    assert results == [42] * 12
+    assert len(calls) == 1 and cache.computed["page"] == 1
+    assert SlowVersion.checks == 1 and cache.version_checks == 1
+
+
+def block(cache: PageCache, n: int) -> threading.Event:
+    """Occupy ``n`` of the cache's workers until the returned event is set."""
+    release, started = threading.Event(), threading.Semaphore(0)
+
+    def hold() -> None:
+        started.release()
+        release.wait(30)
+
+    for i in range(n):
+        threading.Thread(target=cache.get, args=(("block", i), hold), daemon=True).start()
+    for _ in range(n):
+        assert started.acquire(timeout=10)
+    return release
+
+
+def test_a_full_queue_answers_busy_with_retry_after(db: str) -> None:
+    app = create_app(db, Settings(), warm=False)
+    cache = app.state.service.cache
+    cache._queue = 0  # no waiting room: every cold computation beyond the workers is refused
+    release = block(cache, cache.workers)
+    try:
+        with TestClient(app) as client:
+            r = client.get("/api/pages/home")
+            assert r.status_code == 503
+            assert r.json()["detail"] == "the server is busy; try again in a moment"
+            assert int(r.headers["Retry-After"]) > 0
+            html = client.get("/pipeline")
+            assert html.status_code == 503 and "busy" in html.text
+            health = client.get("/api/health")  # cheap routes are not refused
+            assert health.status_code == 200
+    finally:
+        release.set()
+
+
+def test_health_and_static_answer_while_pages_compute(db: str) -> None:
+    app = create_app(db, Settings(), warm=False)
+    cache = app.state.service.cache
+    release = block(cache, cache.workers)
+    try:
+        with TestClient(app) as client:
+            waiting = threading.Thread(target=client.get, args=("/api/pages/stages",))
+            waiting.start()  # queued behind the blocked workers
+            t0 = time.perf_counter()
+            assert client.get("/api/health").status_code == 200
+            assert client.get("/static/favicon.svg").status_code == 200
+            elapsed = time.perf_counter() - t0
+            assert waiting.is_alive()  # the page is still waiting for a worker
+            release.set()
+            waiting.join(120)
+    finally:
+        release.set()
+    assert elapsed < 2.0
+
+
+def test_abandoned_computations_stop_at_the_next_kpi(db: str) -> None:
+    from salespulse.services import cache as cache_mod
+    from salespulse.services.service import Service
+
+    store = SharedStore(db)
+    service = Service(store, Settings())
+    gone = threading.Event()
+    token = cache_mod.client_gone.set(gone.is_set)
+    ran: list[str] = []
+    original = cache_mod.checkpoint
+
+    def counting() -> None:
+        original()
+        ran.append("kpi")
+        if len(ran) == 1:  # the client leaves while the first KPI is computed
+            gone.set()
+            job = cache_mod._worker.job
+            deadline = time.monotonic() + 10
+            while not job.cancelled and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    try:
+        import salespulse.services.runner as runner_mod
+
+        runner_mod.checkpoint = counting
+        with pytest.raises(cache_mod.Abandoned):
+            service.page("home", service_filters())
+    finally:
+        runner_mod.checkpoint = original
+        cache_mod.client_gone.reset(token)
+    deadline = time.monotonic() + 30
+    while service.cache._jobs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not service.cache._jobs  # the computation ended ...
+    assert len(ran) == 1  # ... before the KPI after the one it was in when the client left
+    assert service.cache.computed["page"] == 0  # and stored nothing
+    service.cache.close()
+    store.close()
+
+
+def service_filters() -> Any:
+    from salespulse.services.filters import Filters
+
+    return Filters()
+
+
+def test_the_server_steps_aside_for_a_writer(shared: SharedStore, db: str) -> None:
+    with shared.reading():
+        v1 = shared.data_version()
+        assert shared.con.table("deals").count().execute() > 0
+    writer = connect(db, wait=5)  # gets in: the idle server closed the file for it
+    assert shared.writer_active()
+    with pytest.raises(DatabaseBusy), shared.reading(wait=0.2):
+        pass
+    assert shared.data_version() == v1  # while writing: the last committed version
+    with writer.transaction():
+        writer.con.raw_sql("UPDATE deals SET amount = amount + 1")
+    writer.close()
+    assert shared.data_version() != v1
+    with shared.reading():
+        assert shared.con.table("deals").count().execute() > 0
+
+
+def test_readers_coexist_and_a_held_database_is_one_clear_line(db: str) -> None:
+    a, b = connect(db, create=False), connect(db, create=False)  # read-only, side by side
+    assert a.read_only and a.counts() == b.counts()
+    with pytest.raises(DatabaseBusy) as err:
+        connect(db, wait=0.3)
+    a.close()
+    b.close()
+    assert err.value.message == IN_USE_MESSAGE  # a writer waiting for readers
+    assert "lock" not in err.value.message.lower() and "\n" not in str(err.value)
+    assert isinstance(err.value, UserError)
