@@ -215,7 +215,7 @@ def snapshot(
     history), per method, per deal and aggregated."""
     from salespulse.forecast.snapshot import take
 
-    store = connect(db, create=False)
+    store = connect(db, create=False, read_only=False)
     ctx = context(store, as_of=parse_date(as_of, "as-of"))
     dates = [ctx.as_of - pd.Timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     total: dict[str, int] = {}
@@ -242,7 +242,7 @@ def category(
     """Override a deal's forecast category (stored with who and when)."""
     from salespulse.forecast.categories import set_category
 
-    set_category(connect(db, create=False), deal_id, value, set_by, note)
+    set_category(connect(db, create=False, read_only=False), deal_id, value, set_by, note)
     console.print(f"{deal_id}: {value} (set by {set_by})", highlight=False)
 
 
@@ -262,7 +262,7 @@ def adjust(
     from salespulse.semantic import timecal
     from salespulse.semantic.timecal import Grain
 
-    store = connect(db, create=False)
+    store = connect(db, create=False, read_only=False)
     ctx = context(store)
     start = parse_date(period, "period") or timecal.period_start(
         ctx.as_of, Grain.quarter, ctx.settings

@@ -61,7 +61,7 @@ def set_(
     db: DbOption = None,
 ) -> None:
     """Store a setting in the database, e.g. `salespulse settings set reporting_currency USD`."""
-    store = connect(db, create=False)
+    store = connect(db, create=False, read_only=False)
     applied = store_setting(store, name, _parse(value))
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (stored in the database)")
 
@@ -72,7 +72,7 @@ def unset(
     db: DbOption = None,
 ) -> None:
     """Remove a setting from the database (settings.toml or the default applies again)."""
-    store = connect(db, create=False)
+    store = connect(db, create=False, read_only=False)
     applied = store_setting(store, name, None)
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (no longer stored)")
 
