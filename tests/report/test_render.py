@@ -113,6 +113,13 @@ def test_forecast_range_drops_in() -> None:
     assert "(range €3.0M – €4.2M)" in html and "P10–P90" in html
 
 
+def test_money_is_in_the_reports_currency() -> None:
+    from dataclasses import replace
+
+    usd = render_html(replace(sample(), currency="USD"), "en")
+    assert "$2.5M of $2.0M target (125%)" in usd and "€" not in usd
+
+
 def test_svg_escapes_and_sorts() -> None:
     svg, chart = render(sample().sections[0].figures[0], "en")
     assert svg is not None and "<script" not in svg

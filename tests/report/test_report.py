@@ -14,12 +14,13 @@ from pypdf import PdfReader
 
 from salespulse import i18n
 from salespulse.cli.app import main
-from salespulse.report.build import Report, build, parse_month
+from salespulse.report.build import Report, build, forecast_range, parse_month
 from salespulse.report.pdf import html_to_pdf
 from salespulse.report.render import render_html
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import Kind
 from salespulse.semantic.query import Query, run
+from salespulse.services.filters import Filters, Period
 from salespulse.services.service import Service
 from salespulse.settings import Settings
 from salespulse.warehouse.store import connect
@@ -83,7 +84,16 @@ def test_pdf_holds_the_kpi_engines_figures(demo_db: str, pdf_en: Path) -> None:
     pages = len(PdfReader(pdf_en).pages)
     assert pages >= 5
     assert f"1 / {pages}" in text and f"{pages} / {pages}" in text
-    assert "Forecast for Oct–Dec 2026" in text and "range is not available yet" in text
+    # the quarter's range: won so far + the forecast page's P10-P90 for the rest
+    store = connect(demo_db, create=False)
+    try:
+        f = Filters(period=Period.custom, start=MONTH, end=date(2026, 12, 31), as_of=OCT_END)
+        rest = forecast_range(Service(store, Settings()), f, MONTH, date(2026, 12, 31))
+    finally:
+        store.close()
+    assert rest is not None and rest[0] < rest[1]
+    low, high = (i18n.money(won + x, "en", compact=True) for x in rest)
+    assert "Forecast for Oct–Dec 2026" in text and f"{low} – {high}" in text
 
 
 @pytest.mark.slow

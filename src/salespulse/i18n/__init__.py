@@ -10,6 +10,9 @@ with :func:`term`. KPI names come from the catalogue (``name_en``/``name_nl``), 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any
 
@@ -77,8 +80,25 @@ def currency_symbol(currency: str | None) -> str:
     return CURRENCY_SYMBOLS.get(code, code)
 
 
-def money(value: Any, lang: str, compact: bool = False, currency: str = "EUR") -> str:
-    """An amount in ``currency`` (ISO code): ``€1,234`` / ``€ 1.234``, ``$1,234``, ``CHF 1,234``."""
+#: The reporting currency of what is being rendered when no currency is passed (a report
+#: renders all its money in its database's currency: see :func:`reporting_currency`).
+_CURRENCY: ContextVar[str] = ContextVar("reporting_currency", default="EUR")
+
+
+@contextmanager
+def reporting_currency(code: str) -> Iterator[None]:
+    """Within the block, money without an explicit currency is in ``code``."""
+    token = _CURRENCY.set(code)
+    try:
+        yield
+    finally:
+        _CURRENCY.reset(token)
+
+
+def money(value: Any, lang: str, compact: bool = False, currency: str | None = None) -> str:
+    """An amount in ``currency`` (ISO code; default: the reporting currency in scope):
+    ``€1,234`` / ``€ 1.234``, ``$1,234``, ``CHF 1,234``."""
+    currency = currency or _CURRENCY.get()
     if _missing(value):
         return "–"
     v = float(value)
@@ -99,7 +119,7 @@ def percent(value: Any, lang: str, decimals: int = 1) -> str:
     return number(float(value) * 100, lang, decimals) + "%"
 
 
-def value(v: Any, unit: str, lang: str, compact: bool = False, currency: str = "EUR") -> str:
+def value(v: Any, unit: str, lang: str, compact: bool = False, currency: str | None = None) -> str:
     """A KPI value in its unit (units as in :class:`salespulse.semantic.kpi.Unit`; the money
     unit ``EUR`` stands for the reporting currency, given as ``currency``)."""
     if _missing(v):

@@ -157,6 +157,7 @@ class Report:
     data_first: date | None
     data_last: date | None
     scope: dict[str, str] = field(default_factory=dict)  # team/rep id → display name
+    currency: str = "EUR"  # the reporting currency every amount is in
     cards: list[Card] = field(default_factory=list)
     top_won: Table | None = None  # the month's largest won deals (D1's table)
     won_month: Versus | None = None
@@ -190,12 +191,38 @@ def month_end(first: date) -> date:
 def forecast_range(
     service: Service, filters: Filters, start: date, end: date
 ) -> tuple[float, float] | None:
-    """A P10/P90 range for the quarter's revenue — the one place a range model plugs in.
+    """The P10/P90 range of revenue still to be won from ``filters.as_of`` to ``end`` (the
+    quarter's last day), from the forecast page's method (``salespulse.forecast``: Monte
+    Carlo over win probability and timing). None when the data cannot support a range (no
+    stage history) or the rest of the quarter is not a whole forecast period."""
+    from salespulse.forecast import run as forecast_run
+    from salespulse.forecast.page import DEFAULT_METHOD
+    from salespulse.semantic.query import context
 
-    The Monte-Carlo forecast (W5 range) is built separately in ``salespulse.forecast``;
-    until it exists the report shows the point forecast only. Returns ``(low, high)``.
-    """
-    return None
+    as_of = filters.as_of or service.data_day()
+    if as_of >= end:
+        return None
+    rep = getattr(filters, "rep", None)
+    by, group = (
+        ("rep", rep) if rep else ("team", filters.team) if filters.team else ("total", "all")
+    )
+    ctx = context(service.store, service.settings, as_of)
+    try:
+        fc = forecast_run.compute(ctx, methods=(DEFAULT_METHOD,), by=(by,) if by != "total" else ())
+    finally:
+        ctx.close()
+    if not fc.available or fc.draws == 0 or fc.summary.empty:
+        return None
+    rows = fc.summary[
+        (fc.summary["method"] == DEFAULT_METHOD)
+        & (fc.summary["grain"] == "quarter")
+        & (fc.summary["period_end"] == end)
+        & (fc.summary["by"] == by)
+        & ((fc.summary["group"] == group) | (by == "total"))
+    ]
+    if rows.empty or rows["p10"].isna().all():
+        return None
+    return float(rows["p10"].iloc[0]), float(rows["p90"].iloc[0])
 
 
 def build(
@@ -231,6 +258,7 @@ def build(
         data_first=ranges[0],
         data_last=ranges[1],
         scope=scope,
+        currency=settings.reporting_currency,
     )
     month_f = window(first, end)
     total = 7 + len(SECTIONS) + len(CHANGE_PAGES)
@@ -410,9 +438,10 @@ def _forecast(service: Service, base: ReportFilters, as_of: date) -> Forecast:
         open_row.get("value"),
         target_row.get("target"),
     )
-    rng = forecast_range(service, f, q_start, q_end)
-    if rng:
-        fc.low, fc.high = rng
+    rest = forecast_range(service, f, q_start, q_end)
+    if rest:
+        won = fc.won or 0.0
+        fc.low, fc.high = won + rest[0], won + rest[1]
     return fc
 
 

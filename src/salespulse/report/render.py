@@ -216,4 +216,6 @@ def context(report: Report, lang: str) -> dict[str, Any]:
 
 
 def render_html(report: Report, lang: str = "en") -> str:
-    return _env.get_template("report.html").render(**context(report, lang))
+    """The report as one self-contained HTML page; money in the report's currency."""
+    with i18n.reporting_currency(report.currency):
+        return _env.get_template("report.html").render(**context(report, lang))
