@@ -342,3 +342,19 @@ def test_drill_down_lists_the_counted_records_first(client: TestClient) -> None:
     flags = [row[0] for row in rec.rows]
     counted = client.get(f"/api/kpis/skipped_stage_deals?rep={rep}").json()["rows"][0]["value"]
     assert flags == ["✓"] * int(counted) + ["·"] * (len(flags) - int(counted))
+
+
+def test_leaderboards_show_only_reps_on_staff_in_the_period(
+    client: TestClient, demo_db: str
+) -> None:
+    data = client.get("/api/pages/leaderboards?period=qtd").json()
+    start = data["window"]["start"]
+    reps = {row["rep"] for row in table(data, "reps")["rows"]}
+    store = connect(demo_db, create=False)
+    try:
+        r = store.table("reps").execute()
+    finally:
+        store.close()
+    gone = set(r[r.left_on.notna() & (r.left_on.astype(str) < start)].rep_id)
+    assert gone, "the demo data has reps who left before this quarter"
+    assert reps and not reps & gone

@@ -625,16 +625,26 @@ def leaderboards(r: Runner) -> Parts:
         "avg_sales_cycle",
         "activities",
     )
-    reps = [r.layer(k, "rep") for k in kpis]
-    active = r.layer("leads_by_status", "rep", where={"lead_status": ACTIVE_LEAD_STATUSES})
+    start = r.window.start.isoformat()  # rows carry ISO dates
+
+    def on_staff(layer: Layer) -> Layer:
+        """Only reps on staff at some time in the window (a rep who left earlier is no
+        contender; their figures stay in the team totals and the explorer)."""
+        rows = [x for x in layer.rows if not x.get("rep_left_on") or str(x["rep_left_on"]) >= start]
+        return layer.model_copy(update={"rows": rows})
+
+    reps = [on_staff(r.layer(k, "rep")) for k in kpis]
+    active = on_staff(
+        r.layer("leads_by_status", "rep", where={"lead_status": ACTIVE_LEAD_STATUSES})
+    )
     active = active.model_copy(
         update={
             "name_en": both("col.leads_in_pipeline")[0],
             "name_nl": both("col.leads_in_pipeline")[1],
         }
     )
-    lead_age = r.layer("avg_lead_age", "rep")
-    referrals = r.layer("referrals", "rep")
+    lead_age = on_staff(r.layer("avg_lead_age", "rep"))
+    referrals = on_staff(r.layer("referrals", "rep"))
     teams = [r.layer(k, "team") for k in (*kpis, "ramp_time", "staff_retention")]
     figures = [
         figure(
