@@ -6,12 +6,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from salespulse.settings import Settings
@@ -53,8 +55,9 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture(scope="session")
-def live_url(app: FastAPI) -> Iterator[str]:
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on a free local port (in a thread); yields its base URL."""
     import uvicorn
 
     with socket.socket() as s:
@@ -65,9 +68,17 @@ def live_url(app: FastAPI) -> Iterator[str]:
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(app: FastAPI) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +104,21 @@ def page(chromium: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("downloads")
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """``(full path, route)`` of every API route of ``app``, those of included routers too
+    (FastAPI ≥ 0.16x keeps included routers as branches of ``app.routes``)."""
+    out: list[tuple[str, APIRoute]] = []
+
+    def walk(routes: list[Any]) -> None:
+        for r in routes:
+            if isinstance(r, APIRoute):
+                out.append((r.path, r))
+            elif hasattr(r, "effective_candidates"):
+                walk(r.effective_candidates())
+            elif isinstance(getattr(r, "original_route", None), APIRoute):
+                out.append((r.path, r.original_route))
+
+    walk(list(app.routes))
+    return out

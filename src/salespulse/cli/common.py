@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from salespulse.escape import to_csv
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -73,7 +75,7 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
 
 def print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
     if fmt is OutputFormat.csv:
-        typer.echo(frame.to_csv(index=False), nl=False)
+        typer.echo(to_csv(frame), nl=False)
         return
     if fmt is OutputFormat.json:
         print_json(frame.to_dict(orient="records"))

@@ -111,7 +111,7 @@ def conform(t: Table, data: pd.DataFrame | pa.Table) -> pa.Table:
     for f in target:
         if f.name in arrow.column_names:
             cols.append(arrow.column(f.name).cast(f.type))
-        elif not t.column(f.name).nullable:
+        elif not t.column(f.name).nullable and arrow.num_rows:
             raise ValueError(f"{t.name}: required column {f.name!r} missing")
         else:
             cols.append(pa.nulls(arrow.num_rows, f.type))

@@ -244,9 +244,7 @@ def _trace(
         "marker": {"color": color},
         "hovertemplate": f"%{{{'y' if fig.chart == 'hbar' else 'x'}}}: "
         + (_hover(layer.unit).replace("%{y", "%{x") if fig.chart == "hbar" else _hover(layer.unit))
-        + "<extra>"
-        + name
-        + "</extra>",
+        + "<extra>%{fullData.name}</extra>",
     }
     if line:
         t["mode"] = "lines+markers"
