@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from salespulse.cli.common import DbOption, console, progress_bar
-from salespulse.cli.serve import HostOption, PortOption, run_server
+from salespulse.cli.serve import HostOption, PortOption, check_address, run_server
 from salespulse.warehouse.store import connect
 
 #: The tables whose rows mean "this database has data".
@@ -27,6 +27,7 @@ def demo_cmd(
     """
     from salespulse.demo import generate
 
+    check_address(host, port)  # before generating: a busy port fails fast
     store = connect(db)
     try:
         counts = store.counts()

@@ -19,7 +19,7 @@ import pandas as pd
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import all_kpis, get_kpi
 from salespulse.semantic.query import Query, explain, plan, records
-from salespulse.services import pages
+from salespulse.services import pages, public
 from salespulse.services.cache import PageCache
 from salespulse.services.filters import FILTER_DIMS, Filters, Window, resolve
 from salespulse.services.models import (
@@ -89,7 +89,9 @@ class Service:
 
     # -- pages ----------------------------------------------------------------------------
     def page(self, name: str, filters: Filters) -> PageData:
-        return self.cache.get(("page", name, filters.key()), lambda: self._page(name, filters))
+        return self.cache.get(
+            ("page", name, filters.key()), lambda: public.page(self._page(name, filters))
+        )
 
     def _page(self, name: str, filters: Filters) -> PageData:
         r = Runner(self.store, self.settings, self.window(filters), filters, materialize=True)
@@ -108,7 +110,9 @@ class Service:
         )
 
     def alerts(self, filters: Filters) -> AlertsPage:
-        return self.cache.get(("alerts", filters.key()), lambda: self._alerts(filters))
+        return self.cache.get(
+            ("alerts", filters.key()), lambda: public.alerts(self._alerts(filters))
+        )
 
     def _alerts(self, filters: Filters) -> AlertsPage:
         from salespulse.analytics.alerts import list_alerts
@@ -145,7 +149,7 @@ class Service:
         plan(Query.make(kpi.id, by=by))
         return self.cache.get(
             ("kpi", kpi.id, by, filters.key()),
-            lambda: pages.kpi_layer(self.runner(filters), kpi.id, by),
+            lambda: public.layer(pages.kpi_layer(self.runner(filters), kpi.id, by)),
         )
 
     def query(self, kpi_id: str, by: str, filters: Filters) -> Query:

@@ -18,7 +18,7 @@ from salespulse.errors import UserError
 from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.store import Store, connect
-from salespulse.web import api, views
+from salespulse.web import api, security, views
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -47,7 +47,11 @@ def create_app(
         description="Sales KPIs for B2B sales teams. Every page's data is available as JSON "
         "under /api/pages/…; every KPI under /api/kpis/….",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    security.install_headers(app)
+    security.install_docs(app)
     app.state.service = service
     app.mount("/static/plotly", StaticFiles(directory=PLOTLY_JS), name="plotly")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

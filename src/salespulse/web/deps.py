@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from salespulse import i18n
+from salespulse.errors import UserError
 from salespulse.services.filters import Filters, Period
 from salespulse.services.service import Service
 
@@ -26,6 +27,9 @@ def get_lang(
 
 
 Dim = Annotated[str | None, Query(max_length=200)]
+#: Dates the filters accept (a sales history outside them is a typo, and 9999-12-31 would
+#: overflow the calendar arithmetic).
+DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
 
 
 def get_filters(
@@ -38,6 +42,12 @@ def get_filters(
     product: Dim = None,
     channel: Dim = None,
 ) -> Filters:
+    for name, day in (("start", start), ("end", end), ("as_of", as_of)):
+        if day is not None and not DATE_MIN <= day <= DATE_MAX:
+            raise UserError(
+                f"{name}={day.isoformat()} is out of range",
+                hint=f"give a date from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}",
+            )
     return Filters(
         period=period,
         start=start,
