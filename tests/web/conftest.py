@@ -42,16 +42,54 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+#: One user per role in every test app: (username, password, role, rep_id, team_ids).
+USERS = {
+    "admin": ("admin", "admin-password", "admin", None, ()),
+    "manager": ("manager", "manager-password", "manager", None, ("T01",)),
+    "boss": ("boss", "boss-password", "manager", None, ()),
+    "rep": ("rep", "rep-password-1", "rep", "R00006", ()),
+}
+
+
+def add_users(app: FastAPI) -> dict[str, str]:
+    """The test users of :data:`USERS` in ``app``'s database; returns an API token per user."""
+    users = app.state.users
+    tokens = {}
+    for key, (name, password, role, rep_id, teams) in USERS.items():
+        if users.get(name) is None:
+            users.add(name, password, role, rep_id, teams)
+        tokens[key] = users.create_token(name, "tests")[1]
+    return tokens
+
+
+def login_cookie(app: FastAPI, who: str = "admin") -> str:
+    """A fresh session secret for test user ``who`` (the cookie a login sets)."""
+    users = app.state.users
+    return str(users.start_session(users.get(USERS[who][0]))[0])
+
+
 @pytest.fixture(scope="session")
 def app(demo_db: str) -> FastAPI:
     from salespulse.web.app import create_app
 
-    return create_app(demo_db, Settings(), warm=False)
+    app = create_app(demo_db, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
+    return app
+
+
+def make_client(app: FastAPI, who: str | None = "admin") -> TestClient:
+    """A test client acting as test user ``who`` (an API token), or anonymous (None)."""
+    c = TestClient(app, follow_redirects=False)
+    if who:
+        c.headers["Authorization"] = f"Bearer {app.state.test_tokens[who]}"
+    return c
 
 
 @pytest.fixture(scope="session")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
+    """Logged in as the admin (who sees everything)."""
+    with make_client(app) as c:
+        c.follow_redirects = True
         yield c
 
 
@@ -92,13 +130,24 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
+def browser_page(chromium: Any, app: FastAPI, base: str, who: str | None = "admin") -> Any:
+    """A new Chromium page, logged in to ``app`` at ``base`` as test user ``who``."""
     context = chromium.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    if who:
+        from salespulse.web.auth import COOKIE
+
+        context.add_cookies([{"name": COOKIE, "value": login_cookie(app, who), "url": base}])
     pg = context.new_page()
     pg.set_default_timeout(120_000)
+    return pg
+
+
+@pytest.fixture
+def page(chromium: Any, app: FastAPI, live_url: str) -> Iterator[Any]:
+    """A Chromium page logged in (as the admin) to the demo app at ``live_url``."""
+    pg = browser_page(chromium, app, live_url)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 @pytest.fixture(scope="session")

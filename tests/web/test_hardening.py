@@ -17,7 +17,7 @@ from salespulse.services.filters import FILTER_DIMS
 from salespulse.services.public import HIDDEN
 from salespulse.settings import Settings
 from salespulse.web.security import HEADERS
-from tests.web.conftest import app_routes
+from tests.web.conftest import add_users, app_routes, make_client
 
 pytestmark = pytest.mark.xdist_group("web")
 
@@ -134,7 +134,9 @@ def broken_app(demo_db: str, tmp_path_factory: pytest.TempPathFactory) -> FastAP
     con.execute("ALTER TABLE deals DROP COLUMN amount_gone")
     con.execute("ALTER TABLE stages DROP COLUMN stage_order")
     con.close()
-    return create_app(path, Settings(), warm=False)
+    app = create_app(path, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
+    return app
 
 
 def _reasons(data: Any) -> list[str]:
@@ -149,7 +151,7 @@ def _reasons(data: Any) -> list[str]:
 def test_engine_errors_stay_in_the_server_log(
     broken_app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with TestClient(broken_app) as c:
+    with make_client(broken_app) as c:
         reasons = []
         for path in (
             "/api/pages/pipeline",

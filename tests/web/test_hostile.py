@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Page
 
 from salespulse.settings import Settings
-from tests.web.conftest import serving
+from tests.web.conftest import add_users, browser_page, serving
 from tests.web.hostile import PAYLOADS, make_hostile
 
 pytestmark = [pytest.mark.xdist_group("web"), pytest.mark.slow]
@@ -63,13 +63,23 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
 
     path = tmp_path_factory.mktemp("hostile") / "hostile.duckdb"
     make_hostile(path)
-    return create_app(path, Settings(), warm=False)
+    app = create_app(path, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
+    return app
 
 
 @pytest.fixture(scope="module")
 def hostile_url(hostile_app: FastAPI) -> Iterator[str]:
     with serving(hostile_app) as url:
         yield url
+
+
+@pytest.fixture
+def page(chromium: Any, hostile_app: FastAPI, hostile_url: str) -> Iterator[Page]:
+    """Logged in as the admin, who sees every record (and so every hostile name)."""
+    pg = browser_page(chromium, hostile_app, hostile_url)
+    yield pg
+    pg.context.close()
 
 
 def _open(page: Page, url: str) -> tuple[dict[str, Any], list[str]]:

@@ -155,4 +155,16 @@ STRINGS: dict[str, str] = {
     "footer.data": "Data version {version} · as of {as_of}",
     "footer.api": "JSON API",
     "error.title": "Something is not right",
+    # -- sec --
+    "nav.login": "Log in",
+    "login.title": "Log in to salespulse",
+    "login.username": "User name",
+    "login.password": "Password",
+    "login.submit": "Log in",
+    "login.failed": "Wrong user name or password.",
+    "login.forbidden": "Your role may not open this page.",
+    "logout": "Log out",
+    "user.role.admin": "admin",
+    "user.role.manager": "manager",
+    "user.role.rep": "rep",
 }

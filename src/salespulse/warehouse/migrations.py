@@ -67,6 +67,11 @@ MIGRATIONS: list[Migration] = [
         "add deal field history and data settings",
         _create("deal_field_history", "data_settings"),
     ),
+    Migration(
+        4,
+        "add users, sessions, API tokens and the audit log",
+        _create("users", "sessions", "api_tokens", "audit_log"),
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ from salespulse.services import pages
 from salespulse.services.models import AlertsPage, FilterOptions, KpiInfo, Layer, PageData
 from salespulse.services.runner import rows_of
 from salespulse.services.service import RECORDS_MAX
-from salespulse.web.deps import FiltersDep, ServiceDep
+from salespulse.web.deps import FiltersDep, PublicServiceDep, ServiceDep
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -117,7 +117,7 @@ def kpi_explain(
 
 
 @router.get("/health", summary="Liveness and data version")
-def health(service: ServiceDep) -> dict[str, str]:
+def health(service: PublicServiceDep) -> dict[str, str]:
     return {"status": "ok", "data_version": service.cache.version()}
 
 

@@ -11,9 +11,16 @@ from salespulse import i18n
 from salespulse.errors import UserError
 from salespulse.services.filters import Filters, Period
 from salespulse.services.service import Service
+from salespulse.web.auth import PrincipalDep
 
 
-def get_service(request: Request) -> Service:
+def get_service(request: Request, principal: PrincipalDep) -> Service:
+    """The service as the logged-in principal may see it (401 without a login)."""
+    return request.app.state.service.scoped(principal)
+
+
+def get_public_service(request: Request) -> Service:
+    """The service for routes anyone may call (liveness): no records through it."""
     return request.app.state.service
 
 
@@ -61,5 +68,6 @@ def get_filters(
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+PublicServiceDep = Annotated[Service, Depends(get_public_service)]
 LangDep = Annotated[str, Depends(get_lang)]
 FiltersDep = Annotated[Filters, Depends(get_filters)]
