@@ -44,8 +44,8 @@ def entries(store: Store, limit: int = 100, event: str | None = None) -> list[di
     where, params = ("WHERE event LIKE ?", (event + "%",)) if event else ("", ())
     found = rows(
         store,
-        f"SELECT at, event, actor, subject, ip, detail FROM audit_log {where} "
-        f"ORDER BY at DESC LIMIT {int(limit)}",
+        f'SELECT "at", event, actor, subject, ip, detail FROM audit_log {where} '
+        f'ORDER BY "at" DESC LIMIT {int(limit)}',
         params,
     )
     keys = ("at", "event", "actor", "subject", "ip", "detail")

@@ -31,6 +31,7 @@ from salespulse.warehouse.store import Store, utcnow
 SESSION_HOURS = 12
 MAX_FAILURES = 5
 LOCKOUT_SECONDS = 60.0
+FAILURE_WINDOW = 900.0
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
@@ -67,21 +68,32 @@ class LockedOut(UserError):
 
 
 class Throttle:
-    """Failed logins per (username, address); ``MAX_FAILURES`` lock the pair out."""
+    """Failed logins per (username, address): ``max_failures`` within ``window`` seconds
+    lock the pair out for ``lockout`` seconds after the last one."""
 
-    def __init__(self, max_failures: int = MAX_FAILURES, lockout: float = LOCKOUT_SECONDS):
-        self.max, self.lockout = max_failures, lockout
+    def __init__(
+        self,
+        max_failures: int = MAX_FAILURES,
+        lockout: float = LOCKOUT_SECONDS,
+        window: float = FAILURE_WINDOW,
+    ):
+        self.max, self.lockout, self.window = max_failures, lockout, window
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
 
     def locked_for(self, key: tuple[str, str]) -> float:
         """Seconds the pair is still locked out (0: may try)."""
+        now = time.monotonic()
         with self._lock:
-            times = [t for t in self._failures.get(key, []) if time.monotonic() - t < self.lockout]
+            times = [t for t in self._failures.get(key, []) if now - t < self.window]
             self._failures[key] = times
             if len(times) < self.max:
                 return 0.0
-            return max(0.0, self.lockout - (time.monotonic() - times[-1]))
+            left = self.lockout - (now - times[-1])
+            if left <= 0:  # served its time: start counting afresh
+                self._failures.pop(key, None)
+                return 0.0
+            return left
 
     def failed(self, key: tuple[str, str]) -> None:
         with self._lock:
