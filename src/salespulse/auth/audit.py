@@ -50,3 +50,15 @@ def entries(store: Store, limit: int = 100, event: str | None = None) -> list[di
     )
     keys = ("at", "event", "actor", "subject", "ip", "detail")
     return [dict(zip(keys, r, strict=True)) for r in found]
+
+
+def record_to(db: str | None, event: str, **kw: Any) -> None:
+    """:func:`record` into the database ``db`` (opened for this one row), e.g. after an
+    import by the command line."""
+    from salespulse.warehouse.store import connect
+
+    store = connect(db, create=False)
+    try:
+        record(store, event, **kw)
+    finally:
+        store.close()

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from salespulse import __version__
-from salespulse.cli import alerts, demo, generate, imports, info, kpi, priorities, serve
+from salespulse.cli import alerts, demo, generate, imports, info, kpi, priorities, serve, users
 from salespulse.cli.common import err_console
 from salespulse.errors import UserError
 
@@ -30,7 +30,7 @@ def _root(
         raise typer.Exit()
 
 
-for module in (info, imports, generate, kpi, alerts, priorities, serve, demo):
+for module in (info, imports, generate, kpi, alerts, priorities, serve, demo, users):
     module.register(app)
 
 

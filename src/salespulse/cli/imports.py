@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from salespulse.auth import audit
 from salespulse.cli.common import DbOption, console, err_console, progress_bar
 from salespulse.errors import UserError
 from salespulse.ingest import run_import
@@ -72,6 +73,8 @@ def import_(
             progress=bar,
             raise_on_problems=False,
         )
+    if result.written:
+        audit.record_to(result.database, "import", subject=str(mapping), **result.totals())
     if report is not None:
         write_report(result.problems, report)
     _show(result, report)
