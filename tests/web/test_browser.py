@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.xdist_group("web")
@@ -123,3 +125,24 @@ def test_no_csp_violations(page: Page, live_url: str) -> None:
     page.wait_for_selector("body[data-charts-ready]", timeout=120_000)
     page.locator("table.sortable th").first.click()
     assert not violations, violations
+
+
+def test_login_and_logout_in_the_browser(chromium: Any, app: FastAPI, live_url: str) -> None:
+    """Anonymous → /login; the form logs in and returns to the page; Log out ends it."""
+    from tests.web.conftest import USERS, browser_page
+
+    page = browser_page(chromium, app, live_url, who=None)
+    try:
+        page.goto(f"{live_url}/leaderboards?lang=en")
+        page.wait_for_url("**/login?next=*")
+        page.fill("#username", "rep")
+        page.fill("#password", USERS["rep"][1])
+        page.click("#login button[type=submit]")
+        page.wait_for_url("**/leaderboards?lang=en")
+        expect(page.locator("#user")).to_contain_text("rep")
+        page.click("#logout button")
+        page.wait_for_url("**/login")
+        page.goto(f"{live_url}/alerts")
+        page.wait_for_url("**/login?next=*")
+    finally:
+        page.context.close()
