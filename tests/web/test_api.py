@@ -23,7 +23,14 @@ def test_page_data(client: TestClient, name: str) -> None:
     assert data["page"] == name
     assert data["window"]["as_of"] == "2026-06-29"  # the last day with data
     if name == "alerts":
-        assert {a["kind"] for a in data["alerts"]} >= {"unassigned_leads", "stale_deals"}
+        alerts = {a["kind"]: a for a in data["alerts"]}
+        assert set(alerts) >= {"unassigned_leads", "stale_deals", "slow_responders"}
+        # a look-back alert says which days it covers; a state alert has no window
+        assert (alerts["sla_breaches"]["start"], alerts["sla_breaches"]["end"]) == (
+            "2026-04-01",
+            "2026-06-29",
+        )
+        assert alerts["stale_deals"]["start"] is None
         return
     assert data["figures"]
     failed = [

@@ -7,6 +7,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from salespulse.auth import audit
 from salespulse.cli.common import (
     DbOption,
     FormatOption,
@@ -242,7 +243,12 @@ def category(
     """Override a deal's forecast category (stored with who and when)."""
     from salespulse.forecast.categories import set_category
 
-    set_category(connect(db, create=False, read_only=False), deal_id, value, set_by, note)
+    store = connect(db, create=False, read_only=False)
+    try:
+        set_category(store, deal_id, value, set_by, note)
+        audit.record(store, "forecast.category", actor=set_by, subject=deal_id, value=value)
+    finally:
+        store.close()
     console.print(f"{deal_id}: {value} (set by {set_by})", highlight=False)
 
 
@@ -268,6 +274,10 @@ def adjust(
         ctx.as_of, Grain.quarter, ctx.settings
     )
     set_adjustment(store, rep_id, start, amount, set_by, note)
+    audit.record(
+        store, "forecast.adjust", actor=set_by, subject=rep_id, period=start, amount=amount
+    )
+    store.close()
     console.print(
         f"{rep_id}, quarter from {start}: {amount:,.2f} (set by {set_by})", highlight=False
     )

@@ -120,6 +120,7 @@ STRINGS: dict[str, str] = {
     "download.table": "Download (CSV)",
     "open.explorer": "Explore",
     "alerts.none": "Nothing to report: no records.",
+    "alerts.window": "from {start} to {end}",
     "alerts.records": "{n} records",
     "alerts.shown": "showing the first {n}",
     "severity.high": "high",

@@ -120,6 +120,7 @@ STRINGS: dict[str, str] = {
     "download.table": "Downloaden (CSV)",
     "open.explorer": "Verkennen",
     "alerts.none": "Niets te melden: geen records.",
+    "alerts.window": "van {start} tot en met {end}",
     "alerts.records": "{n} records",
     "alerts.shown": "de eerste {n} getoond",
     "severity.high": "hoog",

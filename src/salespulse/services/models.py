@@ -116,6 +116,9 @@ class AlertData(BaseModel):
     count: int
     available: bool = True
     reason: str | None = None
+    #: The days a look-back alert covers (empty for alerts about the state on as-of).
+    start: str | None = None
+    end: str | None = None
     columns: list[str] = Field(default_factory=list)
     records: list[dict[str, Any]] = Field(default_factory=list)
     table: Table | None = Field(

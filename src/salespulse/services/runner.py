@@ -12,6 +12,7 @@ from salespulse.errors import UserError
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import Kind
 from salespulse.semantic.query import Query, context, jsonable, run
+from salespulse.semantic.timecal import Grain
 from salespulse.services.cache import checkpoint
 from salespulse.services.filters import Filters, Window, where_for
 from salespulse.services.models import Layer
@@ -60,7 +61,7 @@ class Runner:
         kpi = get_kpi(kpi_id)
         w, ignored = where_for(kpi, self.filters)
         w.update(where or {})
-        periodic = any(b in ("day", "week", "month", "quarter", "year") for b in by.split(","))
+        periodic = any(b in Grain.__members__ for b in by.split(","))
         if kpi.kind is Kind.snapshot and not periodic:
             start = end = None
         elif kpi.point_only:

@@ -140,6 +140,8 @@ class Service:
                     count=a.count,
                     available=a.available,
                     reason=a.reason,
+                    start=a.start.isoformat() if a.start else None,
+                    end=a.end.isoformat() if a.end else None,
                     columns=[str(c) for c in recs.columns],
                     records=rows_of(recs),
                     table=readable(
