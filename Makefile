@@ -28,10 +28,8 @@ typecheck: install
 test: install system-deps lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-PORT ?= 8000
-
 demo: install
-	$(BIN)/salespulse demo --port $(PORT)
+	$(BIN)/salespulse demo
 
 docs: install
 	$(BIN)/python scripts/gen_docs.py

@@ -20,7 +20,6 @@ from salespulse.cli import (
     report,
     serve,
     sync,
-    users,
 )
 from salespulse.cli import settings as settings_cli
 from salespulse.cli.common import err_console
@@ -58,7 +57,6 @@ for module in (
     demo,
     sync,
     forecast,
-    users,
 ):
     module.register(app)
 

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from salespulse.escape import to_csv
 from salespulse.serialize import dumps, rows
 
 console = Console()
@@ -76,7 +75,7 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
 def print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
     """Print a result frame as a table, CSV or JSON."""
     if fmt is OutputFormat.csv:
-        typer.echo(to_csv(frame), nl=False)
+        typer.echo(frame.to_csv(index=False), nl=False)
         return
     if fmt is OutputFormat.json:
         print_json(rows(frame))

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from salespulse.auth import audit
 from salespulse.cli.common import DbOption, FormatOption, OutputFormat, console, print_json
 from salespulse.settings import Settings, load_settings, store_setting, stored_settings
 from salespulse.warehouse.store import connect
@@ -33,10 +32,7 @@ def _parse(raw: str) -> Any:
 def show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """Every setting with the value that applies to this database and where it comes from."""
     store = connect(db, create=False)
-    try:
-        applied, stored = load_settings(store=store), stored_settings(store)
-    finally:
-        store.close()
+    applied, stored = load_settings(store=store), stored_settings(store)
     file_only = load_settings()
     rows = []
     for f in fields(Settings):
@@ -66,11 +62,7 @@ def set_(
 ) -> None:
     """Store a setting in the database, e.g. `salespulse settings set reporting_currency USD`."""
     store = connect(db, create=False, read_only=False)
-    try:
-        applied = store_setting(store, name, _parse(value))
-        audit.record(store, "setting.set", subject=name, value=getattr(applied, name))
-    finally:
-        store.close()
+    applied = store_setting(store, name, _parse(value))
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (stored in the database)")
 
 
@@ -81,11 +73,7 @@ def unset(
 ) -> None:
     """Remove a setting from the database (settings.toml or the default applies again)."""
     store = connect(db, create=False, read_only=False)
-    try:
-        applied = store_setting(store, name, None)
-        audit.record(store, "setting.unset", subject=name)
-    finally:
-        store.close()
+    applied = store_setting(store, name, None)
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (no longer stored)")
 
 

@@ -365,7 +365,9 @@ def _trace(
         "customdata": [drill_url(layer, r, lang) for r in rows],
         "hovertemplate": f"%{{{cat}}}: "
         + _hover(layer.unit, currency, val)
-        + "<extra>%{fullData.name}</extra>",
+        + "<extra>"
+        + name
+        + "</extra>",
     }
     if line:
         t["mode"] = "lines+markers"
