@@ -192,9 +192,10 @@ def load_settings(path: Path | None = None, store: Store | None = None) -> Setti
 
 def stored_settings(store: Store) -> dict[str, Any]:
     """The settings stored in the database (name → value)."""
-    if DATA_SETTINGS not in store.con.list_tables():
-        return {}
-    f = store.con.table(DATA_SETTINGS).select("name", "value").execute()
+    with store.reading():  # (a served file is opened per read)
+        if DATA_SETTINGS not in store.con.list_tables():
+            return {}
+        f = store.con.table(DATA_SETTINGS).select("name", "value").execute()
     return {str(n): json.loads(v) for n, v in zip(f["name"], f["value"], strict=True)}
 
 

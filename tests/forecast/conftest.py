@@ -36,6 +36,6 @@ def demo_copy(demo_path: Path, tmp_path: Path) -> Iterator[Store]:
     """A private copy to change."""
     path = tmp_path / "copy.duckdb"
     shutil.copy(demo_path, path)
-    store = connect(path, create=False)
+    store = connect(path, create=False, read_only=False)
     yield store
     store.close()

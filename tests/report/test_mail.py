@@ -109,7 +109,7 @@ def test_alert_digest_per_manager_and_address(
     assert f"Wekelijkse signalen voor {first['team_name']}" in msg["Subject"]
     text = body(msg)
     assert f"Hallo {first['name']}" in text and f"team {first['team_name']}" in text
-    assert "per 31 okt 2026" in text
+    assert "per 31-10-2026" in text
     assert "Leads zonder eigenaar" not in text  # not the team's: they have no owner
 
 

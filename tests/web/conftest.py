@@ -76,7 +76,13 @@ def live_url(app: FastAPI) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium with the flags that work on these machines (never a download)."""
+    import asyncio
+
     from playwright.sync_api import sync_playwright
+
+    # a sync fixture runs in no event loop; a loop some library left marked as running in
+    # this thread would make Playwright's sync API refuse to start
+    asyncio.events._set_running_loop(None)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
