@@ -32,7 +32,10 @@ def _parse(raw: str) -> Any:
 def show(db: DbOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """Every setting with the value that applies to this database and where it comes from."""
     store = connect(db, create=False)
-    applied, stored = load_settings(store=store), stored_settings(store)
+    try:
+        applied, stored = load_settings(store=store), stored_settings(store)
+    finally:
+        store.close()
     file_only = load_settings()
     rows = []
     for f in fields(Settings):
@@ -62,7 +65,10 @@ def set_(
 ) -> None:
     """Store a setting in the database, e.g. `salespulse settings set reporting_currency USD`."""
     store = connect(db, create=False, read_only=False)
-    applied = store_setting(store, name, _parse(value))
+    try:
+        applied = store_setting(store, name, _parse(value))
+    finally:
+        store.close()  # the writer's lock goes with it
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (stored in the database)")
 
 
@@ -73,7 +79,10 @@ def unset(
 ) -> None:
     """Remove a setting from the database (settings.toml or the default applies again)."""
     store = connect(db, create=False, read_only=False)
-    applied = store_setting(store, name, None)
+    try:
+        applied = store_setting(store, name, None)
+    finally:
+        store.close()
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (no longer stored)")
 
 
