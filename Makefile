@@ -28,8 +28,10 @@ typecheck: install
 test: install system-deps lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+PORT ?= 8000
+
 demo: install
-	$(BIN)/salespulse demo
+	$(BIN)/salespulse demo --port $(PORT)
 
 docs: install
 	$(BIN)/python scripts/gen_docs.py

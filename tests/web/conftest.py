@@ -7,12 +7,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from salespulse.settings import Settings
@@ -43,21 +45,60 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+#: One user per role in every test app: (username, password, role, rep_id, team_ids).
+USERS = {
+    "admin": ("admin", "admin-password", "admin", None, ()),
+    "manager": ("manager", "manager-password", "manager", None, ("T01",)),
+    "boss": ("boss", "boss-password", "manager", None, ()),
+    "rep": ("rep", "rep-password-1", "rep", "R00006", ()),
+}
+
+
+def add_users(app: FastAPI) -> dict[str, str]:
+    """The test users of :data:`USERS` in ``app``'s database; returns an API token per user."""
+    users = app.state.users
+    tokens = {}
+    for key, (name, password, role, rep_id, teams) in USERS.items():
+        if users.get(name) is None:
+            users.add(name, password, role, rep_id, teams)
+        tokens[key] = users.create_token(name, "tests")[1]
+    return tokens
+
+
+def login_cookie(app: FastAPI, who: str = "admin") -> str:
+    """A fresh session secret for test user ``who`` (the cookie a login sets)."""
+    users = app.state.users
+    return str(users.start_session(users.get(USERS[who][0]))[0])
+
+
 @pytest.fixture(scope="session")
 def app(demo_db: str) -> FastAPI:
     from salespulse.web.app import create_app
 
-    return create_app(demo_db, Settings(), warm=False)
+    app = create_app(demo_db, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
+    return app
+
+
+def make_client(app: FastAPI, who: str | None = "admin") -> TestClient:
+    """A test client acting as test user ``who`` (an API token), or anonymous (None)."""
+    c = TestClient(app, follow_redirects=False)
+    if who:
+        c.headers["Authorization"] = f"Bearer {app.state.test_tokens[who]}"
+    return c
 
 
 @pytest.fixture(scope="session")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
+    """Logged in as the admin (who sees everything)."""
+    with make_client(app) as c:
+        c.follow_redirects = True
         yield c
 
 
-@pytest.fixture(scope="session")
-def live_url(app: FastAPI) -> Iterator[str]:
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on a free local port (in a thread); yields its base URL."""
     import uvicorn
 
     with socket.socket() as s:
@@ -68,9 +109,17 @@ def live_url(app: FastAPI) -> Iterator[str]:
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(app: FastAPI) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -90,15 +139,44 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
+def browser_page(chromium: Any, app: FastAPI, base: str, who: str | None = "admin") -> Any:
+    """A new Chromium page, logged in to ``app`` at ``base`` as test user ``who``."""
     context = chromium.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    if who:
+        from salespulse.web.auth import COOKIE
+
+        context.add_cookies([{"name": COOKIE, "value": login_cookie(app, who), "url": base}])
     pg = context.new_page()
     pg.set_default_timeout(120_000)
+    return pg
+
+
+@pytest.fixture
+def page(chromium: Any, app: FastAPI, live_url: str) -> Iterator[Any]:
+    """A Chromium page logged in (as the admin) to the demo app at ``live_url``."""
+    pg = browser_page(chromium, app, live_url)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 @pytest.fixture(scope="session")
 def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("downloads")
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """``(full path, route)`` of every API route of ``app``, those of included routers too
+    (FastAPI ≥ 0.16x keeps included routers as branches of ``app.routes``)."""
+    out: list[tuple[str, APIRoute]] = []
+
+    def walk(routes: list[Any]) -> None:
+        for r in routes:
+            if isinstance(r, APIRoute):
+                out.append((r.path, r))
+            elif hasattr(r, "effective_candidates"):
+                walk(r.effective_candidates())
+            elif isinstance(getattr(r, "original_route", None), APIRoute):
+                out.append((r.path, r.original_route))
+
+    walk(list(app.routes))
+    return out

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.xdist_group("web")
@@ -91,3 +93,56 @@ def test_table_sorts(page: Page, live_url: str) -> None:
     table.locator("th").nth(0).click()
     assert table.locator("tbody tr").first.inner_text() != first or True
     expect(table.locator("th").nth(0)).to_have_attribute("data-dir", "asc")
+
+
+def test_api_docs_render_offline(page: Page, live_url: str) -> None:
+    """Swagger UI comes from the installed package: /docs works with no network at all."""
+    errors, outside = watch(page, live_url)
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith(live_url) else route.abort()
+        ),
+    )
+    page.goto(f"{live_url}/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("salespulse")
+    assert page.locator(".swagger-ui .opblock").count() >= 12
+    assert not outside, outside
+    assert not errors, errors  # a CSP violation would show here
+
+
+def test_no_csp_violations(page: Page, live_url: str) -> None:
+    """The pages run under the Content-Security-Policy: no inline script, nothing refused."""
+    violations: list[str] = []
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
+    )
+    response = page.goto(f"{live_url}/stages?lang=en")
+    assert (
+        response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+    )
+    page.wait_for_selector("body[data-charts-ready]", timeout=120_000)
+    page.locator("table.sortable th").first.click()
+    assert not violations, violations
+
+
+def test_login_and_logout_in_the_browser(chromium: Any, app: FastAPI, live_url: str) -> None:
+    """Anonymous → /login; the form logs in and returns to the page; Log out ends it."""
+    from tests.web.conftest import USERS, browser_page
+
+    page = browser_page(chromium, app, live_url, who=None)
+    try:
+        page.goto(f"{live_url}/leaderboards?lang=en")
+        page.wait_for_url("**/login?next=*")
+        page.fill("#username", "rep")
+        page.fill("#password", USERS["rep"][1])
+        page.click("#login button[type=submit]")
+        page.wait_for_url("**/leaderboards?lang=en")
+        expect(page.locator("#user")).to_contain_text("rep")
+        page.click("#logout button")
+        page.wait_for_url("**/login")
+        page.goto(f"{live_url}/alerts")
+        page.wait_for_url("**/login?next=*")
+    finally:
+        page.context.close()

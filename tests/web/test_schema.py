@@ -16,6 +16,7 @@ EXAMPLES = 3
 
 def test_no_server_errors(app: FastAPI) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    auth = {"Authorization": f"Bearer {app.state.test_tokens['admin']}"}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 12
     for op in operations:
@@ -29,6 +30,6 @@ def test_no_server_errors(app: FastAPI) -> None:
             database=None,
         )
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=[not_a_server_error], timeout=600)
+            case.call_and_validate(checks=[not_a_server_error], timeout=600, headers=auth)
 
         check()

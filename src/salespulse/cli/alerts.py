@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from salespulse.analytics.alerts import list_alerts
@@ -54,11 +55,9 @@ def alerts(
         print_json([a.to_dict(limit=limit) for a in found])
         return
     if fmt is OutputFormat.csv:
-        typer.echo("kind,severity,count,available,start,end")
-        for a in found:
-            typer.echo(
-                f"{a.kind},{a.severity},{a.count},{a.available},{a.start or ''},{a.end or ''}"
-            )
+        rows = [(a.kind, a.severity, a.count, a.available, a.start, a.end) for a in found]
+        cols = ["kind", "severity", "count", "available", "start", "end"]
+        print_frame(pd.DataFrame(rows, columns=cols), fmt, title="")
         return
     for a in found:
         colour = {"high": "red", "medium": "yellow"}.get(a.severity, "cyan")

@@ -20,6 +20,7 @@ from salespulse.cli import (
     report,
     serve,
     sync,
+    users,
 )
 from salespulse.cli import settings as settings_cli
 from salespulse.cli.common import err_console
@@ -57,6 +58,7 @@ for module in (
     demo,
     sync,
     forecast,
+    users,
 ):
     module.register(app)
 

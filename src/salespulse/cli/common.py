@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from salespulse.escape import to_csv
 from salespulse.serialize import dumps, rows
 
 console = Console()
@@ -75,7 +76,7 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
 def print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:
     """Print a result frame as a table, CSV or JSON."""
     if fmt is OutputFormat.csv:
-        typer.echo(frame.to_csv(index=False), nl=False)
+        typer.echo(to_csv(frame), nl=False)
         return
     if fmt is OutputFormat.json:
         print_json(rows(frame))

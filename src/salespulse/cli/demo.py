@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from salespulse.cli.common import DbOption, console, progress_bar
-from salespulse.cli.serve import HostOption, PortOption, run_server
-from salespulse.warehouse.store import connect
+from salespulse.cli.serve import HostOption, PortOption, check_address, run_server
+from salespulse.warehouse.store import Store, connect
 
 #: The tables whose rows mean "this database has data".
 DATA_TABLES = ("leads", "deals", "activities")
@@ -27,6 +27,7 @@ def demo_cmd(
     """
     from salespulse.demo import generate
 
+    check_address(host, port)  # before generating: a busy port fails fast
     store = connect(db)
     try:
         counts = store.counts()
@@ -38,9 +39,27 @@ def demo_cmd(
             with progress_bar() as progress:
                 generate(store, seed, "demo", date.today(), progress)
         location = store.location
+        _demo_admin(store)
     finally:
         store.close()
     run_server(location, host, port)
+
+
+def _demo_admin(store: Store) -> None:
+    """Create the ``admin`` user when the database has no users; print its password once."""
+    from salespulse.auth.users import Users, generate_password
+
+    users = Users(store)
+    if users.all():
+        console.print("Log in with one of the users (`salespulse users list`).")
+        return
+    password = generate_password()
+    users.add("admin", password, "admin")
+    console.print(
+        f"Log in as [bold]admin[/bold] with password [bold]{password}[/bold] "
+        "(shown once; `salespulse users reset-password admin` sets a new one).",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

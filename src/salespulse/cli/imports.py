@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from salespulse.auth import audit
 from salespulse.cli.common import DbOption, console, err_console, progress_bar
 from salespulse.errors import UserError
 from salespulse.ingest import run_import
@@ -73,6 +74,8 @@ def import_(
             progress=bar,
             raise_on_problems=False,
         )
+    if result.written:
+        audit.record_to(result.database, "import", subject=str(mapping), **result.totals())
     if report is not None:
         write_report(result.problems, report, result.warnings)
     _show(result, report)

@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
 
-from salespulse.cli.common import DbOption, console
+from salespulse.cli.common import DbOption, console, err_console
+from salespulse.errors import UserError
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+
+
+#: Addresses only this machine can reach.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse a port another process listens on (one line, exit 2), before anything starts;
+    warn when the address is reachable from other machines."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            s.bind(address)
+        except OSError as exc:
+            what = "is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or "")
+            raise UserError(
+                f"port {port} on {host} {what}: stop the other server or choose another port "
+                "(--port N; make demo PORT=N)"
+            ) from exc
+    if host not in LOOPBACK:
+        err_console.print(
+            f"[bold yellow]Warning:[/bold yellow] listening on {host}: every machine that can "
+            "reach this address can reach the app (log in, use HTTPS in front of it; see "
+            "docs/security.md).",
+            highlight=False,
+        )
 
 
 def run_server(db: str | None, host: str, port: int) -> None:
@@ -18,6 +52,7 @@ def run_server(db: str | None, host: str, port: int) -> None:
 
     from salespulse.web.app import create_app
 
+    check_address(host, port)
     app = create_app(db)
     console.print(f"salespulse serves {app.state.service.store.location} on http://{host}:{port}")
     console.print("Press Ctrl+C to stop.", style="dim")

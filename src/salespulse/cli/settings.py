@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from salespulse.auth import audit
 from salespulse.cli.common import DbOption, FormatOption, OutputFormat, console, print_json
 from salespulse.settings import Settings, load_settings, store_setting, stored_settings
 from salespulse.warehouse.store import connect
@@ -67,6 +68,7 @@ def set_(
     store = connect(db, create=False, read_only=False)
     try:
         applied = store_setting(store, name, _parse(value))
+        audit.record(store, "setting.set", subject=name, value=getattr(applied, name))
     finally:
         store.close()  # the writer's lock goes with it
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (stored in the database)")
@@ -81,6 +83,7 @@ def unset(
     store = connect(db, create=False, read_only=False)
     try:
         applied = store_setting(store, name, None)
+        audit.record(store, "setting.unset", subject=name)
     finally:
         store.close()
     typer.echo(f"{name} = {json.dumps(getattr(applied, name))} (no longer stored)")

@@ -376,4 +376,16 @@ STRINGS: dict[str, str] = {
     "col.numerator": "Numerator",
     "col.denominator": "Denominator",
     "col.attainment": "Attainment",
+    # -- sec --
+    "nav.login": "Log in",
+    "login.title": "Log in to salespulse",
+    "login.username": "User name",
+    "login.password": "Password",
+    "login.submit": "Log in",
+    "login.failed": "Wrong user name or password.",
+    "login.forbidden": "Your role may not open this page.",
+    "logout": "Log out",
+    "user.role.admin": "admin",
+    "user.role.manager": "manager",
+    "user.role.rep": "rep",
 }

@@ -386,4 +386,16 @@ STRINGS: dict[str, str] = {
     "col.numerator": "Teller",
     "col.denominator": "Noemer",
     "col.attainment": "Realisatie",
+    # -- sec --
+    "nav.login": "Inloggen",
+    "login.title": "Inloggen bij salespulse",
+    "login.username": "Gebruikersnaam",
+    "login.password": "Wachtwoord",
+    "login.submit": "Inloggen",
+    "login.failed": "Onjuiste gebruikersnaam of wachtwoord.",
+    "login.forbidden": "Met uw rol mag u deze pagina niet openen.",
+    "logout": "Uitloggen",
+    "user.role.admin": "beheerder",
+    "user.role.manager": "manager",
+    "user.role.rep": "verkoper",
 }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from salespulse.escape import csv_rows
 
 #: Canonical fields that must not be negative (money and counts).
 NON_NEGATIVE: dict[str, tuple[str, ...]] = {
@@ -51,21 +51,12 @@ def write_report(
     path = Path(path)
     items = [(p, "error") for p in problems] + [(w, "warning") for w in warnings]
     if path.suffix.lower() == ".csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["file", "row", "column", "problem", "hint", "severity"])
-        for p, sev in items:
-            w.writerow(
-                [
-                    p.file,
-                    "" if p.row is None else p.row,
-                    p.column or "",
-                    p.problem,
-                    p.hint or "",
-                    sev,
-                ]
-            )
-        path.write_text(buf.getvalue(), encoding="utf-8")
+        header = ["file", "row", "column", "problem", "hint", "severity"]
+        body = [
+            [p.file, "" if p.row is None else p.row, p.column or "", p.problem, p.hint or "", sev]
+            for p, sev in items
+        ]
+        path.write_text(csv_rows([header, *body]), encoding="utf-8")
     elif path.suffix.lower() == ".json":
         path.write_text(
             json.dumps(

@@ -8,6 +8,7 @@ computes the default view of every page ahead of the first visitor.
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import date
 from typing import Any
@@ -17,7 +18,7 @@ import pandas as pd
 
 from salespulse.semantic.catalogue import all_kpis, get_kpi, kpi_info
 from salespulse.semantic.query import Query, data_day, explain, plan, records
-from salespulse.services import pages
+from salespulse.services import access, pages, public
 from salespulse.services.cache import PageCache
 from salespulse.services.filters import FILTER_DIMS, Filters, Window, resolve
 from salespulse.services.models import (
@@ -43,10 +44,31 @@ RECORDS_MAX = 10_000
 
 
 class Service:
+    #: Whose view this is (see :mod:`salespulse.services.access`); None: everything (CLI).
+    principal: access.Principal | None = None
+
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
         self.cache = PageCache(store)
+
+    def scoped(self, principal: access.Principal | None) -> Service:
+        """The same service (and cache) as ``principal`` may see it."""
+        view = copy.copy(self)
+        view.principal = principal
+        return view
+
+    def reps(self) -> access.Reps:
+        """rep_id → (name, team_id), for the access rule."""
+
+        def load() -> access.Reps:
+            df = self.store.table("reps").select("rep_id", "name", "team_id").execute()
+            return {
+                str(r): (str(n), None if t is None or pd.isna(t) else str(t))
+                for r, n, t in zip(df["rep_id"], df["name"], df["team_id"], strict=True)
+            }
+
+        return self.cache.get("reps", load)
 
     # -- the data's own calendar ----------------------------------------------------------
     def data_day(self) -> date:
@@ -72,7 +94,10 @@ class Service:
 
     # -- pages ----------------------------------------------------------------------------
     def page(self, name: str, filters: Filters) -> PageData:
-        return self.cache.get(("page", name, filters.key()), lambda: self._page(name, filters))
+        data = self.cache.get(
+            ("page", name, filters.key()), lambda: public.page(self._page(name, filters))
+        )
+        return access.page(self.principal, data, self.reps())
 
     def _page(self, name: str, filters: Filters) -> PageData:
         r = Runner(self.store, self.settings, self.window(filters), filters, materialize=True)
@@ -92,7 +117,10 @@ class Service:
         )
 
     def alerts(self, filters: Filters) -> AlertsPage:
-        return self.cache.get(("alerts", filters.key()), lambda: self._alerts(filters))
+        data = self.cache.get(
+            ("alerts", filters.key()), lambda: public.alerts(self._alerts(filters))
+        )
+        return access.alerts(self.principal, data, self.reps())
 
     def _alerts(self, filters: Filters) -> AlertsPage:
         from salespulse.analytics.alerts import list_alerts
@@ -135,7 +163,7 @@ class Service:
         plan(Query.make(kpi.id, by=by))
         return self.cache.get(
             ("kpi", kpi.id, by, filters.key()),
-            lambda: pages.kpi_layer(self.runner(filters), kpi.id, by),
+            lambda: public.layer(pages.kpi_layer(self.runner(filters), kpi.id, by)),
         )
 
     def query(self, kpi_id: str, by: str, filters: Filters) -> Query:
@@ -144,10 +172,11 @@ class Service:
 
     def records(self, kpi_id: str, filters: Filters, limit: int = RECORDS_MAX) -> pd.DataFrame:
         kpi = get_kpi(kpi_id)
-        return self.cache.get(
+        frame = self.cache.get(
             ("records", kpi.id, limit, filters.key()),
             lambda: records(self.store, self.query(kpi.id, "", filters), self.settings, limit),
         )
+        return access.records(self.principal, frame, self.reps())
 
     def names(self) -> Names:
         """Display names of reps, teams, accounts, stages and products by id."""

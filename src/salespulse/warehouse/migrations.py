@@ -82,6 +82,11 @@ MIGRATIONS: list[Migration] = [
         _create("forecast_snapshots", "forecast_snapshot_deals", "forecast_overrides"),
     ),
     Migration(7, "add the data version", _create("data_version")),
+    Migration(
+        8,
+        "add users, sessions, API tokens and the audit log",
+        _create("users", "sessions", "api_tokens", "audit_log"),
+    ),
 ]
 
 

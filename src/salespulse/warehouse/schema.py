@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -38,6 +38,7 @@ SQL_TYPES: dict[str, str] = {
     "timestamp": "TIMESTAMP",
 }
 
+USER_ROLES = ("admin", "manager", "rep")
 ACTIVITY_TYPES = ("call", "email", "meeting", "task", "note")
 ACTIVITY_DIRECTIONS = ("outbound", "inbound")
 ACTIVITY_OUTCOMES = ("connected", "no_answer", "voicemail", "replied", "held", "no_show")
@@ -553,6 +554,77 @@ SYSTEM_TABLES: tuple[Table, ...] = (
             C("updated_at", "timestamp", "When the data last changed (UTC).", required=True),
         ),
         ("version",),
+    ),
+    Table(
+        "users",
+        "People who may log in to the web app, with their role (see docs/security.md).",
+        (
+            C("user_id", "string", "Identifier of the user (random).", required=True),
+            C("username", "string", "Login name (unique, lower case).", required=True),
+            C("password_hash", "string", "argon2id hash of the password.", required=True),
+            C("role", "string", "admin, manager or rep.", required=True, allowed=USER_ROLES),
+            C("rep_id", "string", "The rep this user is (role rep: sees only their records)."),
+            C("team_ids", "string", "Teams a manager manages, comma-separated (empty: all)."),
+            C("created_at", "timestamp", "When the user was added (UTC).", required=True),
+            C("updated_at", "timestamp", "Last change of role or password (UTC).", required=True),
+        ),
+        ("user_id",),
+    ),
+    Table(
+        "sessions",
+        "Web sessions after a login; the cookie holds a secret whose SHA-256 is stored here.",
+        (
+            C("session_hash", "string", "SHA-256 (hex) of the session secret.", required=True),
+            C("user_id", "string", "Who logged in.", required=True),
+            C(
+                "csrf_token",
+                "string",
+                "Token every form post of the session must carry.",
+                required=True,
+            ),
+            C("created_at", "timestamp", "Login time (UTC).", required=True),
+            C("expires_at", "timestamp", "When the session ends (UTC).", required=True),
+        ),
+        ("session_hash",),
+        (FK("user_id", "users", "user_id"),),
+    ),
+    Table(
+        "api_tokens",
+        "Bearer tokens for the HTTP API, per user; only the SHA-256 of each token is stored.",
+        (
+            C(
+                "token_id",
+                "string",
+                "Identifier of the token (shown by `users token list`).",
+                required=True,
+            ),
+            C("user_id", "string", "Owner; the token acts with the owner's role.", required=True),
+            C("name", "string", "What the token is for."),
+            C("token_hash", "string", "SHA-256 (hex) of the token.", required=True),
+            C("created_at", "timestamp", "When it was created (UTC).", required=True),
+            C("revoked_at", "timestamp", "When it was revoked (UTC); empty while valid."),
+        ),
+        ("token_id",),
+        (FK("user_id", "users", "user_id"),),
+    ),
+    Table(
+        "audit_log",
+        "Security-relevant events: logins, logouts, user and token changes, imports, settings.",
+        (
+            C("event_id", "string", "Identifier of the event (random).", required=True),
+            C("at", "timestamp", "When it happened (UTC).", required=True),
+            C(
+                "event",
+                "string",
+                "What happened, e.g. login.failure, user.add, import.",
+                required=True,
+            ),
+            C("actor", "string", "Who did it (username; empty: the command line)."),
+            C("subject", "string", "What it was done to (a username, a token id, a file)."),
+            C("ip", "string", "Client address (web requests)."),
+            C("detail", "string", "More, as JSON."),
+        ),
+        ("event_id",),
     ),
 )
 

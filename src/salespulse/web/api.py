@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from salespulse.escape import to_csv
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.services import pages
 from salespulse.services.models import AlertsPage, FilterOptions, KpiInfo, Layer, PageData
@@ -123,10 +123,8 @@ async def health(request: Request) -> dict[str, str]:
 
 
 def _csv(frame: Any, filename: str) -> Response:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False)
     return Response(
-        buf.getvalue(),
+        to_csv(frame),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import anyio.to_thread
 import plotly
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from salespulse import __version__, i18n
+from salespulse.auth.users import Users
 from salespulse.errors import UserError
 from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.access import Busy, DatabaseBusy
 from salespulse.warehouse.store import Store, connect, default_db
-from salespulse.web import api, forecast, views
+from salespulse.web import api, auth, forecast, security, views
 from salespulse.web import report as report_views
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def create_app(
     store = db if isinstance(db, Store) else open_served(db)
     service = Service(store, settings or load_settings(store=store))
     service.cache.version()
+    users = Users(store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,10 +71,17 @@ def create_app(
         description="Sales KPIs for B2B sales teams. Every page's data is available as JSON "
         "under /api/pages/…; every KPI under /api/kpis/….",
         lifespan=lifespan,
+        dependencies=[Depends(auth.csrf_guard)],
+        docs_url=None,
+        redoc_url=None,
     )
+    security.install_headers(app)
+    security.install_docs(app)
     app.state.service = service
+    app.state.users = users
     app.mount("/static/plotly", StaticFiles(directory=PLOTLY_JS), name="plotly")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(forecast.api)
     app.include_router(views.router)
@@ -104,6 +113,22 @@ def create_app(
         )
         ctx = views._ctx(request, lang, "error", message=exc.message, hint=exc.hint)
         return views.templates.TemplateResponse(request, "error.html", ctx, status_code=status)
+
+    @app.exception_handler(auth.NotLoggedIn)
+    async def not_logged_in(request: Request, exc: auth.NotLoggedIn) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": "log in first", "hint": "send Authorization: Bearer <token>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return RedirectResponse(auth.login_redirect(request), status_code=303)
+
+    @app.exception_handler(auth.Forbidden)
+    async def forbidden(request: Request, exc: auth.Forbidden) -> Response:
+        return JSONResponse(
+            {"detail": "forbidden for your role or without a valid CSRF token"}, 403
+        )
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

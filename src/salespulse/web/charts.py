@@ -365,9 +365,7 @@ def _trace(
         "customdata": [drill_url(layer, r, lang) for r in rows],
         "hovertemplate": f"%{{{cat}}}: "
         + _hover(layer.unit, currency, val)
-        + "<extra>"
-        + name
-        + "</extra>",
+        + "<extra>%{fullData.name}</extra>",
     }
     if line:
         t["mode"] = "lines+markers"

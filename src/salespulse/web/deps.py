@@ -10,19 +10,27 @@ import anyio.from_thread
 from fastapi import Depends, Header, Query, Request
 
 from salespulse import i18n
+from salespulse.errors import UserError
 from salespulse.services.cache import client_gone, request_started
 from salespulse.services.filters import DRILL_DIMS, Filters, Period
 from salespulse.services.service import Service
+from salespulse.web.auth import PrincipalDep
 
 
-async def get_service(request: Request) -> Service:
-    """The app's service; also tells the page cache how to notice this client leaving."""
+async def get_service(request: Request, principal: PrincipalDep) -> Service:
+    """The service as the logged-in principal may see it (401 without a login); also
+    tells the page cache how to notice this client leaving."""
 
     def gone() -> bool:  # called from the request's worker thread while it waits
         return bool(anyio.from_thread.run(request.is_disconnected))
 
     client_gone.set(gone)
     request_started.set(time.monotonic())
+    return request.app.state.service.scoped(principal)
+
+
+def get_public_service(request: Request) -> Service:
+    """The service for routes anyone may call (liveness): no records through it."""
     return request.app.state.service
 
 
@@ -36,6 +44,9 @@ def get_lang(
 
 
 Dim = Annotated[str | None, Query(max_length=200)]
+#: Dates the filters accept (a sales history outside them is a typo, and 9999-12-31 would
+#: overflow the calendar arithmetic).
+DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
 
 
 def get_filters(
@@ -50,6 +61,12 @@ def get_filters(
     product: Dim = None,
     channel: Dim = None,
 ) -> Filters:
+    for name, day in (("start", start), ("end", end), ("as_of", as_of)):
+        if day is not None and not DATE_MIN <= day <= DATE_MAX:
+            raise UserError(
+                f"{name}={day.isoformat()} is out of range",
+                hint=f"give a date from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}",
+            )
     return Filters(
         period=period,
         start=start,
@@ -71,5 +88,6 @@ def drill_values(request: Request) -> tuple[tuple[str, str], ...]:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+PublicServiceDep = Annotated[Service, Depends(get_public_service)]
 LangDep = Annotated[str, Depends(get_lang)]
 FiltersDep = Annotated[Filters, Depends(get_filters)]

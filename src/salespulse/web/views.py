@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from salespulse import i18n
 from salespulse.errors import UserError
+from salespulse.escape import json_for_html, plotly_text
 from salespulse.semantic.catalogue import all_kpis, get_kpi
 from salespulse.semantic.kpi import Dim
 from salespulse.semantic.timecal import Grain
@@ -129,7 +129,9 @@ def _figure_view(fig: Figure, lang: str, currency: str = "EUR") -> dict[str, Any
         "fig": fig,
         "title": fig.title_nl if lang == "nl" else fig.title_en,
         "note": fig.note_nl if lang == "nl" else fig.note_en,
-        "spec": json.dumps(charts.build(fig, lang, currency), default=str) if not empty else None,
+        "spec": json_for_html(plotly_text(charts.build(fig, lang, currency)))
+        if not empty
+        else None,
         "reason": unavailable[0].reason if unavailable and empty else None,
         "empty": empty,
         "ignored": [i18n.t(f"dim.{d}", lang) for d in ignored],
