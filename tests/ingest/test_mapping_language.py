@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import ibis
+import pandas as pd
 import pytest
 
 from salespulse.cli.app import main
@@ -16,6 +17,7 @@ from salespulse.errors import UserError
 from salespulse.ingest import run_import
 from salespulse.ingest.importer import ImportFailed
 from salespulse.semantic import timecal
+from salespulse.semantic.query import Query, run
 from salespulse.warehouse import migrations
 from salespulse.warehouse.attributes import attribute_names, attribute_tables, summary
 from salespulse.warehouse.schema import SCHEMA_VERSION, SYSTEM_TABLES, TABLES
@@ -369,9 +371,15 @@ def test_subscriptions_keep_their_recurring_charge_and_derive_the_total(
         ("C2", "year", 1200.0, 2400.0),  # 2 years
         ("C3", "quarter", 300.0, 600.0),  # 2 quarters
     ]
-    # open-ended: no total can be derived
+    # open-ended: no total; stored with one year of charges (its annual value)
     (simple.parent / "contracts.csv").write_text(
         "id,customer,signed,start,end,billing,charge\nC4,A1,2024-01-10,2024-01-15,,month,100\n"
+    )
+    run_import(simple, db)
+    assert _rows(db, "SELECT value FROM contracts WHERE contract_id = 'C4'") == [(1200.0,)]
+    # without a charge no value can be derived
+    (simple.parent / "contracts.csv").write_text(
+        "id,customer,signed,start,end,billing,charge\nC5,A1,2024-01-10,2024-01-15,,month,\n"
     )
     with pytest.raises(ImportFailed) as exc:
         run_import(simple, db)
@@ -385,3 +393,35 @@ def test_subscriptions_keep_their_recurring_charge_and_derive_the_total(
     with pytest.raises(ImportFailed) as exc:
         run_import(simple, db)
     assert "'weekly' is not one of: month, quarter, year" in exc.value.result.problems[0].problem
+
+
+def test_subscription_kpis_read_the_charge(simple: Path, tmp_path: Path) -> None:
+    """ACV per year of term is a subscription's charge per year; in CLV an open-ended
+    subscription is worth the charges billed up to the as-of date."""
+    (simple.parent / "contracts.csv").write_text(
+        "id,customer,signed,start,end,billing,charge\n"
+        "C1,A1,2024-01-10,2024-01-15,2025-01-14,month,100\n"  # 12 months: 1,200
+        "C2,A2,2024-02-01,2024-03-01,2025-02-28,year,1200\n"  # 1 year: 1,200
+        "C3,A1,2024-02-01,2024-04-01,2024-09-30,quarter,300\n"  # 2 quarters: 600
+        "C4,A2,2024-01-10,2024-01-15,,month,100\n"  # open-ended
+    )
+    simple.write_text(simple.read_text() + SUBSCRIPTIONS)
+    db = tmp_path / "x.duckdb"
+    run_import(simple, db)
+    store = connect(db, create=False)
+    try:
+        acv = run(store, Query.make("acv_per_year", start="2024-01-01", end="2024-12-31"))
+        # every one is 1,200 a year (an order of 600 over 6 months would count as 600)
+        assert acv.frame["value"].tolist() == [1200.0]
+        # as of 30 June C4 has begun 6 monthly periods (15 Jan … 15 Jun): 600 so far
+        clv = run(store, Query.make("clv_purchase_value", as_of="2024-06-30"))
+        assert clv.frame["value"].tolist() == [(1200 + 1200 + 600 + 600) / 4]
+        # on 14 June only five had begun
+        clv = run(store, Query.make("clv_purchase_value", as_of="2024-06-14"))
+        assert clv.frame["value"].tolist() == [(1200 + 1200 + 600 + 500) / 4]
+        # of the two customers at the start of 2025 only A2 is one at its end: C4 runs on
+        ret = run(store, Query.make("customer_retention", by="year", as_of="2025-06-30"))
+        row = ret.frame.set_index("period").loc[pd.Timestamp("2025-01-01")]
+        assert (row["numerator"], row["denominator"]) == (1.0, 2.0)  # A1's contracts ended
+    finally:
+        store.close()

@@ -129,6 +129,7 @@ STRINGS: dict[str, str] = {
     "explorer.kpi": "KPI",
     "explorer.grain": "Period grain",
     "explorer.by": "Breakdown",
+    "explorer.attributes": "Custom attributes",
     "explorer.none": "None",
     "explorer.show": "Show",
     "explorer.result": "Result",

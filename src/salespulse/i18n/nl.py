@@ -129,6 +129,7 @@ STRINGS: dict[str, str] = {
     "explorer.kpi": "KPI",
     "explorer.grain": "Periode-indeling",
     "explorer.by": "Uitsplitsing",
+    "explorer.attributes": "Eigen velden",
     "explorer.none": "Geen",
     "explorer.show": "Tonen",
     "explorer.result": "Resultaat",

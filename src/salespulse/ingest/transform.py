@@ -24,7 +24,7 @@ import duckdb
 from salespulse.ingest.mapping import Field, Format, Mapping, Source
 from salespulse.ingest.readers import ReadResult, ident, sql_str
 from salespulse.ingest.validate import NON_NEGATIVE, ImportProblem
-from salespulse.warehouse.schema import TABLES_BY_NAME, Column
+from salespulse.warehouse.schema import BILLING_MONTHS, TABLES_BY_NAME, Column
 
 STAGE_FIELDS = {("deals", "stage_id"), ("deal_stage_history", "stage_id")}
 
@@ -493,9 +493,8 @@ class Stager:
                             f"{v} IS NULL",
                             labels.get("recurring_amount", "recurring_amount"),
                             f"cannot derive {src.table}.{c.name}: a subscription needs "
-                            "recurring_amount, billing_period, start_on and end_on",
-                            "fill them in, or map value (the total over the term) for "
-                            "open-ended subscriptions",
+                            "recurring_amount, billing_period and start_on",
+                            "fill them in, or map value (the total over the term)",
                         )
                     )
             elif not c.nullable:
@@ -816,20 +815,19 @@ class Stager:
         return None
 
 
-#: Months per billing period of a subscription.
-PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
-
-
 def _subscription_value() -> str:
     """A subscription's total value: the charge × the billing periods in its term.
 
     The term runs from ``start_on`` to ``end_on`` inclusive and counts in whole months
-    (2024-01-15 … 2025-01-14 is 12 months: 12 monthly or 1 yearly charge). Open-ended
-    subscriptions (no ``end_on``) have no total: null, a problem unless ``value`` is mapped.
+    (2024-01-15 … 2025-01-14 is 12 months: 12 monthly or 1 yearly charge). An open-ended
+    subscription (no ``end_on``) has no total; it is stored with one year of charges, its
+    annual value (as ACV counts open-ended contracts as one year); CLV computes its value to
+    date from the charge (``semantic/catalogue/customers.py``).
     """
-    k = " ".join(f"WHEN {sql_str(p)} THEN {m}" for p, m in PERIOD_MONTHS.items())
+    k = " ".join(f"WHEN {sql_str(p)} THEN {m}" for p, m in BILLING_MONTHS.items())
+    months = "date_diff('month', start_on, CAST(end_on + INTERVAL 1 DAY AS DATE))"
     return (
-        "(recurring_amount * date_diff('month', start_on, CAST(end_on + INTERVAL 1 DAY AS DATE))"
+        f"(recurring_amount * (CASE WHEN end_on IS NULL THEN 12 ELSE {months} END)"
         f" / (CASE billing_period {k} END))"
     )
 

@@ -71,6 +71,61 @@ DIM_LABELS: dict[Dim, str] = {
     Dim.account: "account_name",
 }
 
+#: Records that can carry custom attributes: the prefix a breakdown uses, and the table and
+#: id column the attribute joins on (``deal.contract_type`` joins on ``deal_id``).
+ATTR_RECORDS: dict[str, tuple[str, str]] = {
+    "deal": ("deals", "deal_id"),
+    "lead": ("leads", "lead_id"),
+    "account": ("accounts", "account_id"),
+}
+
+
+@dataclass(frozen=True)
+class Attr:
+    """A custom attribute as a breakdown or filter: ``deal.contract_type``,
+    ``lead.landing_page``, ``account.segment`` (``[sources.x.attributes]`` of a mapping).
+
+    Any KPI whose facts carry the record's id supports it (deal KPIs a deal or account
+    attribute, lead KPIs a lead or account attribute, …). The value is the record's value as
+    last imported, applied at every date (attributes have no history); records without it
+    fall in the empty group."""
+
+    record: str  # deal, lead or account
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> Attr | None:
+        """``deal.contract_type`` as an attribute (None: not of that form)."""
+        record, dot, name = text.partition(".")
+        return cls(record, name) if dot and record in ATTR_RECORDS and name else None
+
+    @property
+    def value(self) -> str:
+        return f"{self.record}.{self.name}"
+
+    @property
+    def column(self) -> str:
+        """The facts column it is joined into (a plain identifier)."""
+        safe = "".join(c if c.isalnum() else "_" for c in self.name)
+        return f"attr_{self.record}_{safe}"
+
+    @property
+    def table(self) -> str:
+        return ATTR_RECORDS[self.record][0]
+
+    @property
+    def key(self) -> str:
+        return ATTR_RECORDS[self.record][1]
+
+    @property
+    def label(self) -> None:
+        return None
+
+
+#: A breakdown: one of the model's dimensions or a custom attribute.
+Breakdown = Dim | Attr
+
+
 #: The breakdowns every deal-based fact table carries.
 DEAL_DIMS = (
     Dim.rep,
@@ -217,3 +272,9 @@ class Kpi:
     @property
     def is_ratio(self) -> bool:
         return self.measure.is_ratio
+
+    @property
+    def takes_attributes(self) -> bool:
+        """Whether custom attributes (:class:`Attr`) can break down or filter it: KPIs over
+        records (flow and snapshot kinds), not those computed from other KPIs or per period."""
+        return self.facts is not None and self.kind in (Kind.flow, Kind.snapshot)

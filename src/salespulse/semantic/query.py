@@ -21,7 +21,17 @@ from salespulse import serialize
 from salespulse.errors import UserError
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import get_kpi
-from salespulse.semantic.kpi import DIM_LABELS, Derived, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.kpi import (
+    DIM_LABELS,
+    Attr,
+    Breakdown,
+    Derived,
+    Dim,
+    Facts,
+    Kind,
+    Kpi,
+    Unit,
+)
 from salespulse.semantic.measures import ratio_value, resolve
 from salespulse.semantic.model import Context
 from salespulse.semantic.targets import target_rows, with_targets
@@ -120,15 +130,16 @@ class Plan:
 
     kpi: Kpi
     grain: Grain | None
-    dims: tuple[Dim, ...]
-    where: tuple[tuple[Dim, tuple[str, ...]], ...]
+    dims: tuple[Breakdown, ...]
+    where: tuple[tuple[Breakdown, tuple[str, ...]], ...]
 
 
 def plan(query: Query) -> Plan:
     kpi = get_kpi(query.kpi)
     grain: Grain | None = None
-    dims: list[Dim] = []
+    dims: list[Breakdown] = []
     allowed = ", ".join([*(g.value for g in Grain), *(d.value for d in kpi.dims)])
+    allowed += ", or a custom attribute (deal.<name>, lead.<name>, account.<name>)"
     for b in query.by:
         name = {"fiscal_year": "year"}.get(b, b)
         if name in Grain.__members__:
@@ -137,6 +148,14 @@ def plan(query: Query) -> Plan:
             grain = Grain(name)
         elif name in Dim.__members__ and Dim(name) in kpi.dims:
             dims.append(Dim(name))
+        elif (attr := Attr.parse(b)) is not None and kpi.takes_attributes:
+            dims.append(attr)
+        elif (attr := Attr.parse(b)) is not None:
+            raise UserError(
+                f"{kpi.id} cannot be broken down by a custom attribute ({b})",
+                hint="it is computed from other KPIs or per period; custom attributes work "
+                "with KPIs that count records (e.g. its inputs)",
+            )
         else:
             raise UserError(
                 f"{kpi.id} cannot be broken down by {b!r}", hint=f"choose from: {allowed}"
@@ -146,12 +165,17 @@ def plan(query: Query) -> Plan:
             f"{kpi.id} is computed as of one date, not per period",
             hint="drop the period from --by and use --as-of",
         )
-    where = []
+    where: list[tuple[Breakdown, tuple[str, ...]]] = []
     for k, values in query.where:
+        attr = Attr.parse(k) if kpi.takes_attributes else None
+        if attr is not None:
+            where.append((attr, values))
+            continue
         if k not in Dim.__members__ or Dim(k) not in kpi.dims:
             raise UserError(
                 f"{kpi.id} cannot be filtered on {k!r}",
-                hint=f"filter on: {', '.join(d.value for d in kpi.dims)}",
+                hint=f"filter on: {', '.join(d.value for d in kpi.dims)}, or a custom "
+                "attribute (deal.<name>, lead.<name>, account.<name>)",
             )
         where.append((Dim(k), values))
     if query.start and query.end and query.start > query.end:
@@ -196,10 +220,37 @@ def data_day(store: Store, settings: Settings) -> date:
     return min(local.date(), today)
 
 
+def _attributes(ctx: Context, p: Plan, t: ir.Table) -> ir.Table:
+    """``t`` with a column per custom attribute the plan breaks down or filters by."""
+    attrs = dict.fromkeys(d for d in (*p.dims, *(w for w, _ in p.where)) if isinstance(d, Attr))
+    for a in attrs:
+        if a.key not in t.columns:
+            raise UserError(
+                f"{p.kpi.id} cannot be broken down by {a.value}: its records are not "
+                f"linked to {a.table}",
+                hint="use an attribute of the records this KPI counts (see salespulse info)",
+            )
+        values = attribute_table(ctx, a)
+        t = t.left_join(values, t[a.key].cast("string") == values._attr_id).drop("_attr_id")
+    return t
+
+
+def attribute_table(ctx: Context, a: Attr) -> ir.Table:
+    """``(_attr_id, <a.column>)``: each record's value of custom attribute ``a``; a UserError
+    naming the stored ones when ``a`` was never imported."""
+    c = ctx.t("custom_attributes")
+    names = ctx.distinct_values(f"attributes.{a.table}", c.filter(c.record_table == a.table).name)
+    if a.name not in names:
+        known = ", ".join(f"{a.record}.{n}" for n in sorted(names)) or "none were imported"
+        raise UserError(f"no custom attribute {a.value!r} in this data", hint=f"known: {known}")
+    c = c.filter((c.record_table == a.table) & (c.name == ibis.literal(a.name)))
+    return c.select(_attr_id=c.record_id, **{a.column: c.value})
+
+
 def _filtered(ctx: Context, p: Plan) -> tuple[Facts, ir.Table]:
     assert p.kpi.facts is not None, f"{p.kpi.id}: a derived KPI has no facts of its own"
     facts = p.kpi.facts(ctx)
-    t = facts.table
+    t = _attributes(ctx, p, facts.table)
     for dim, values in p.where:
         t = t.filter(t[dim.column].cast("string").isin(list(values)))
     return facts, t
@@ -305,7 +356,7 @@ def _period(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Table]
     facts, t = _filtered(ctx, p)
     assert facts.per_period is not None, f"{p.kpi.id}: period facts need per_period"
     periods = period_table(ctx, p, q, facts.default_grain or Grain.year)
-    j = facts.per_period(t, periods, frozenset(p.dims))
+    j = facts.per_period(t, periods, frozenset(d for d in p.dims if isinstance(d, Dim)))
     keys: dict[str, ir.Value] = {}
     if p.grain:
         keys["period"] = j.period
@@ -351,7 +402,7 @@ def _scope(ctx: Context, p: Plan, q: Query, periods: ir.Table | None) -> ir.Tabl
         r = j.filter(
             j.hired_on.isnull() | (j.hired_on < nxt), j.left_on.isnull() | (j.left_on >= j.period)
         )
-    keys = {d.value: r[cols[d]].cast("string") for d in p.dims}
+    keys = {d.value: r[cols[d]].cast("string") for d in p.dims if isinstance(d, Dim)}
     out = r.select(*(["period"] if periods is not None and p.grain else []), **keys)
     return out.filter(*[out[d.value].notnull() for d in p.dims]).distinct()
 
@@ -467,8 +518,11 @@ def expression(ctx: Context, q: Query) -> tuple[Plan, ir.Table]:
     return p, expr
 
 
-def _known_values(ctx: Context, dim: Dim) -> frozenset[str] | None:
+def _known_values(ctx: Context, dim: Breakdown) -> frozenset[str] | None:
     """The values a filter on ``dim`` can take in this data (None: not checked)."""
+    if isinstance(dim, Attr):
+        col = attribute_table(ctx, dim)[dim.column]
+        return ctx.distinct_values(f"attr.{dim.value}", col)
     from salespulse.semantic.catalogue.leads import LEAD_STATUSES
     from salespulse.semantic.model import NO_CHANNEL
     from salespulse.warehouse.schema import ACTIVITY_TYPES
@@ -623,6 +677,8 @@ def records(
             t = t.filter(t.in_numerator)
     drop = [c for c in t.columns if c.startswith("_") or c.startswith("p_")]
     t = t.drop(*drop) if drop else t
+    attrs = {d.value: d.column for d, _ in p.where if isinstance(d, Attr)}
+    t = t.rename(attrs) if attrs else t  # shown as mapped: deal.contract_type
     t = _sorted(t, order_by) if order_by else t.order_by(facts.key)
     if limit is not None:
         t = t.limit(limit)

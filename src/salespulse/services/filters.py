@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from salespulse.semantic import timecal
-from salespulse.semantic.kpi import Dim, Kpi
+from salespulse.semantic.kpi import Attr, Dim, Kpi
 from salespulse.semantic.timecal import Grain
 from salespulse.settings import Settings
 
@@ -114,7 +114,9 @@ def where_for(kpi: Kpi, filters: Filters) -> tuple[dict[str, Any], list[str]]:
     where: dict[str, Any] = {}
     ignored = []
     for dim, value in filters.dims().items():
-        if dim in allowed:
+        if Attr.parse(dim) is not None and kpi.takes_attributes:
+            where[dim] = value.split(",") if "," in value else value  # checked by the runner
+        elif dim in allowed:
             # a drill-down value may list several (``lead_status=new,attempting``)
             where[dim] = value.split(",") if dim not in FILTER_DIMS and "," in value else value
         else:

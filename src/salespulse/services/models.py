@@ -145,6 +145,8 @@ class FilterOptions(BaseModel):
     region: list[Option]
     product: list[Option]
     channel: list[Option]
+    #: Custom attributes as breakdowns and filters: ``deal.contract_type``, …
+    attributes: list[str] = Field(default_factory=list)
     data_day: str
     fiscal_year_start_month: int
 

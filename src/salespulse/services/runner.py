@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from salespulse.errors import UserError
 from salespulse.semantic.catalogue import get_kpi
-from salespulse.semantic.kpi import Kind
+from salespulse.semantic.kpi import Attr, Kind, Kpi
 from salespulse.semantic.query import Query, context, jsonable, run
 from salespulse.semantic.timecal import Grain
 from salespulse.services.cache import checkpoint
@@ -18,6 +19,9 @@ from salespulse.services.filters import Filters, Window, where_for
 from salespulse.services.models import Layer
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
+
+if TYPE_CHECKING:
+    from salespulse.semantic.model import Context
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,9 @@ class Runner:
         checkpoint()  # stop here when every client waiting for this page has gone
         kpi = get_kpi(kpi_id)
         q, ignored = self.query(kpi_id, by, start=start, end=end, where=where)
+        if drop := _unlinked(kpi, q, self.ctx):
+            q = replace(q, where=tuple((k, v) for k, v in q.where if k not in drop))
+            ignored = [*ignored, *sorted(drop)]
         base = Layer(
             kpi=kpi.id,
             name_en=kpi.name_en,
@@ -108,6 +115,16 @@ class Runner:
         if not result.available:
             return base.model_copy(update={"available": False, "reason": result.reason})
         return base.model_copy(update={"rows": rows_of(result.frame)})
+
+
+def _unlinked(kpi: Kpi, q: Query, ctx: Context) -> set[str]:
+    """The custom-attribute filters of ``q`` on records ``kpi`` does not count (a lead
+    attribute on a deal KPI): a page ignores them, as it does a filter on a missing dim."""
+    attrs = {k: a for k, _ in q.where if (a := Attr.parse(k)) is not None}
+    if not attrs or kpi.facts is None or not kpi.takes_attributes:
+        return set()
+    columns = kpi.facts(ctx).table.columns
+    return {k for k, a in attrs.items() if a.key not in columns}
 
 
 def query_params(q: Query) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from salespulse.services.models import (
 from salespulse.services.records import Names, counted_first, load_names, readable
 from salespulse.services.runner import Runner, query_params, rows_of
 from salespulse.settings import Settings
+from salespulse.warehouse.attributes import attribute_breakdowns
 from salespulse.warehouse.store import Store
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,7 @@ class Service:
             region=pairs(regions, "region", "region"),
             product=pairs(self.store.table("products"), "product_id", "name"),
             channel=pairs(leads.filter(leads.channel.notnull()), "channel", "channel"),
+            attributes=attribute_breakdowns(self.store),
             data_day=self.data_day().isoformat(),
             fiscal_year_start_month=self.settings.fiscal_year_start_month,
         )

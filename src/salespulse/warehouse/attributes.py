@@ -68,6 +68,19 @@ def attribute_tables(store: Store, record_table: str) -> dict[str, ir.Table]:
     return out
 
 
+#: The breakdown prefix of each record table's attributes (``deal.contract_type``).
+PREFIXES = {"accounts": "account", "leads": "lead", "deals": "deal"}
+
+
+def attribute_breakdowns(store: Store) -> list[str]:
+    """Every stored attribute as a breakdown name (``deal.contract_type``), sorted."""
+    t = store.table("custom_attributes")
+    rows = t.select("record_table", "name").distinct().to_pyarrow().to_pylist()
+    return sorted(
+        f"{PREFIXES[r['record_table']]}.{r['name']}" for r in rows if r["record_table"] in PREFIXES
+    )
+
+
 def summary(store: Store) -> list[AttributeInfo]:
     """Every stored attribute with counts (for ``salespulse info``)."""
     t = store.table("custom_attributes")

@@ -45,6 +45,8 @@ ACTIVITY_OUTCOMES = ("connected", "no_answer", "voicemail", "replied", "held", "
 DEAL_OUTCOMES = ("won", "lost")
 TARGET_GRAINS = ("month", "quarter", "year")
 BILLING_PERIODS = ("month", "quarter", "year")
+#: Months per billing period.
+BILLING_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Query, Request
 
 from salespulse import i18n
 from salespulse.errors import UserError
+from salespulse.semantic.kpi import Attr
 from salespulse.services.cache import client_gone, request_started
 from salespulse.services.filters import DRILL_DIMS, Filters, Period
 from salespulse.services.service import Service
@@ -84,7 +85,9 @@ def get_filters(
 def drill_values(request: Request) -> tuple[tuple[str, str], ...]:
     """Breakdown values pinned by a drill-down link (``?stage=proposal``; see DRILL_DIMS)."""
     q = request.query_params
-    return tuple((d, v) for d in DRILL_DIMS if (v := q.get(d, "")[:200].strip()))
+    pinned = [(d, v) for d in DRILL_DIMS if (v := q.get(d, "")[:200].strip())]
+    attrs = [k for k in q if Attr.parse(k) is not None and len(k) <= 80][:5]  # custom attributes
+    return tuple(pinned + [(k, v) for k in attrs if (v := q.get(k, "")[:200].strip())])
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

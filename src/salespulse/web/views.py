@@ -15,7 +15,7 @@ from salespulse import i18n
 from salespulse.errors import UserError
 from salespulse.escape import json_for_html, plotly_text
 from salespulse.semantic.catalogue import all_kpis, get_kpi
-from salespulse.semantic.kpi import Dim
+from salespulse.semantic.kpi import Attr, Dim
 from salespulse.semantic.timecal import Grain
 from salespulse.services import pages
 from salespulse.services.filters import DRILL_DIMS, FILTER_DIMS, Period
@@ -54,7 +54,8 @@ def _fmt(lang: str, currency: str = "EUR") -> dict[str, Any]:
         "cell": lambda v, unit, terms=None: _cell(v, unit, lang, currency, terms),
         "raw": lambda v: _raw(v, lang),
         "term": lambda vocabulary, v: i18n.term(vocabulary, v, lang),
-        "dim_names": lambda dims: ", ".join(i18n.t(f"dim.{d}", lang) for d in dims),
+        "dim_names": lambda dims: ", ".join(dim_label(d, lang) for d in dims),
+        "dim_label": lambda d: dim_label(d, lang),
         "currency": currency,
     }
 
@@ -186,7 +187,7 @@ def view_explorer(
     filters: FiltersDep,
     kpi: Annotated[str, Query(max_length=60)] = "won_revenue",
     grain: Annotated[str, Query(max_length=20)] = "month",
-    by: Annotated[str, Query(max_length=40)] = "",
+    by: Annotated[str, Query(max_length=80)] = "",
 ) -> HTMLResponse:
     error = None
     try:
@@ -195,7 +196,8 @@ def view_explorer(
         k, error = get_kpi("won_revenue"), exc.message
     if k.point_only or grain not in GRAINS:
         grain = ""
-    if by not in {d.value for d in k.dims}:
+    attributes = service.options().attributes if k.takes_attributes else []
+    if by not in {d.value for d in k.dims} and by not in attributes:
         by = ""
     breakdown = ",".join(x for x in (grain, by) if x)
     drill = filters.drill
@@ -253,6 +255,7 @@ def view_explorer(
         by=by,
         grains=GRAINS,
         dims=[d.value for d in Dim],
+        attributes=attributes,
         layer=layer,
         figure=figure,
         records=records,
@@ -264,7 +267,13 @@ def view_explorer(
         drill=[_pin(d, v, service, lang) for d, v in drill],
         result=_result_table(layer, grain, lang) if layer is not None else None,
         clear_drill="/explorer?"
-        + urlencode({k2: v for k2, v in request.query_params.items() if k2 not in DRILL_DIMS}),
+        + urlencode(
+            {
+                k2: v
+                for k2, v in request.query_params.items()
+                if k2 not in DRILL_DIMS and Attr.parse(k2) is None
+            }
+        ),
     )
     return _render(request, "explorer.html", ctx, 400 if error else 200)
 
@@ -290,6 +299,8 @@ def _result_table(layer: Layer, grain: str, lang: str) -> Table:
             title, unit = known[key]
             en, nl = i18n.both(title)
             columns.append(Column(id=key, title_en=en, title_nl=nl, unit=unit))
+        elif Attr.parse(key) is not None:  # a custom attribute: its name as mapped
+            columns.append(Column(id=key, title_en=key, title_nl=key))
         elif dim == "period" or dim in {d.value for d in Dim}:
             en, nl = i18n.both(f"dim.{dim}")
             terms = dim if dim in ("channel", "lead_status", "activity_type") else None
@@ -314,4 +325,10 @@ def _pin(dim: str, value: str, service: Any, lang: str) -> dict[str, str]:
     if dim in ("stage", "from_stage", "channel", "lead_status", "activity_type"):
         vocabulary = "stage" if dim == "from_stage" else dim
         shown = ", ".join(i18n.term(vocabulary, x, lang) for x in shown.split(","))
-    return {"dim": dim, "value": value, "label": i18n.t(f"dim.{dim}", lang), "shown": shown}
+    return {"dim": dim, "value": value, "label": dim_label(dim, lang), "shown": shown}
+
+
+def dim_label(dim: str, lang: str) -> str:
+    """A breakdown's name in ``lang``; a custom attribute is shown as mapped
+    (``deal.contract_type``)."""
+    return dim if Attr.parse(dim) is not None else i18n.t(f"dim.{dim}", lang)

@@ -17,23 +17,35 @@ from salespulse.semantic.kpi import REP_DIMS, Derived, Dim, Facts, Input, Kind, 
 from salespulse.semantic.measures import Count, Mean, Ratio
 from salespulse.semantic.model import Context
 from salespulse.semantic.timecal import Grain
+from salespulse.warehouse.schema import BILLING_MONTHS
 
 CUSTOMER_DIMS = (*REP_DIMS, Dim.industry)
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
+def _with_charges(ctx: Context, c: ir.Table) -> ir.Table:
+    """``c`` (contracts) with ``charge_per_year``: a subscription's recurring charge per
+    year in the reporting currency (12 × monthly, 4 × quarterly, 1 × yearly); null for a
+    one-off order or contract."""
+    c = ctx.to_reporting(c, "recurring_amount", "currency").rename(recurring_eur="amount_eur")
+    per_year = ibis.cases(*((c.billing_period == p, 12.0 / m) for p, m in BILLING_MONTHS.items()))
+    return c.mutate(charge_per_year=c.recurring_eur * per_year)
+
+
 def contract_facts(ctx: Context) -> Facts:
     """Contracts by signing date, with their term in whole months (at least one;
     open-ended = 12) and value per year of term (a term under a year — a one-off order —
-    is the year's value as it is, not scaled up to twelve months)."""
-    c = ctx.contracts
+    is the year's value as it is, not scaled up to twelve months; a subscription: its
+    charge per year)."""
+    c = _with_charges(ctx, ctx.contracts)
     days = (
         c.end_on.cast("timestamp").epoch_seconds() - c.start_on.cast("timestamp").epoch_seconds()
     ).cast("float64") / 86400 + 1
     months = ibis.greatest((days / DAYS_PER_MONTH).round(), 1.0)
     c = c.mutate(term_months=ibis.coalesce(months, 12.0))
-    c = c.mutate(value_per_year=c.value_eur * 12.0 / ibis.greatest(c.term_months, 12.0))
+    by_term = c.value_eur * 12.0 / ibis.greatest(c.term_months, 12.0)
+    c = c.mutate(value_per_year=ibis.coalesce(c.charge_per_year, by_term))
     return Facts(c, "contracts", "contract_id", at="signed_on")
 
 
@@ -112,9 +124,25 @@ def lifetime_facts(ctx: Context) -> Facts:
 
 
 def purchase_facts(ctx: Context) -> Facts:
-    """Contracts signed by the as-of date (each a purchase), as a snapshot."""
-    c = ctx.contracts.mutate(
-        valid_from=_.signed_on.cast("timestamp"), valid_to=ibis.null("timestamp")
+    """Contracts signed by the as-of date (each a purchase), as a snapshot. An open-ended
+    subscription is worth the charges billed from its start up to the as-of date (each
+    billing period that has begun; none before it starts), not its stored one-year value."""
+    c = _with_charges(ctx, ctx.contracts)
+    as_of = ibis.literal(ctx.as_of)
+    months = ibis.cases(*((c.billing_period == p, float(m)) for p, m in BILLING_MONTHS.items()))
+    s = c.start_on
+    elapsed = (  # whole months from the start to the as-of date
+        (as_of.year() - s.year()) * 12
+        + (as_of.month() - s.month())
+        - ibis.ifelse(as_of.day() < s.day(), 1, 0)
+    ).cast("float64")
+    begun = ibis.ifelse(c.start_on <= as_of, (elapsed / months).floor() + 1, 0.0)
+    to_date = c.charge_per_year * months / 12.0 * begun
+    open_sub = c.end_on.isnull() & c.charge_per_year.notnull()
+    c = c.mutate(
+        value_eur=ibis.ifelse(open_sub, to_date, c.value_eur),
+        valid_from=_.signed_on.cast("timestamp"),
+        valid_to=ibis.null("timestamp"),
     )
     return Facts(c, "contracts", "contract_id", valid_from="valid_from", valid_to="valid_to")
 
@@ -143,8 +171,8 @@ KPIS = (
         "Annual contract value per year of term",
         "Contractwaarde per contractjaar",
         "Variant of ACV: each contract's value divided by its term in years (whole months; "
-        "open-ended contracts count as one year), averaged over the contracts signed in the "
-        "period.",
+        "open-ended contracts count as one year; a subscription counts its recurring charge "
+        "per year), averaged over the contracts signed in the period.",
         Unit.money,
         contract_facts,
         Mean(_.value_per_year),
@@ -158,7 +186,8 @@ KPIS = (
         "CLV: average purchase value",
         "CLV: gemiddelde aankoopwaarde",
         "Average value of the contracts signed by the as-of date (one contract = one "
-        "purchase): the first factor of CLV.",
+        "purchase; an open-ended subscription is worth the charges billed from its start "
+        "up to the as-of date): the first factor of CLV.",
         Unit.money,
         purchase_facts,
         Mean(_.value_eur),
