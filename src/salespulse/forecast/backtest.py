@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from salespulse.forecast import montecarlo
-from salespulse.forecast.inputs import Loader
+from salespulse.forecast.replay import Replay
 from salespulse.forecast.run import METHODS, month_periods, per_deal
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue.deals import won_facts
@@ -126,7 +126,7 @@ def run(
 ) -> Backtest:
     report = progress or (lambda step, done, total: None)
     final = Context(store, settings, as_of)
-    loader = Loader(store, settings)
+    loader = Replay(store, settings)
     empty = pd.DataFrame()
     if not loader.has_history:
         return Backtest(

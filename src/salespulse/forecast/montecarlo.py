@@ -140,7 +140,8 @@ def _run(
                 np.less(u[:, lo:hi], thr_s[a:b, j, blk : blk + 1], out=m[:, lo:hi])
             m = m.view(np.uint8)
             for g, (s0, e0) in enumerate(zip(starts, ends, strict=True)):
-                won_by = amt_s[a + s0 : a + e0] @ m[s0:e0]
+                # einsum sums float32 × uint8 without the float copy a matmul would make
+                won_by = np.einsum("i,ij->j", amt_s[a + s0 : a + e0], m[s0:e0])
                 rev = won_by - prev[g]
                 prev[g] = won_by
                 for ki, k in enumerate(kinds):
