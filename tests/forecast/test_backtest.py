@@ -135,3 +135,22 @@ def test_without_stage_history_no_range_is_invented(tmp_path: Path) -> None:
     b = _cli("forecast", "backtest", "--db", str(db), "--format", "json")
     out = json.loads(b.output)
     assert out["recommended"] is None and "no stage history" in out["reason"]
+
+
+@pytest.mark.slow
+def test_backtest_calibrates_each_period_from_windows_already_over(demo: Store) -> None:
+    from salespulse.forecast import backtest
+
+    as_of = date(2025, 9, 30)
+    r = backtest.run(demo, load_settings(), as_of, methods=("learned_timing",), draws=300)
+    first = pd.Timestamp(demo.table("deals").created_at.min().execute())
+    lead = backtest.WARMUP_MONTHS - backtest.CALIBRATION_LEAD_MONTHS
+    made = backtest.month_ends((first + pd.DateOffset(months=lead)).date(), as_of)
+    scored = r.periods[r.periods["horizon"].isin(["month", "quarter"])]
+    assert len(scored) >= 6 and scored["as_of"].min() > made[0]
+    for row in scored.itertuples():
+        months = backtest.HORIZONS[str(row.horizon)]
+        over = [t for t in made if run.month_periods(t, months)[-1].end <= row.as_of]
+        assert row.calibration_n == len(over), row
+        assert row.lo <= row.p50 <= row.hi
+    assert (scored["calibration_n"] >= 4).all()  # the lead gives every scored period a record
