@@ -77,3 +77,13 @@ def test_never_below_zero() -> None:
     c = calibration.Calibration(scale=3.0, n=10)
     lo, hi = c.apply(np.array([10.0]), np.array([20.0]), np.array([30.0]))
     assert (lo[0], hi[0]) == (0.0, 50.0)
+
+
+def test_provisional_periods_only_until_the_others_suffice() -> None:
+    # six wild stopgap periods, then ordinary ones: the stopgaps widen the first ranges
+    # and drop out once four ordinary periods are over
+    z = np.r_[np.full(6, 20.0), np.random.default_rng(3).normal(0, 1, 14)]
+    p = _periods(z, months_ahead=1).assign(provisional=[True] * 6 + [False] * 14)
+    got = calibration.walk_forward(p)
+    assert got["calibration_n"].tolist()[6:12] == [6, 7, 8, 9, 4, 5]
+    assert got["hi"].iloc[8] > 115 and got["hi"].iloc[11] < 105

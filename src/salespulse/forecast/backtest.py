@@ -218,7 +218,8 @@ def _score(
     for (method, horizon), g in periods[periods["horizon"].isin(list(HORIZONS))].groupby(
         ["method", "horizon"], sort=False
     ):
-        g = calibration.walk_forward(g)  # from every earlier period, scored or not
+        # from the earlier periods; the unscored ones only until the scored have a record
+        g = calibration.walk_forward(g.assign(provisional=~g["scored"]))
         g = g[g["scored"]]
         scored.append(g)
         f, a = g["forecast"].to_numpy(), g["actual"].to_numpy()

@@ -83,18 +83,30 @@ def fit(z: FloatArray) -> Calibration:
     return Calibration(float(z[min(k, n - 1)]) / Z90, n)
 
 
+def _usable(periods: pd.DataFrame, day: date) -> FloatArray:
+    """The residuals a forecast as of ``day`` may learn from: periods over by then; those
+    marked ``provisional`` only while fewer than MIN_PERIODS others are over."""
+    z = residuals(periods)
+    ends = np.array(periods["end"].tolist(), dtype="datetime64[D]")
+    over = ends <= np.datetime64(day, "D")
+    if "provisional" in periods:
+        prov = periods["provisional"].to_numpy(bool)
+        if np.isfinite(z[over & ~prov]).sum() >= MIN_PERIODS:
+            over &= ~prov
+    return z[over]
+
+
 def walk_forward(periods: pd.DataFrame) -> pd.DataFrame:
     """Calibrated ``lo``/``hi`` (and the calibration's ``n``) for every backtest period.
 
     ``periods``: one method and horizon; columns ``as_of``, ``end`` (the last day of the
-    window), ``p10``, ``p50``, ``p90``, ``actual``. The row of as-of ``T`` is calibrated
-    from the rows whose ``end`` ≤ ``T`` only.
+    window), ``p10``, ``p50``, ``p90``, ``actual`` and optionally ``provisional`` (a
+    stopgap forecast, e.g. made with less history than the scored ones). The row of as-of
+    ``T`` is calibrated from the rows whose ``end`` ≤ ``T`` only (see :func:`_usable`).
     """
-    z = residuals(periods)
-    ends = np.array(periods["end"].tolist(), dtype="datetime64[D]")
     lo, hi, n = [], [], []
-    for t, r in zip(periods["as_of"], periods.itertuples(index=False), strict=True):
-        c = fit(z[ends <= np.datetime64(t, "D")])
+    for r in periods.itertuples(index=False):
+        c = fit(_usable(periods, r.as_of))  # type: ignore[arg-type]
         a, b = c.apply(np.array([r.p10]), np.array([r.p50]), np.array([r.p90]))
         lo.append(float(a[0]))
         hi.append(float(b[0]))
@@ -104,6 +116,4 @@ def walk_forward(periods: pd.DataFrame) -> pd.DataFrame:
 
 def as_of(periods: pd.DataFrame, day: date) -> Calibration:
     """The calibration a forecast as of ``day`` may use: from the periods over by then."""
-    z = residuals(periods)
-    ends = np.array(periods["end"].tolist(), dtype="datetime64[D]")
-    return fit(z[ends <= np.datetime64(day, "D")])
+    return fit(_usable(periods, day))
