@@ -3,11 +3,15 @@ and its intervals cover what they claim."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from salespulse.forecast import calibration
+from salespulse.forecast import calibration, run
+from salespulse.semantic.query import context
+from salespulse.warehouse.store import Store
 
 
 def _periods(z: np.ndarray, months_ahead: int = 3) -> pd.DataFrame:
@@ -87,3 +91,36 @@ def test_provisional_periods_only_until_the_others_suffice() -> None:
     got = calibration.walk_forward(p)
     assert got["calibration_n"].tolist()[6:12] == [6, 7, 8, 9, 4, 5]
     assert got["hi"].iloc[8] > 115 and got["hi"].iloc[11] < 105
+
+
+@pytest.mark.slow
+def test_live_forecast_applies_the_latest_earlier_calibration(demo_copy: Store) -> None:
+    day = date(2026, 6, 30)
+
+    def show(as_of: date) -> run.Forecast:
+        ctx = context(demo_copy, as_of=as_of)
+        return run.compute(ctx, methods=("learned_timing",), months=3, draws=500, seed=2)
+
+    def store_scales(month: float, quarter: float) -> None:
+        table = pd.DataFrame(
+            {"method": "learned_timing", "horizon": ["month", "quarter"],
+             "calibration_scale": [month, quarter], "calibration_n": [12, 10]}
+        )  # fmt: skip
+        assert calibration.save(demo_copy, table, day) == 2
+
+    assert any("not calibrated" in n for n in show(day).notes)
+    store_scales(1.0, 1.0)  # as simulated: the independent draws' own range
+    raw = show(day).summary
+    store_scales(2.0, 3.0)  # replaces the one of the same date
+    f = show(day)
+    assert any("calibrated on the backtest as of 2026-06-30" in n for n in f.notes)
+    got = f.summary
+    assert len(demo_copy.con.table("forecast_calibrations").execute()) == 2
+    np.testing.assert_allclose(got["p50"], raw["p50"])
+    scale = np.where(got["grain"] == "month", 2.0, 3.0)
+    half = scale * (raw["p90"] - raw["p50"])  # scale 1: P50 ± half the simulated P10–P90
+    np.testing.assert_allclose(got["p90"], raw["p50"] + half)
+    np.testing.assert_allclose(got["p10"], np.maximum(raw["p50"] - half, 0.0))
+    assert (got["p90"] - got["p10"]).sum() > 2 * (raw["p90"] - raw["p10"]).sum()
+    # a forecast as of an earlier day may not use it (it learned from later periods)
+    assert any("not calibrated" in n for n in show(date(2026, 5, 31)).notes)

@@ -13,12 +13,17 @@ date. Per method and horizon:
 
 * **WAPE** = Σ|forecast − actual| / Σ actual over the periods (0 = perfect);
 * **bias** = Σ(forecast − actual) / Σ actual (positive = too high);
-* **P10–P90 coverage** = share of periods whose actual fell within [P10, P90] (80 % is
-  right; null for a method without a range);
+* **P10–P90 coverage** = share of periods whose actual fell within the range calibrated
+  walk-forward on the periods already over (:mod:`salespulse.forecast.calibration`; 80 %
+  is right); ``coverage_raw`` the same for the simulation's own [P10, P90];
 * per rep and per product the same WAPE over (period, rep) and (period, product) pairs.
 
 The recommended method has the lowest quarter WAPE; how sure that is comes from a paired
 bootstrap over the periods: the share of resamples in which it also has the lowest WAPE.
+
+The history is read once (:class:`salespulse.forecast.replay.Replay`) and replayed at each
+month end. Forecasts from ``CALIBRATION_LEAD_MONTHS`` before the first scored month end
+are made and checked too, not scored: a stopgap record for the first calibrations.
 """
 
 from __future__ import annotations
@@ -237,6 +242,7 @@ def _score(
                 "n_periods": len(g),
                 "coverage_raw": float(raw),
                 "calibration_scale": cal.scale,
+                "calibration_n": cal.n,
             }
         )
     mt = pd.DataFrame(table)

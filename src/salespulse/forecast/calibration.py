@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from salespulse.warehouse.store import Store
+
 FloatArray = npt.NDArray[np.float64]
 
 #: The range's nominal coverage (P10–P90).
@@ -117,3 +119,56 @@ def walk_forward(periods: pd.DataFrame) -> pd.DataFrame:
 def as_of(periods: pd.DataFrame, day: date) -> Calibration:
     """The calibration a forecast as of ``day`` may use: from the periods over by then."""
     return fit(_usable(periods, day))
+
+
+# -- stored calibrations (live forecasts) ---------------------------------------------
+
+
+def save(store: Store, methods: pd.DataFrame, day: date) -> int:
+    """Store the backtest's calibration per method and horizon as of ``day`` (replacing
+    one of the same date); rows written. ``methods``: the backtest's method table."""
+    from salespulse.warehouse.engine import insert_arrow
+    from salespulse.warehouse.schema import SYSTEM_TABLES
+    from salespulse.warehouse.store import conform, utcnow
+
+    if methods.empty:
+        return 0
+    table = next(t for t in SYSTEM_TABLES if t.name == "forecast_calibrations")
+    rows = pd.DataFrame(
+        {
+            "method": methods["method"].astype(str),
+            "horizon": methods["horizon"].astype(str),
+            "as_of": day,
+            "scale": methods["calibration_scale"].astype(float),
+            "n_periods": methods["calibration_n"].astype("int64"),
+            "computed_at": utcnow(),
+        }
+    )
+    with store.transaction():
+        store.con.raw_sql(
+            f"DELETE FROM forecast_calibrations WHERE as_of = DATE '{day.isoformat()}'"
+        )
+        insert_arrow(store.con, "forecast_calibrations", conform(table, rows))
+    return len(rows)
+
+
+def stored(store: Store, day: date) -> dict[tuple[str, str], tuple[Calibration, date]]:
+    """(method, horizon) → the latest stored calibration dated on or before ``day`` (a
+    later one would look ahead), with its date."""
+    if not _has_table(store):
+        return {}
+    t = store.con.table("forecast_calibrations")
+    rows = t.filter(t.as_of <= day).execute()
+    out: dict[tuple[str, str], tuple[Calibration, date]] = {}
+    for r in rows.sort_values("as_of").itertuples(index=False):
+        d = pd.Timestamp(r.as_of).date()
+        c = Calibration(float(r.scale), int(r.n_periods))
+        out[(str(r.method), str(r.horizon))] = (c, d)
+    return out
+
+
+def _has_table(store: Store) -> bool:
+    try:
+        return "forecast_calibrations" in store.con.list_tables()
+    except Exception:  # pragma: no cover - a backend without listing
+        return False

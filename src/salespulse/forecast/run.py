@@ -33,8 +33,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from salespulse.forecast import calibration, montecarlo, probability, timing
 from salespulse.forecast import inputs as inputs_mod
-from salespulse.forecast import montecarlo, probability, timing
 from salespulse.forecast.inputs import Inputs
 from salespulse.semantic import timecal
 from salespulse.semantic.model import Context
@@ -221,6 +221,7 @@ def compute(
     )
     team_code, teams = _codes(team_of_rep.fillna("unknown"))
     results = per_deal(ctx, inp, methods, ms)
+    cals = calibration.stored(ctx.store, ctx.as_of) if with_range and draws > 0 else {}
     deal_rows, summary_rows = [], []
     for method, (p, shares) in results.items():
         exp_month = np.nan_to_num(amount)[:, None] * p[:, None] * shares  # deals × months
@@ -234,7 +235,9 @@ def compute(
         d["overdue"] = _place_by_close_date(deals, ms, ctx.as_of)[1]
         deal_rows.append(d)
         sim = None
+        cal = {g: cals[(method, g)] for g in ("month", "quarter") if (method, g) in cals}
         if with_range and draws > 0:
+            notes.append(_calibration_note(method, cal))
             sim = montecarlo.simulate(
                 amount,
                 p,
@@ -242,7 +245,8 @@ def compute(
                 {"rep": (rep_code, len(reps)), "product": (prod_code, len(prods))},
                 draws=draws,
                 seed=seed,
-                spread=montecarlo.SPREAD,
+                # a calibrated range widens the independent draws it was learned on
+                spread=0.0 if cal else montecarlo.SPREAD,
             )
         kinds: dict[str, tuple[list[str], FloatArray, FloatArray | None]] = {}
         rep_exp = _sum_by(exp_month, rep_code, len(reps))
@@ -270,6 +274,8 @@ def compute(
                 qs = (
                     montecarlo.quantiles(simk[:, cols, :].sum(axis=1)) if simk is not None else None
                 )
+                if qs is not None and per.grain in cal:
+                    qs[0], qs[2] = cal[per.grain][0].apply(qs[0], qs[1], qs[2])
                 for g, name in enumerate(names):
                     summary_rows.append(
                         {
@@ -297,6 +303,17 @@ def compute(
         draws=draws if with_range else 0,
         notes=notes,
     )
+
+
+def _calibration_note(method: str, cal: dict[str, tuple[calibration.Calibration, date]]) -> str:
+    if not cal:
+        return (
+            f"{method}: the range is the simulation's own, not calibrated on a backtest "
+            "(run `salespulse forecast backtest --save`)"
+        )
+    parts = [f"{g} ×{c.scale:.2f}" for g, (c, _) in cal.items()]
+    day = max(d for _, d in cal.values())
+    return f"{method}: range calibrated on the backtest as of {day} ({', '.join(parts)})"
 
 
 def _sum_by(x: FloatArray, code: npt.NDArray[np.int64], n: int) -> FloatArray:
