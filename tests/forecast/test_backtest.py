@@ -4,6 +4,7 @@ shape, and what the forecast says without stage history."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -159,3 +160,20 @@ def test_backtest_calibrates_each_period_from_windows_already_over(demo: Store) 
         assert row.calibration_n == want, row
         assert float(row.lo) <= float(row.p50) <= float(row.hi)  # type: ignore[arg-type]
     assert (scored["calibration_n"] >= 4).all()  # the lead gives every scored period a record
+
+
+@pytest.mark.slow
+def test_backtest_save_calibrates_later_forecasts(demo_path: Path, tmp_path: Path) -> None:
+    db = tmp_path / "calibrated.duckdb"
+    shutil.copy(demo_path, db)
+    r = _cli("forecast", "backtest", "--db", str(db), "--as-of", "2025-09-30", "--draws",
+             "300", "--method", "learned_timing", "--save", "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    scales = {m["horizon"]: m["calibration_scale"] for m in json.loads(r.output)["methods"]}
+    for as_of, calibrated in (("2025-10-31", True), ("2025-08-31", False)):
+        s = _cli("forecast", "show", "--db", str(db), "--as-of", as_of, "--method",
+                 "learned_timing", "--draws", "300", "--format", "json")  # fmt: skip
+        notes = " ".join(json.loads(s.output)["notes"])
+        assert ("calibrated on the backtest as of 2025-09-30" in notes) is calibrated, notes
+        if calibrated:
+            assert f"month ×{scales['month']:.2f}" in notes
