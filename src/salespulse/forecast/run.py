@@ -258,12 +258,13 @@ def compute(
             kinds["rep"] = (reps, rep_exp, sim.revenue["rep"] if sim else None)
         if "team" in by:
             team_sim = None
+            # teams × reps membership: one matrix product instead of np.add.at
+            member = np.zeros((len(teams), len(reps)))
+            member[team_code, np.arange(len(reps))] = 1.0
             if sim is not None:
-                team_sim = np.zeros((len(teams), len(ms), draws))
-                np.add.at(team_sim, team_code, sim.revenue["rep"])
-            team_exp = np.zeros((len(teams), len(ms)))
-            np.add.at(team_exp, team_code, rep_exp)
-            kinds["team"] = (teams, team_exp, team_sim)
+                rs = sim.revenue["rep"]
+                team_sim = (member @ rs.reshape(len(reps), -1)).reshape(len(teams), *rs.shape[1:])
+            kinds["team"] = (teams, member @ rep_exp, team_sim)
         if "product" in by:
             prod_sim = sim.revenue["product"] if sim else None
             kinds["product"] = (prods, _sum_by(exp_month, prod_code, len(prods)), prod_sim)
@@ -317,6 +318,8 @@ def _calibration_note(method: str, cal: dict[str, tuple[calibration.Calibration,
 
 
 def _sum_by(x: FloatArray, code: npt.NDArray[np.int64], n: int) -> FloatArray:
+    """Rows of ``x`` (deals × periods) summed per group code (0..n-1)."""
     out = np.zeros((n, x.shape[1]))
-    np.add.at(out, code, x)
+    for j in range(x.shape[1]):
+        out[:, j] = np.bincount(code, weights=x[:, j], minlength=n)[:n]
     return out
