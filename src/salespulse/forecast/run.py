@@ -223,6 +223,7 @@ def compute(
     results = per_deal(ctx, inp, methods, ms)
     cals = calibration.stored(ctx.store, ctx.as_of) if with_range and draws > 0 else {}
     deal_rows, summary_rows = [], []
+    uncalibrated: list[str] = []
     for method, (p, shares) in results.items():
         exp_month = np.nan_to_num(amount)[:, None] * p[:, None] * shares  # deals × months
         d = deals[["deal_id", "rep_id", "team_id", "product_id", "product_line", "stage_id",
@@ -237,7 +238,10 @@ def compute(
         sim = None
         cal = {g: cals[(method, g)] for g in ("month", "quarter") if (method, g) in cals}
         if with_range and draws > 0:
-            notes.append(_calibration_note(method, cal))
+            if cal:
+                notes.append(_calibration_note(method, cal))
+            else:
+                uncalibrated.append(method)
             sim = montecarlo.simulate(
                 amount,
                 p,
@@ -292,6 +296,11 @@ def compute(
                             "p90": float(qs[2, g]) if qs is not None else None,
                         }
                     )
+    if uncalibrated:
+        notes.append(
+            f"the range of {', '.join(uncalibrated)} is the simulation's own, not calibrated "
+            "on a backtest (run `salespulse forecast backtest --save`)"
+        )
     return Forecast(
         ctx.as_of,
         tuple(results),
@@ -307,11 +316,6 @@ def compute(
 
 
 def _calibration_note(method: str, cal: dict[str, tuple[calibration.Calibration, date]]) -> str:
-    if not cal:
-        return (
-            f"{method}: the range is the simulation's own, not calibrated on a backtest "
-            "(run `salespulse forecast backtest --save`)"
-        )
     parts = [f"{g} ×{c.scale:.2f}" for g, (c, _) in cal.items()]
     day = max(d for _, d in cal.values())
     return f"{method}: range calibrated on the backtest as of {day} ({', '.join(parts)})"
