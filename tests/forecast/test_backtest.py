@@ -4,6 +4,7 @@ shape, and what the forecast says without stage history."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from salespulse.cli.app import app, main
-from salespulse.forecast import inputs, run
+from salespulse.forecast import calibration, inputs, replay, run
 from salespulse.semantic.query import context
 from salespulse.settings import load_settings
 from salespulse.warehouse.store import Store
@@ -31,6 +32,7 @@ def _forecast(store: Store) -> tuple[inputs.Inputs, pd.DataFrame]:
 @pytest.mark.slow
 def test_a_later_change_never_alters_an_earlier_forecast(demo_copy: Store) -> None:
     before_inp, before = _forecast(demo_copy)
+    before_replay = replay.Replay(demo_copy, load_settings()).load(T)
     deal = before_inp.open.iloc[0]
     later = datetime(2025, 12, 3, 10, 0)
     con = demo_copy.con
@@ -56,18 +58,27 @@ def test_a_later_change_never_alters_an_earlier_forecast(demo_copy: Store) -> No
     pd.testing.assert_frame_equal(before_inp.open, after_inp.open)
     pd.testing.assert_frame_equal(before_inp.history, after_inp.history)
     pd.testing.assert_frame_equal(before, after)
+    # the backtest's replay of the history (read after the change) is as honest
+    rp = replay.Replay(demo_copy, load_settings())
+    after_replay = rp.load(T)
+    pd.testing.assert_frame_equal(before_replay.open, after_replay.open)
+    pd.testing.assert_frame_equal(before_replay.history, after_replay.history)
+    later_ids = set(rp.load(date(2025, 12, 5)).open["deal_id"])
+    assert deal.deal_id not in later_ids and "DLATE" in later_ids
     # ... while a forecast after the change sees it
     now = inputs.load(context(demo_copy, as_of=date(2025, 12, 5))).open
     assert deal.deal_id not in set(now["deal_id"]) and "DLATE" in set(now["deal_id"])
 
 
 @pytest.mark.slow
-def test_compiled_once_loader_gives_the_same_rows(demo: Store) -> None:
-    loader = inputs.Loader(demo, load_settings())
-    for d in (date(2025, 3, 31), date(2026, 6, 30)):
-        a, b = loader.load(d), inputs.load(context(demo, as_of=d))
-        pd.testing.assert_frame_equal(a.open, b.open)
-        pd.testing.assert_frame_equal(a.history, b.history)
+def test_replay_gives_the_semantic_models_rows(demo: Store) -> None:
+    # the backtest's one-read replay of the history against the semantic model's SQL
+    rp = replay.Replay(demo, load_settings())
+    for d in (date(2024, 12, 31), date(2025, 3, 31), date(2026, 6, 30), date(2026, 11, 14)):
+        a, b = rp.load(d), inputs.load(context(demo, as_of=d))
+        assert len(a.open) > 100 and len(a.history) > 1000
+        pd.testing.assert_frame_equal(a.open, b.open, check_dtype=False)
+        pd.testing.assert_frame_equal(a.history, b.history, check_dtype=False)
 
 
 def _cli(*args: str) -> Result:
@@ -125,3 +136,44 @@ def test_without_stage_history_no_range_is_invented(tmp_path: Path) -> None:
     b = _cli("forecast", "backtest", "--db", str(db), "--format", "json")
     out = json.loads(b.output)
     assert out["recommended"] is None and "no stage history" in out["reason"]
+
+
+@pytest.mark.slow
+def test_backtest_calibrates_each_period_from_windows_already_over(demo: Store) -> None:
+    from salespulse.forecast import backtest
+
+    as_of = date(2025, 9, 30)
+    r = backtest.run(demo, load_settings(), as_of, methods=("learned_timing",), draws=300)
+    first = pd.Timestamp(demo.table("deals").created_at.min().execute())
+    lead = backtest.WARMUP_MONTHS - backtest.CALIBRATION_LEAD_MONTHS
+    made = backtest.month_ends((first + pd.DateOffset(months=lead)).date(), as_of)
+    scored = r.periods[r.periods["horizon"].isin(["month", "quarter"])]
+    assert len(scored) >= 6 and scored["as_of"].min() > made[0]
+    start: date = scored["as_of"].min()
+    for row in scored.itertuples():
+        months = backtest.HORIZONS[str(row.horizon)]
+        t_row: date = row.as_of  # type: ignore[assignment]
+        over = [t for t in made if run.month_periods(t, months)[-1].end <= t_row]
+        # the lead's forecasts count only until the scored ones have a record of their own
+        own = [t for t in over if t >= start]
+        want = len(own) if len(own) >= calibration.MIN_PERIODS else len(over)
+        assert row.calibration_n == want, row
+        assert float(row.lo) <= float(row.p50) <= float(row.hi)  # type: ignore[arg-type]
+    assert (scored["calibration_n"] >= 4).all()  # the lead gives every scored period a record
+
+
+@pytest.mark.slow
+def test_backtest_save_calibrates_later_forecasts(demo_path: Path, tmp_path: Path) -> None:
+    db = tmp_path / "calibrated.duckdb"
+    shutil.copy(demo_path, db)
+    r = _cli("forecast", "backtest", "--db", str(db), "--as-of", "2025-09-30", "--draws",
+             "300", "--method", "learned_timing", "--save", "--format", "json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    scales = {m["horizon"]: m["calibration_scale"] for m in json.loads(r.output)["methods"]}
+    for as_of, calibrated in (("2025-10-31", True), ("2025-08-31", False)):
+        s = _cli("forecast", "show", "--db", str(db), "--as-of", as_of, "--method",
+                 "learned_timing", "--draws", "300", "--format", "json")  # fmt: skip
+        notes = " ".join(json.loads(s.output)["notes"])
+        assert ("calibrated on the backtest as of 2025-09-30" in notes) is calibrated, notes
+        if calibrated:
+            assert f"month ×{scales['month']:.2f}" in notes

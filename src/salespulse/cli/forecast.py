@@ -122,16 +122,23 @@ def backtest(
         int, typer.Option("--draws", min=100, max=100_000, help="Monte Carlo draws per forecast.")
     ] = 2_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    save: Annotated[
+        bool,
+        typer.Option("--save", help="Store the range calibration: later forecasts' ranges use it."),
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """Walk-forward backtest at every month end: WAPE, bias and P10–P90 coverage per method."""
     from salespulse.forecast import backtest as bt
+    from salespulse.forecast import calibration
 
-    store = connect(db, create=False)
+    store = connect(db, create=False, read_only=not save)
     ctx = context(store, as_of=parse_date(as_of, "as-of"))
     with progress_bar(not quiet and fmt is OutputFormat.table) as bar:
         result = bt.run(store, ctx.settings, ctx.as_of, _methods(method), draws=draws, progress=bar)
+    if save and not result.methods.empty:
+        calibration.save(store, result.methods, result.as_of)
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
         return

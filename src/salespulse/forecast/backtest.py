@@ -13,12 +13,17 @@ date. Per method and horizon:
 
 * **WAPE** = Σ|forecast − actual| / Σ actual over the periods (0 = perfect);
 * **bias** = Σ(forecast − actual) / Σ actual (positive = too high);
-* **P10–P90 coverage** = share of periods whose actual fell within [P10, P90] (80 % is
-  right; null for a method without a range);
+* **P10–P90 coverage** = share of periods whose actual fell within the range calibrated
+  walk-forward on the periods already over (:mod:`salespulse.forecast.calibration`; 80 %
+  is right); ``coverage_raw`` the same for the simulation's own [P10, P90];
 * per rep and per product the same WAPE over (period, rep) and (period, product) pairs.
 
 The recommended method has the lowest quarter WAPE; how sure that is comes from a paired
 bootstrap over the periods: the share of resamples in which it also has the lowest WAPE.
+
+The history is read once (:class:`salespulse.forecast.replay.Replay`) and replayed at each
+month end. Forecasts from ``CALIBRATION_LEAD_MONTHS`` before the first scored month end
+are made and checked too, not scored: a stopgap record for the first calibrations.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salespulse.forecast import montecarlo
-from salespulse.forecast.inputs import Loader
+from salespulse.forecast import calibration, montecarlo
+from salespulse.forecast.replay import Replay
 from salespulse.forecast.run import METHODS, month_periods, per_deal
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue.deals import won_facts
@@ -46,6 +51,11 @@ WARMUP_MONTHS = 12
 #: Draws per forecast in the backtest (enough for P10/P90 of a total).
 DRAWS = 2_000
 HORIZONS = {"month": 1, "quarter": 3}
+#: Forecasts before the first scored one only feed the range's calibration (made and
+#: checked like the others, not scored). How many, derived rather than tuned: the first
+#: scored quarter needs ``calibration.MIN_PERIODS`` quarters over by then, so they start
+#: 3 + (4 − 1) = 6 months before it.
+CALIBRATION_LEAD_MONTHS = max(HORIZONS.values()) + calibration.MIN_PERIODS - 1
 
 Progress = Callable[[str, int, int], None]
 
@@ -123,10 +133,11 @@ def run(
     draws: int = DRAWS,
     progress: Progress | None = None,
     warmup_months: int = WARMUP_MONTHS,
+    spread: float = 0.0,
 ) -> Backtest:
     report = progress or (lambda step, done, total: None)
     final = Context(store, settings, as_of)
-    loader = Loader(store, settings)
+    loader = Replay(store, settings)
     empty = pd.DataFrame()
     if not loader.has_history:
         return Backtest(
@@ -138,7 +149,9 @@ def run(
     if first_at is None or pd.isna(first_at):
         return Backtest(as_of, empty, empty, empty, empty, None, None, None, reason="no deals")
     start = (pd.Timestamp(first_at) + pd.DateOffset(months=warmup_months)).date()
-    ends = month_ends(start, min(as_of, _last_day(final)))
+    lead = max(warmup_months - CALIBRATION_LEAD_MONTHS, 0)
+    early = (pd.Timestamp(first_at) + pd.DateOffset(months=lead)).date()
+    ends = month_ends(min(start, early), min(as_of, _last_day(final)))
     actual = _actuals(final)
     rows, group_rows = [], []
     report("Backtest", 0, len(ends))
@@ -158,28 +171,29 @@ def run(
         windows = {"month": ms[0].end, "quarter": ms[2].end, "rest_of_quarter": q_end}
         for method, (p, shares) in res.items():
             exp = amount[:, None] * p[:, None] * shares
-            sim = montecarlo.simulate(
-                amount, p, shares, draws=draws, seed=k, spread=montecarlo.SPREAD
-            ).total()
+            sim = montecarlo.simulate(amount, p, shares, draws=draws, seed=k, spread=spread).total()
             for horizon, end in windows.items():
                 n_m = sum(1 for m in ms if m.end <= end)
                 inside = (closed_on > np.datetime64(t)) & (closed_on <= np.datetime64(end))
                 act_deal = np.where(inside, won_amt, 0.0)
                 fc_deal = exp[:, :n_m].sum(axis=1)
-                lo, hi = np.quantile(sim[:n_m].sum(axis=0), [0.1, 0.9])
+                lo, mid, hi = np.quantile(sim[:n_m].sum(axis=0), [0.1, 0.5, 0.9])
                 rows.append(
                     {
                         "as_of": t,
+                        "scored": t >= start,
                         "method": method,
                         "horizon": horizon,
+                        "end": end,
                         "weeks_left": round((end - t).days / 7),
                         "forecast": float(fc_deal.sum()),
                         "p10": float(lo),
+                        "p50": float(mid),
                         "p90": float(hi),
                         "actual": float(act_deal.sum()),
                     }
                 )
-                if horizon == "rest_of_quarter":
+                if horizon == "rest_of_quarter" or t < start:
                     continue
                 for by, col in (("rep", "rep_id"), ("product", "product_id")):
                     g = pd.DataFrame({"group": deals[col], "f": fc_deal, "a": act_deal})
@@ -199,19 +213,25 @@ def _score(
     as_of: date, periods: pd.DataFrame, group_rows: list[pd.DataFrame], methods: tuple[str, ...]
 ) -> Backtest:
     empty = pd.DataFrame()
-    if periods.empty:
+    if periods.empty or not periods["scored"].any():
         return Backtest(
             as_of, empty, periods, empty, empty, None, None, None,
             reason="the history is too short for a backtest (a year to learn from, then "
             "three months to check)",
         )  # fmt: skip
-    table = []
+    table, scored = [], []
     for (method, horizon), g in periods[periods["horizon"].isin(list(HORIZONS))].groupby(
         ["method", "horizon"], sort=False
     ):
+        # from the earlier periods; the unscored ones only until the scored have a record
+        g = calibration.walk_forward(g.assign(provisional=~g["scored"]))
+        g = g[g["scored"]]
+        scored.append(g)
         f, a = g["forecast"].to_numpy(), g["actual"].to_numpy()
         s = float(a.sum())
-        cover = ((g["actual"] >= g["p10"]) & (g["actual"] <= g["p90"])).mean()
+        cover = ((g["actual"] >= g["lo"]) & (g["actual"] <= g["hi"])).mean()
+        raw = ((g["actual"] >= g["p10"]) & (g["actual"] <= g["p90"])).mean()
+        cal = calibration.as_of(g, as_of)
         table.append(
             {
                 "method": method,
@@ -220,6 +240,9 @@ def _score(
                 "bias": float((f - a).sum() / s) if s > 0 else float("nan"),
                 "coverage_p10_p90": float(cover),
                 "n_periods": len(g),
+                "coverage_raw": float(raw),
+                "calibration_scale": cal.scale,
+                "calibration_n": cal.n,
             }
         )
     mt = pd.DataFrame(table)
@@ -227,7 +250,7 @@ def _score(
     mt = mt.sort_values(["horizon", "method"]).reset_index(drop=True)
     mt["method"] = mt["method"].astype(str)
     wl = []
-    rq = periods[periods["horizon"] == "rest_of_quarter"]
+    rq = periods[(periods["horizon"] == "rest_of_quarter") & periods["scored"]]
     for (method, weeks), g in rq.groupby(["method", "weeks_left"], sort=True):
         wl.append(
             {
@@ -250,6 +273,8 @@ def _score(
         by_group = by_group.merge(agg[["method", "horizon", "by", "group", "abs"]])
         by_group["wape"] = by_group["abs"] / by_group["a"].where(by_group["a"] > 0)
         by_group = by_group.rename(columns={"f": "forecast", "a": "actual"}).drop(columns="abs")
+    rest = periods[~periods["horizon"].isin(list(HORIZONS)) & periods["scored"]]
+    periods = pd.concat([*scored, rest], ignore_index=True)
     rec, conf, runner = _recommend(periods[periods["horizon"] == "quarter"])
     return Backtest(as_of, mt, periods, by_group, pd.DataFrame(wl), rec, conf, runner)
 

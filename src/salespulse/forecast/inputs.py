@@ -10,7 +10,7 @@ reporting currency at the as-of rate. Times are in days (fractional).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -20,8 +20,6 @@ from ibis import _
 
 from salespulse.semantic.catalogue.deals import _forecast_base
 from salespulse.semantic.model import Context, days_between
-from salespulse.settings import Settings
-from salespulse.warehouse.store import Store
 
 #: Deals decided more than this many days before the as-of date are not learned from.
 WINDOW_DAYS = 730
@@ -154,61 +152,3 @@ def load(ctx: Context, window_days: int = WINDOW_DAYS) -> Inputs:
     has = ctx.has_rows("deal_stage_history")
     hist = stage_outcomes(ctx, window_days) if has else pd.DataFrame()
     return Inputs(open_deals(ctx), hist, has)
-
-
-#: The as-of date the compiled queries of :class:`Loader` are written for, then rebound.
-_SENTINEL = date(2199, 1, 1)
-
-
-class Loader:
-    """:func:`load` for many as-of dates (a backtest): the two queries are compiled by Ibis
-    once, for a sentinel date, and each date's literals (the as-of date, the end-of-day
-    cutoff, the window start) are bound into the SQL text. Same rows as :func:`load`
-    (tested); compiling is what costs time, not running.
-    """
-
-    def __init__(self, store: Store, settings: Settings, window_days: int = WINDOW_DAYS):
-        self.store, self.settings, self.window_days = store, settings, window_days
-        ctx = Context(store, settings, _SENTINEL)
-        self.has_history = ctx.has_rows("deal_stage_history")
-        self._open = str(ibis.to_sql(open_deals_expr(ctx), dialect=store.con.name))
-        self._hist = (
-            str(ibis.to_sql(stage_outcomes_expr(ctx, window_days), dialect=store.con.name))
-            if self.has_history
-            else ""
-        )
-        self._sentinels = self._literals(ctx)
-
-    def _literals(self, ctx: Context) -> list[str]:
-        vals = [
-            ibis.literal(ctx.as_of),
-            ibis.timestamp(ctx.as_of_at),
-            ibis.timestamp(ctx.as_of_at - timedelta(days=self.window_days)),
-        ]
-        out = []
-        for v in vals:
-            sql = str(ibis.to_sql(v.name("x"), dialect=self.store.con.name))
-            body = sql.split("SELECT", 1)[1].rsplit("AS", 1)[0].strip()
-            out.append(body)
-        return out
-
-    def _bind(self, sql: str, ctx: Context) -> str:
-        for old, new in zip(self._sentinels, self._literals(ctx), strict=True):
-            sql = sql.replace(old, new)
-        return sql
-
-    def _run(self, sql: str) -> pd.DataFrame:
-        con = self.store.con
-        if con.name == "duckdb":  # straight to pandas, no second Ibis round
-            return con.raw_sql(sql).df()
-        return con.sql(sql).execute()
-
-    def load(self, as_of: date) -> Inputs:
-        ctx = Context(self.store, self.settings, as_of)
-        open_df = _open_frame(self._run(self._bind(self._open, ctx)))
-        hist = (
-            _history_frame(self._run(self._bind(self._hist, ctx)))
-            if self.has_history
-            else pd.DataFrame()
-        )
-        return Inputs(open_df, hist, self.has_history)

@@ -7,10 +7,17 @@ amounts of the deals won in that period. P10/P50/P90 are the 10th/50th/90th perc
 over the draws.
 
 One uniform number per (draw, deal) decides both outcome and period: the deal is won in
-the first period ``b`` with ``u < p·(q_1 + … + q_b)``. The numbers are 16-bit (probabilities
-are resolved to 1/65,536), deals are sorted by group cell and taken in chunks, and each
-cell's revenue is an amount-weighted sum (a matrix-vector product), so 10,000 draws ×
-100,000 deals never need a 10⁹-element float array.
+the first period ``b`` with ``u < p·(q_1 + … + q_b)`` — so the close period is drawn from
+the timing ``q`` (for the model methods: the time-to-close model's P(won in period |
+won)). The numbers are 16-bit from one seeded stream (probabilities are resolved to
+1/65,536), deals are sorted by group cell and taken in chunks, laid out block × deal ×
+draw so each comparison is contiguous, and each cell's revenue is an amount-weighted
+float32 × uint8 ``einsum`` (no float copy of the 0/1 matrix; sums exact to ~1e-6
+relative), so 10,000 draws × 100,000 deals never need a 10⁹-element float array.
+
+What the independent draws miss (errors many deals share) is not modelled here beyond the
+optional shared factor (``spread``); the backtest calibrates the range on its own track
+record instead (:mod:`salespulse.forecast.calibration`).
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ DRAWS = 10_000
 #: The (deal × draw) block generated at once, in elements (~2 bytes each).
 BLOCK = 20_000_000
 QUANTILES = (0.1, 0.5, 0.9)
-#: σ of the shared probability factor in forecasts (see :func:`simulate`); chosen on the
-#: demo data's backtest and checked on the large one (docs/forecast.md).
+#: σ of the shared probability factor in live forecasts (see :func:`simulate`); chosen on
+#: the demo data's backtest by an earlier version. The backtest does not use it: it scores
+#: the independent-draw range calibrated walk-forward (docs/forecast.md).
 SPREAD = 0.15
 
 
@@ -99,13 +107,17 @@ def simulate(
     cell_codes = np.unravel_index(cell, tuple(sizes))
     amt_s, thr_s = amt[idx], thr[idx]
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    chunk = max(1, BLOCK // draws)
     n = idx.shape[0]
-    width = -(-draws // 4) * 4
+    k = len(factors)
+    sizes_b = np.diff(bounds)  # draws per block
+    width = -(-int(sizes_b.max()) // 4) * 4  # 16-bit numbers come four to a 64-bit one
+    chunk = max(1, BLOCK // (k * width))
+    # draw d of block b sits at column c of the block-major (block, deal, column) array
+    valid = (np.arange(k)[:, None] * width + np.arange(width)[None, :])[
+        np.arange(width)[None, :] < sizes_b[:, None]
+    ]
     with threadpool_limits(1, user_api="blas"):  # small products: threads cost more
-        _run(
-            rng, n, chunk, width, draws, cell, cell_codes, amt_s, thr_s, bounds, factors, kinds, out
-        )
+        _run(rng, n, chunk, (k, width), valid, cell, cell_codes, amt_s, thr_s, kinds, out)
     return Simulation(out, draws)
 
 
@@ -113,38 +125,40 @@ def _run(
     rng: np.random.Generator,
     n: int,
     chunk: int,
-    width: int,
-    draws: int,
+    shape: tuple[int, int],
+    valid: IntArray,
     cell: IntArray,
     cell_codes: tuple[IntArray, ...],
     amt_s: npt.NDArray[np.float32],
     thr_s: npt.NDArray[np.uint16],
-    bounds: IntArray,
-    factors: FloatArray,
     kinds: list[str],
     out: dict[str, FloatArray],
 ) -> None:
+    """Chunks of deals; per chunk one (block, deal, draw) array of 16-bit uniforms, so
+    each block's comparison with its thresholds runs over contiguous memory."""
+    k, width = shape
     n_periods = thr_s.shape[1]
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        raw = rng.bit_generator.random_raw((b - a) * width // 4)
-        u = np.asarray(raw, np.uint64).view(np.uint16).reshape(b - a, width)[:, :draws]
+        raw = rng.bit_generator.random_raw(k * (b - a) * width // 4)
+        u = np.asarray(raw, np.uint64).view(np.uint16).reshape(k, b - a, width)
         c = cell[a:b]
         starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
         ends = np.r_[starts[1:], b - a]
-        prev = np.zeros((len(starts), draws))
+        prev = np.zeros((len(starts), len(valid)))
+        m = np.empty(u.shape, np.bool_)
         for j in range(n_periods):
-            m = np.empty(u.shape, np.bool_)
-            for blk in range(len(factors)):
-                lo, hi = bounds[blk], bounds[blk + 1]
-                np.less(u[:, lo:hi], thr_s[a:b, j, blk : blk + 1], out=m[:, lo:hi])
-            m = m.view(np.uint8)
+            for blk in range(k):
+                np.less(u[blk], thr_s[a:b, j, blk : blk + 1], out=m[blk])
+            m8 = m.view(np.uint8)
             for g, (s0, e0) in enumerate(zip(starts, ends, strict=True)):
-                won_by = amt_s[a + s0 : a + e0] @ m[s0:e0]
+                # einsum sums float32 × uint8 without the float copy a matmul would make
+                won = np.einsum("i,bij->bj", amt_s[a + s0 : a + e0], m8[:, s0:e0])
+                won_by = won.reshape(-1)[valid]
                 rev = won_by - prev[g]
                 prev[g] = won_by
-                for ki, k in enumerate(kinds):
-                    out[k][cell_codes[ki][a + s0], j] += rev
+                for ki, kind in enumerate(kinds):
+                    out[kind][cell_codes[ki][a + s0], j] += rev
 
 
 #: Blocks of draws that share one probability factor (when ``spread`` > 0).

@@ -33,8 +33,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from salespulse.forecast import calibration, montecarlo, probability, timing
 from salespulse.forecast import inputs as inputs_mod
-from salespulse.forecast import montecarlo, probability, timing
 from salespulse.forecast.inputs import Inputs
 from salespulse.semantic import timecal
 from salespulse.semantic.model import Context
@@ -221,7 +221,9 @@ def compute(
     )
     team_code, teams = _codes(team_of_rep.fillna("unknown"))
     results = per_deal(ctx, inp, methods, ms)
+    cals = calibration.stored(ctx.store, ctx.as_of) if with_range and draws > 0 else {}
     deal_rows, summary_rows = [], []
+    uncalibrated: list[str] = []
     for method, (p, shares) in results.items():
         exp_month = np.nan_to_num(amount)[:, None] * p[:, None] * shares  # deals × months
         d = deals[["deal_id", "rep_id", "team_id", "product_id", "product_line", "stage_id",
@@ -234,7 +236,12 @@ def compute(
         d["overdue"] = _place_by_close_date(deals, ms, ctx.as_of)[1]
         deal_rows.append(d)
         sim = None
+        cal = {g: cals[(method, g)] for g in ("month", "quarter") if (method, g) in cals}
         if with_range and draws > 0:
+            if cal:
+                notes.append(_calibration_note(method, cal))
+            else:
+                uncalibrated.append(method)
             sim = montecarlo.simulate(
                 amount,
                 p,
@@ -242,7 +249,8 @@ def compute(
                 {"rep": (rep_code, len(reps)), "product": (prod_code, len(prods))},
                 draws=draws,
                 seed=seed,
-                spread=montecarlo.SPREAD,
+                # a calibrated range widens the independent draws it was learned on
+                spread=0.0 if cal else montecarlo.SPREAD,
             )
         kinds: dict[str, tuple[list[str], FloatArray, FloatArray | None]] = {}
         rep_exp = _sum_by(exp_month, rep_code, len(reps))
@@ -254,12 +262,13 @@ def compute(
             kinds["rep"] = (reps, rep_exp, sim.revenue["rep"] if sim else None)
         if "team" in by:
             team_sim = None
+            # teams × reps membership: one matrix product instead of np.add.at
+            member = np.zeros((len(teams), len(reps)))
+            member[team_code, np.arange(len(reps))] = 1.0
             if sim is not None:
-                team_sim = np.zeros((len(teams), len(ms), draws))
-                np.add.at(team_sim, team_code, sim.revenue["rep"])
-            team_exp = np.zeros((len(teams), len(ms)))
-            np.add.at(team_exp, team_code, rep_exp)
-            kinds["team"] = (teams, team_exp, team_sim)
+                rs = sim.revenue["rep"]
+                team_sim = (member @ rs.reshape(len(reps), -1)).reshape(len(teams), *rs.shape[1:])
+            kinds["team"] = (teams, member @ rep_exp, team_sim)
         if "product" in by:
             prod_sim = sim.revenue["product"] if sim else None
             kinds["product"] = (prods, _sum_by(exp_month, prod_code, len(prods)), prod_sim)
@@ -270,6 +279,8 @@ def compute(
                 qs = (
                     montecarlo.quantiles(simk[:, cols, :].sum(axis=1)) if simk is not None else None
                 )
+                if qs is not None and per.grain in cal:
+                    qs[0], qs[2] = cal[per.grain][0].apply(qs[0], qs[1], qs[2])
                 for g, name in enumerate(names):
                     summary_rows.append(
                         {
@@ -285,6 +296,11 @@ def compute(
                             "p90": float(qs[2, g]) if qs is not None else None,
                         }
                     )
+    if uncalibrated:
+        notes.append(
+            f"the range of {', '.join(uncalibrated)} is the simulation's own, not calibrated "
+            "on a backtest (run `salespulse forecast backtest --save`)"
+        )
     return Forecast(
         ctx.as_of,
         tuple(results),
@@ -299,7 +315,15 @@ def compute(
     )
 
 
+def _calibration_note(method: str, cal: dict[str, tuple[calibration.Calibration, date]]) -> str:
+    parts = [f"{g} ×{c.scale:.2f}" for g, (c, _) in cal.items()]
+    day = max(d for _, d in cal.values())
+    return f"{method}: range calibrated on the backtest as of {day} ({', '.join(parts)})"
+
+
 def _sum_by(x: FloatArray, code: npt.NDArray[np.int64], n: int) -> FloatArray:
+    """Rows of ``x`` (deals × periods) summed per group code (0..n-1)."""
     out = np.zeros((n, x.shape[1]))
-    np.add.at(out, code, x)
+    for j in range(x.shape[1]):
+        out[:, j] = np.bincount(code, weights=x[:, j], minlength=n)[:n]
     return out

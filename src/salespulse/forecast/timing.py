@@ -127,21 +127,48 @@ def fit(history: pd.DataFrame) -> TimingModel:
         ["pipeline_id", "stage_id"],
         ["stage_id"],
     )
-    per_deal = history.drop_duplicates("deal_id")
-    code_d = per_deal["outcome"].map({"won": 1, "lost": 2}).fillna(0).to_numpy(np.int8)
-    days_d = per_deal["days_created"].to_numpy(float)
+    first = ~history["deal_id"].duplicated().to_numpy()
+    per_deal = history[first]
+    code_d, days_d = code[first], history["days_created"].to_numpy(float)[first]
     for level, cols in enumerate(levels):
         whole_deal = level == 1  # per product, time since creation, one row per deal
         frame = per_deal if whole_deal else history
-        for key, idx in frame.groupby(cols, sort=False).indices.items():
-            k = key if isinstance(key, tuple) else (key,)
+        for k, idx in _groups(frame, cols):
             if whole_deal:
                 c = aalen_johansen(days_d[idx], code_d[idx])
                 c = Curves(c.still_open, c.won, c.n, since_created=True)
             else:
                 c = aalen_johansen(days[idx], code[idx])
-            cells[(str(level), *(str(x) for x in k))] = c
+            cells[(str(level), *k)] = c
     return TimingModel(cells)
+
+
+def _groups(
+    frame: pd.DataFrame, cols: list[str]
+) -> list[tuple[tuple[str, ...], npt.NDArray[np.intp]]]:
+    """(key, row indexes) per distinct combination of ``cols`` (integer codes, one sort;
+    rows with a null key are left out, as in ``groupby``)."""
+    codes, uniques = [], []
+    for c in cols:
+        code, uniq = pd.factorize(frame[c].to_numpy(object))
+        codes.append(code.astype(np.int64))
+        uniques.append(uniq)
+    if not len(frame):
+        return []
+    rows = np.flatnonzero(np.all(np.stack(codes) >= 0, axis=0))
+    if not len(rows):
+        return []
+    sizes = tuple(len(u) for u in uniques)
+    key = np.ravel_multi_index(tuple(c[rows] for c in codes), sizes)
+    order = np.argsort(key, kind="stable")
+    key, rows = key[order], rows[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+    out = []
+    for a, b in zip(starts, np.r_[starts[1:], len(key)], strict=True):
+        parts = np.unravel_index(key[a], sizes)
+        name = tuple(str(u[int(i)]) for u, i in zip(uniques, parts, strict=True))
+        out.append((name, rows[a:b]))
+    return out
 
 
 def bucket_shares(

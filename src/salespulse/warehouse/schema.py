@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -697,6 +697,21 @@ FORECAST_TABLES: tuple[Table, ...] = (
             C("note", "string", "Why."),
         ),
         ("kind", "set_at", "set_by"),
+    ),
+    Table(
+        "forecast_calibrations",
+        "How much wider than simulated a method's P10–P90 range has to be, learned by "
+        "`salespulse forecast backtest --save` from the periods over by its as-of date; "
+        "forecasts as of that date or later apply the latest one (docs/forecast.md).",
+        (
+            C("method", "string", "Forecast method.", required=True),
+            C("horizon", "string", "month or quarter.", required=True),
+            C("as_of", "date", "The backtest's as-of date.", required=True),
+            C("scale", "float64", "Half-width factor (1 = as simulated).", required=True),
+            C("n_periods", "int64", "Periods it was learned from.", required=True),
+            C("computed_at", "timestamp", "When it was stored (UTC).", required=True),
+        ),
+        ("method", "horizon", "as_of"),
     ),
 )
 

@@ -1,0 +1,126 @@
+"""The walk-forward calibration of the range: it learns from periods already over only,
+and its intervals cover what they claim."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salespulse.forecast import calibration, run
+from salespulse.semantic.query import context
+from salespulse.warehouse.store import Store
+
+
+def _periods(z: np.ndarray, months_ahead: int = 3) -> pd.DataFrame:
+    """Backtest-like rows at month ends: raw range P50 ± 1.2816 (σ = 1), actual = P50 + z."""
+    as_of = pd.date_range("2024-01-31", periods=len(z), freq="ME")
+    end = as_of + pd.offsets.MonthEnd(months_ahead)
+    p50 = np.full(len(z), 100.0)
+    return pd.DataFrame(
+        {
+            "as_of": as_of.date,
+            "end": end.date,
+            "p10": p50 - calibration.Z90,
+            "p50": p50,
+            "p90": p50 + calibration.Z90,
+            "actual": p50 + z,
+        }
+    )
+
+
+def test_a_period_is_calibrated_only_from_periods_already_over() -> None:
+    z = np.random.default_rng(1).normal(0, 2, 24)
+    base = calibration.walk_forward(_periods(z))
+    k = 15
+    t = base["as_of"].iloc[k]
+    over = base["end"] <= t
+    # periods whose window ends after T (k itself and the two before it, and all later)
+    later = ~over
+    assert later.iloc[k] and later.iloc[k - 1] and later.iloc[k - 2] and over.iloc[k - 3]
+    changed = _periods(z)
+    changed.loc[later, "actual"] += 1e6 * np.arange(1, later.sum() + 1)
+    got = calibration.walk_forward(changed)
+    assert got.loc[:k, ["lo", "hi"]].equals(base.loc[:k, ["lo", "hi"]])
+    assert got["calibration_n"].iloc[k] == over.sum() == k - 2
+    # ... while a change to a period that is over does move it
+    earlier = _periods(z)
+    earlier["actual"] += np.where(np.arange(len(z)) == k - 3, 50.0, 0.0)
+    assert calibration.walk_forward(earlier)["hi"].iloc[k] != base["hi"].iloc[k]
+    # the same rule for a live forecast: only what was over by its date
+    assert calibration.as_of(changed, t) == calibration.as_of(_periods(z), t)
+
+
+def test_too_short_a_record_keeps_the_simulated_range() -> None:
+    got = calibration.walk_forward(_periods(np.array([5.0, -5.0, 5.0, 5.0, 5.0]), 1))
+    first = got.iloc[3]
+    assert first["calibration_n"] == 3
+    assert (first["lo"], first["hi"]) == pytest.approx(
+        (100 - calibration.Z90, 100 + calibration.Z90)
+    )
+
+
+def test_prediction_interval_covers_80_percent() -> None:
+    # residuals 3× wider than the simulation claims, heavy-tailed: raw coverage is low,
+    # the calibrated range covers ~80 % of later periods
+    rng = np.random.default_rng(7)
+    z = 3.0 * rng.standard_t(4, 600)
+    got = calibration.walk_forward(_periods(z, months_ahead=1))
+    raw = ((got["actual"] >= got["p10"]) & (got["actual"] <= got["p90"])).mean()
+    inside = (got["actual"] >= got["lo"]) & (got["actual"] <= got["hi"])
+    assert raw < 0.45
+    assert inside.iloc[50:].mean() == pytest.approx(0.8, abs=0.05)
+    # the conformal half-width is the 80 % quantile of |z| (t with 4 df: 1.533 × 3)
+    c = calibration.as_of(got, got["as_of"].iloc[-1])
+    assert c.scale * calibration.Z90 == pytest.approx(1.533 * 3.0, rel=0.1)
+
+
+def test_never_below_zero() -> None:
+    c = calibration.Calibration(scale=3.0, n=10)
+    lo, hi = c.apply(np.array([10.0]), np.array([20.0]), np.array([30.0]))
+    assert (lo[0], hi[0]) == (0.0, 50.0)
+
+
+def test_provisional_periods_only_until_the_others_suffice() -> None:
+    # six wild stopgap periods, then ordinary ones: the stopgaps widen the first ranges
+    # and drop out once four ordinary periods are over
+    z = np.r_[np.full(6, 20.0), np.random.default_rng(3).normal(0, 1, 14)]
+    p = _periods(z, months_ahead=1).assign(provisional=[True] * 6 + [False] * 14)
+    got = calibration.walk_forward(p)
+    assert got["calibration_n"].tolist()[6:12] == [6, 7, 8, 9, 4, 5]
+    assert got["hi"].iloc[8] > 115 and got["hi"].iloc[11] < 105
+
+
+@pytest.mark.slow
+def test_live_forecast_applies_the_latest_earlier_calibration(demo_copy: Store) -> None:
+    day = date(2026, 6, 30)
+
+    def show(as_of: date) -> run.Forecast:
+        ctx = context(demo_copy, as_of=as_of)
+        return run.compute(ctx, methods=("learned_timing",), months=3, draws=500, seed=2)
+
+    def store_scales(month: float, quarter: float) -> None:
+        table = pd.DataFrame(
+            {"method": "learned_timing", "horizon": ["month", "quarter"],
+             "calibration_scale": [month, quarter], "calibration_n": [12, 10]}
+        )  # fmt: skip
+        assert calibration.save(demo_copy, table, day) == 2
+
+    assert any("not calibrated" in n for n in show(day).notes)
+    store_scales(1.0, 1.0)  # as simulated: the independent draws' own range
+    raw = show(day).summary
+    store_scales(2.0, 3.0)  # replaces the one of the same date
+    f = show(day)
+    assert any("calibrated on the backtest as of 2026-06-30" in n for n in f.notes)
+    got = f.summary
+    assert len(demo_copy.con.table("forecast_calibrations").execute()) == 2
+    np.testing.assert_allclose(got["p50"], raw["p50"])
+    scale = np.where(got["grain"] == "month", 2.0, 3.0)
+    half = scale * (raw["p90"] - raw["p50"])  # scale 1: P50 ± half the simulated P10–P90
+    np.testing.assert_allclose(got["p90"], raw["p50"] + half)
+    np.testing.assert_allclose(got["p10"], np.maximum(raw["p50"] - half, 0.0))
+    assert (got["p90"] - got["p10"]).sum() > 2 * (raw["p90"] - raw["p10"]).sum()
+    # a forecast as of an earlier day may not use it (it learned from later periods)
+    assert any("not calibrated" in n for n in show(date(2026, 5, 31)).notes)
