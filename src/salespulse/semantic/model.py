@@ -32,6 +32,7 @@ from ibis import _
 
 from salespulse.semantic import timecal
 from salespulse.settings import Settings
+from salespulse.warehouse import derived
 from salespulse.warehouse.store import Store
 
 SECONDS_PER_DAY = 86400.0
@@ -254,11 +255,41 @@ class Context:
     # -- deals -------------------------------------------------------------------------
 
     @cached_property
+    def has_stage_visits(self) -> bool:
+        """Whether the derived ``stage_visits`` table matches the data (one tiny query)."""
+        key = "derived:stage_visits"
+        if key not in self._flags:
+            self._flags[key] = derived.current(self.store.con, derived.STAGE_VISITS)
+        return self._flags[key]
+
+    @cached_property
     def stage_history(self) -> ir.Table:
         """History rows known at ``as_of``: one per stage entry, with ``left_at`` (next
         entry, null while still there), ``visit`` (1 = first row of the deal), stage
-        attributes and the previous row's stage (id and order)."""
-        h = self.t("deal_stage_history").filter(_.entered_at < self.cutoff)
+        attributes and the previous row's stage (id and order).
+
+        Read from the derived ``stage_visits`` table when it matches the data (no window
+        functions at query time); otherwise computed with windows (same rows)."""
+        cut = self.cutoff
+        if self.has_stage_visits:
+            v = self.store.con.table(derived.STAGE_VISITS).filter(_.entered_at < cut)
+            nxt = v.next_entered_at
+            left = ibis.ifelse(nxt < cut, nxt, ibis.null("timestamp"))
+            v = v.select(
+                "deal_id",
+                "stage_id",
+                "entered_at",
+                "changed_by_rep_id",
+                "prev_stage_order",
+                "prev_stage_id",
+                left_at=left,
+                visit=v.visit,
+                is_last=nxt.isnull() | (nxt >= cut),
+            )
+            j = v.inner_join(self.stages, "stage_id")
+            order = [*(c for c in j.columns if not c.startswith("prev_")), "prev_stage_order"]
+            return self._keep("stage_history", j.select(*order, "prev_stage_id"))
+        h = self.t("deal_stage_history").filter(_.entered_at < cut)
         w = ibis.window(group_by="deal_id", order_by=["entered_at", "stage_id"])
         h = h.mutate(
             left_at=h.entered_at.lead().over(w),

@@ -31,7 +31,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from salespulse.errors import UserError
-from salespulse.warehouse import migrations
+from salespulse.warehouse import derived, migrations
 from salespulse.warehouse.access import DEFAULT_WAIT, WriterIntent, open_duckdb
 from salespulse.warehouse.engine import insert_arrow, transaction
 from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES, Table, table
@@ -141,10 +141,10 @@ class Store:
 
     def _bump_version(self) -> None:
         now = utcnow().isoformat(sep=" ")
+        version = str(uuid.uuid4())
         self.con.raw_sql(f"DELETE FROM {VERSION_TABLE}")
-        self.con.raw_sql(
-            f"INSERT INTO {VERSION_TABLE} VALUES ('{uuid.uuid4()}', TIMESTAMP '{now}')"
-        )
+        self.con.raw_sql(f"INSERT INTO {VERSION_TABLE} VALUES ('{version}', TIMESTAMP '{now}')")
+        derived.refresh(self.con, version)
 
     def load(self, name: str, data: pd.DataFrame | pa.Table, *, replace: bool = False) -> int:
         """Append (or with ``replace``, replace all) rows of canonical table ``name``.
