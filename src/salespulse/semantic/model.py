@@ -61,6 +61,7 @@ class Context:
     _flags: dict[str, bool] = field(default_factory=dict, repr=False)
     _values: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _temps: list[str] = field(default_factory=list, repr=False)
+    _calendar: ir.Table | None = field(default=None, repr=False)
 
     def _keep(self, name: str, expr: ir.Table) -> ir.Table:
         """``expr`` itself, or (with ``materialize``) a temporary table holding it."""
@@ -145,7 +146,13 @@ class Context:
         return self._flags[key]
 
     def business_calendar(self) -> ir.Table:
-        """Business days (with opening hours in UTC) from the first lead to ``as_of``."""
+        """Business days (with opening hours in UTC) from the first lead to ``as_of``
+        (built once per context)."""
+        if self._calendar is None:
+            self._calendar = self._business_calendar()
+        return self._calendar
+
+    def _business_calendar(self) -> ir.Table:
         first = self.t("leads").created_at.min().execute()
         start = first.date() if first is not None and not pd.isna(first) else self.as_of
         cal = timecal.business_calendar(

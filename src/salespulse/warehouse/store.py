@@ -31,7 +31,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from salespulse.errors import UserError
-from salespulse.warehouse import derived, migrations
+from salespulse.warehouse import derived, migrations, tuning
 from salespulse.warehouse.access import DEFAULT_WAIT, WriterIntent, open_duckdb
 from salespulse.warehouse.engine import insert_arrow, transaction
 from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES, Table, table
@@ -223,6 +223,8 @@ def connect(
             con = ibis.connect(location) if _is_url(location) else ibis.duckdb.connect()
         except Exception as exc:  # connection failures are the user's to fix (URL, server)
             raise UserError(f"cannot open database {location}: {exc}") from exc
+        if con.name == "duckdb" and location == ":memory:":
+            tuning.apply(con.con, None)
         migrations.ensure_schema(con)
         return Store(con, location)
     path = Path(location).expanduser()
