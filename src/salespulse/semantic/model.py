@@ -20,10 +20,14 @@ no history of them).
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import cast
 
 import ibis
 import ibis.expr.types as ir
@@ -46,6 +50,24 @@ NO_CHANNEL = "not_set"
 def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
     """Fractional days from ``start`` to ``end`` (portable: epoch seconds)."""
     return (end.epoch_seconds() - start.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
+
+
+#: Data versions whose probes are kept (per process).
+PROBE_VERSIONS = 16
+_probes: OrderedDict[tuple[str, str], dict[str, object]] = OrderedDict()
+_probes_lock = threading.Lock()
+
+
+def shared_probes(location: str, version: str) -> dict[str, object]:
+    """The probe cache of database ``location`` at data ``version`` (the newest kept)."""
+    key = (location, version)
+    with _probes_lock:
+        if key not in _probes:
+            _probes[key] = {}
+            while len(_probes) > PROBE_VERSIONS:
+                _probes.popitem(last=False)
+        _probes.move_to_end(key)
+        return _probes[key]
 
 
 @dataclass
@@ -92,20 +114,36 @@ class Context:
     def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
         return timecal.to_local(ts, self.settings.timezone)
 
-    def has_rows(self, name: str) -> bool:
-        """Whether canonical table ``name`` holds any row (cached per context)."""
-        key = f"rows:{name}"
+    @cached_property
+    def _shared(self) -> dict[str, object]:
+        """Probes that do not depend on ``as_of``, shared by every context on the same
+        database and data version (a new version, after any write, starts empty). Not
+        shared for in-memory databases or data never written through a transaction (no
+        version to tell two states apart)."""
+        version = self.store.data_version()
+        if version == "initial" or self.store.location == ":memory:":
+            return {}
+        return shared_probes(self.store.location, version)
+
+    def _probe(self, key: str, compute: Callable[[], bool]) -> bool:
         if key not in self._flags:
-            self._flags[key] = bool(self.t(name).limit(1).count().execute())
+            shared = self._shared
+            if key not in shared:
+                shared[key] = compute()
+            self._flags[key] = bool(shared[key])
         return self._flags[key]
 
+    def has_rows(self, name: str) -> bool:
+        """Whether canonical table ``name`` holds any row (cached per data version)."""
+        return self._probe(f"rows:{name}", lambda: bool(self.t(name).limit(1).count().execute()))
+
     def has_value(self, name: str, column: str) -> bool:
-        """Whether any row of ``name`` has ``column`` filled in (cached per context)."""
-        key = f"value:{name}.{column}"
-        if key not in self._flags:
-            t = self.t(name)
-            self._flags[key] = bool(t.filter(t[column].notnull()).limit(1).count().execute())
-        return self._flags[key]
+        """Whether any row of ``name`` has ``column`` filled in (cached per data version)."""
+        t = self.t(name)
+        return self._probe(
+            f"value:{name}.{column}",
+            lambda: bool(t.filter(t[column].notnull()).limit(1).count().execute()),
+        )
 
     @cached_property
     def currencies_without_rate(self) -> list[str]:
@@ -135,8 +173,13 @@ class Context:
     def distinct_values(self, key: str, column: ir.Column) -> frozenset[str]:
         """The distinct non-empty values of ``column`` as strings (cached per context)."""
         if key not in self._values:
-            vals = column.name("v").as_table().distinct().v.execute()
-            self._values[key] = frozenset(str(v) for v in vals if v is not None and v == v)
+            shared = self._shared
+            if f"values:{key}" not in shared:
+                vals = column.name("v").as_table().distinct().v.execute()
+                shared[f"values:{key}"] = frozenset(
+                    str(v) for v in vals if v is not None and v == v
+                )
+            self._values[key] = cast(frozenset[str], shared[f"values:{key}"])
         return self._values[key]
 
     def known_at_as_of(self, key: str, condition: ir.BooleanScalar) -> bool:
@@ -264,10 +307,9 @@ class Context:
     @cached_property
     def has_stage_visits(self) -> bool:
         """Whether the derived ``stage_visits`` table matches the data (one tiny query)."""
-        key = "derived:stage_visits"
-        if key not in self._flags:
-            self._flags[key] = derived.current(self.store.con, derived.STAGE_VISITS)
-        return self._flags[key]
+        return self._probe(
+            "derived:stage_visits", lambda: derived.current(self.store.con, derived.STAGE_VISITS)
+        )
 
     @cached_property
     def stage_history(self) -> ir.Table:

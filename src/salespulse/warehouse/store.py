@@ -106,6 +106,9 @@ class Store:
         with self.reading():
             if self.engine == "duckdb":
                 row = self.con.con.execute(sql).fetchone()
+            elif self.engine != "postgres":  # engines without DB-API cursors (Spark)
+                v = self.con.table(VERSION_TABLE).version.max().execute()
+                row = (None if v is None or pd.isna(v) else v,)
             else:
                 cur = self.con.raw_sql(sql)
                 try:
