@@ -113,6 +113,21 @@ class Settings:
         "their own alerts), `managers` (each team manager the team's alerts), and e-mail "
         "addresses (the whole company's alerts).",
     )
+    duckdb_threads: int = _s(
+        0,
+        "DuckDB worker threads; 0 = one per CPU core this process may use (machine "
+        "setting: settings.toml only, see warehouse/tuning.py).",
+    )
+    duckdb_memory_limit: str = _s(
+        "",
+        'DuckDB memory limit, e.g. "4GB"; empty = 60 % of physical memory (beyond it DuckDB '
+        "spills to the temporary directory). Machine setting: settings.toml only.",
+    )
+    duckdb_temp_directory: str = _s(
+        "",
+        "Where DuckDB spills; empty = `<database file>.tmp` beside the file "
+        "(`<workspace>/tmp` in memory). Machine setting: settings.toml only.",
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.fiscal_year_start_month <= 12:
@@ -128,6 +143,8 @@ class Settings:
             ) from None
         if not 0 <= self.business_day_start_hour < self.business_day_end_hour <= 24:
             raise UserError("business hours must satisfy 0 <= start < end <= 24")
+        if self.duckdb_threads < 0:
+            raise UserError(f"duckdb_threads must be 0 or more, not {self.duckdb_threads}")
         if self.smtp_security not in ("starttls", "tls", "none"):
             raise UserError(
                 f"smtp_security must be starttls, tls or none, not {self.smtp_security!r}"
@@ -202,6 +219,13 @@ def stored_settings(store: Store) -> dict[str, Any]:
 def store_setting(store: Store, name: str, value: Any | None) -> Settings:
     """Store (or, with ``value`` None, remove) one setting in the database; returns the
     settings that now apply. A wrong name or type is a UserError and changes nothing."""
+    from salespulse.warehouse.tuning import ENGINE_SETTINGS
+
+    if name in ENGINE_SETTINGS:
+        raise UserError(
+            f"{name} belongs to the machine, not to the data: it cannot be stored in a database",
+            hint="put it in settings.toml in the workspace",
+        )
     current = stored_settings(store)
     if value is None:
         if name not in current:

@@ -196,7 +196,7 @@ def test_a_really_full_disk_is_one_clear_line(
 ) -> None:
     """A real full disk: the database on a 3 MB tmpfs, an export that does not fit."""
     mnt = tmp_path / "small"
-    if not _mount_tmpfs(mnt, "3m"):
+    if not _mount_tmpfs(mnt, "4m"):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         db = mnt / "x.duckdb"

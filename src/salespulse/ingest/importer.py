@@ -35,6 +35,7 @@ from salespulse.ingest.readers import ReadResult, SourceError, ident, read_file,
 from salespulse.ingest.transform import Staged, Stager
 from salespulse.ingest.validate import ImportProblem
 from salespulse.settings import stored_settings, write_settings
+from salespulse.warehouse import tuning
 from salespulse.warehouse.schema import TABLES, TABLES_BY_NAME, Table
 from salespulse.warehouse.store import Store, connect, default_db, utcnow
 
@@ -177,6 +178,7 @@ def _run(
     snapshot_at = as_of or started
     result = ImportResult(str(m.path), store.location, dry_run, skipped_sources=list(m.skipped))
     con = duckdb.connect()
+    tuning.apply(con, None)
     con.execute("SET TimeZone = 'UTC'")  # text without an offset is never read as local time
     with workdir.scratch() as tmp:
         try:

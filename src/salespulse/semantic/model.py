@@ -20,10 +20,14 @@ no history of them).
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import cast
 
 import ibis
 import ibis.expr.types as ir
@@ -32,6 +36,7 @@ from ibis import _
 
 from salespulse.semantic import timecal
 from salespulse.settings import Settings
+from salespulse.warehouse import derived
 from salespulse.warehouse.store import Store
 
 SECONDS_PER_DAY = 86400.0
@@ -47,6 +52,24 @@ def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.Floatin
     return (end.epoch_seconds() - start.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
 
 
+#: Data versions whose probes are kept (per process).
+PROBE_VERSIONS = 16
+_probes: OrderedDict[tuple[str, str], dict[str, object]] = OrderedDict()
+_probes_lock = threading.Lock()
+
+
+def shared_probes(location: str, version: str) -> dict[str, object]:
+    """The probe cache of database ``location`` at data ``version`` (the newest kept)."""
+    key = (location, version)
+    with _probes_lock:
+        if key not in _probes:
+            _probes[key] = {}
+            while len(_probes) > PROBE_VERSIONS:
+                _probes.popitem(last=False)
+        _probes.move_to_end(key)
+        return _probes[key]
+
+
 @dataclass
 class Context:
     """Everything a KPI needs: the store, the settings and the as-of date."""
@@ -60,6 +83,7 @@ class Context:
     _flags: dict[str, bool] = field(default_factory=dict, repr=False)
     _values: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _temps: list[str] = field(default_factory=list, repr=False)
+    _calendar: ir.Table | None = field(default=None, repr=False)
 
     def _keep(self, name: str, expr: ir.Table) -> ir.Table:
         """``expr`` itself, or (with ``materialize``) a temporary table holding it."""
@@ -90,20 +114,36 @@ class Context:
     def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
         return timecal.to_local(ts, self.settings.timezone)
 
-    def has_rows(self, name: str) -> bool:
-        """Whether canonical table ``name`` holds any row (cached per context)."""
-        key = f"rows:{name}"
+    @cached_property
+    def _shared(self) -> dict[str, object]:
+        """Probes that do not depend on ``as_of``, shared by every context on the same
+        database and data version (a new version, after any write, starts empty). Not
+        shared for in-memory databases or data never written through a transaction (no
+        version to tell two states apart)."""
+        version = self.store.data_version()
+        if version == "initial" or self.store.location == ":memory:":
+            return {}
+        return shared_probes(self.store.location, version)
+
+    def _probe(self, key: str, compute: Callable[[], bool]) -> bool:
         if key not in self._flags:
-            self._flags[key] = bool(self.t(name).limit(1).count().execute())
+            shared = self._shared
+            if key not in shared:
+                shared[key] = compute()
+            self._flags[key] = bool(shared[key])
         return self._flags[key]
 
+    def has_rows(self, name: str) -> bool:
+        """Whether canonical table ``name`` holds any row (cached per data version)."""
+        return self._probe(f"rows:{name}", lambda: bool(self.t(name).limit(1).count().execute()))
+
     def has_value(self, name: str, column: str) -> bool:
-        """Whether any row of ``name`` has ``column`` filled in (cached per context)."""
-        key = f"value:{name}.{column}"
-        if key not in self._flags:
-            t = self.t(name)
-            self._flags[key] = bool(t.filter(t[column].notnull()).limit(1).count().execute())
-        return self._flags[key]
+        """Whether any row of ``name`` has ``column`` filled in (cached per data version)."""
+        t = self.t(name)
+        return self._probe(
+            f"value:{name}.{column}",
+            lambda: bool(t.filter(t[column].notnull()).limit(1).count().execute()),
+        )
 
     @cached_property
     def currencies_without_rate(self) -> list[str]:
@@ -133,8 +173,13 @@ class Context:
     def distinct_values(self, key: str, column: ir.Column) -> frozenset[str]:
         """The distinct non-empty values of ``column`` as strings (cached per context)."""
         if key not in self._values:
-            vals = column.name("v").as_table().distinct().v.execute()
-            self._values[key] = frozenset(str(v) for v in vals if v is not None and v == v)
+            shared = self._shared
+            if f"values:{key}" not in shared:
+                vals = column.name("v").as_table().distinct().v.execute()
+                shared[f"values:{key}"] = frozenset(
+                    str(v) for v in vals if v is not None and v == v
+                )
+            self._values[key] = cast(frozenset[str], shared[f"values:{key}"])
         return self._values[key]
 
     def known_at_as_of(self, key: str, condition: ir.BooleanScalar) -> bool:
@@ -144,7 +189,13 @@ class Context:
         return self._flags[key]
 
     def business_calendar(self) -> ir.Table:
-        """Business days (with opening hours in UTC) from the first lead to ``as_of``."""
+        """Business days (with opening hours in UTC) from the first lead to ``as_of``
+        (built once per context)."""
+        if self._calendar is None:
+            self._calendar = self._business_calendar()
+        return self._calendar
+
+    def _business_calendar(self) -> ir.Table:
         first = self.t("leads").created_at.min().execute()
         start = first.date() if first is not None and not pd.isna(first) else self.as_of
         cal = timecal.business_calendar(
@@ -254,11 +305,40 @@ class Context:
     # -- deals -------------------------------------------------------------------------
 
     @cached_property
+    def has_stage_visits(self) -> bool:
+        """Whether the derived ``stage_visits`` table matches the data (one tiny query)."""
+        return self._probe(
+            "derived:stage_visits", lambda: derived.current(self.store.con, derived.STAGE_VISITS)
+        )
+
+    @cached_property
     def stage_history(self) -> ir.Table:
         """History rows known at ``as_of``: one per stage entry, with ``left_at`` (next
         entry, null while still there), ``visit`` (1 = first row of the deal), stage
-        attributes and the previous row's stage (id and order)."""
-        h = self.t("deal_stage_history").filter(_.entered_at < self.cutoff)
+        attributes and the previous row's stage (id and order).
+
+        Read from the derived ``stage_visits`` table when it matches the data (no window
+        functions at query time); otherwise computed with windows (same rows)."""
+        cut = self.cutoff
+        if self.has_stage_visits:
+            v = self.store.con.table(derived.STAGE_VISITS).filter(_.entered_at < cut)
+            nxt = v.next_entered_at
+            left = ibis.ifelse(nxt < cut, nxt, ibis.null("timestamp"))
+            v = v.select(
+                "deal_id",
+                "stage_id",
+                "entered_at",
+                "changed_by_rep_id",
+                "prev_stage_order",
+                "prev_stage_id",
+                left_at=left,
+                visit=v.visit,
+                is_last=nxt.isnull() | (nxt >= cut),
+            )
+            j = v.inner_join(self.stages, "stage_id")
+            order = [*(c for c in j.columns if not c.startswith("prev_")), "prev_stage_order"]
+            return self._keep("stage_history", j.select(*order, "prev_stage_id"))
+        h = self.t("deal_stage_history").filter(_.entered_at < cut)
         w = ibis.window(group_by="deal_id", order_by=["entered_at", "stage_id"])
         h = h.mutate(
             left_at=h.entered_at.lead().over(w),

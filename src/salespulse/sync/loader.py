@@ -33,6 +33,7 @@ import pyarrow as pa
 from salespulse.errors import UserError
 from salespulse.ingest import load, log
 from salespulse.sync import state
+from salespulse.warehouse import tuning
 from salespulse.warehouse.schema import TABLES, TABLES_BY_NAME, Table
 from salespulse.warehouse.store import Store, utcnow
 
@@ -100,6 +101,7 @@ def commit(
     rejected = _references(store, tables, deleted, result)
 
     con = duckdb.connect()
+    tuning.apply(con, None)
     diffs: list[load.Diff] = []
     try:
         for i, name in enumerate(present):

@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from salespulse.errors import UserError
+from salespulse.warehouse import tuning
 
 #: What a user sees when another salespulse process holds the database.
 BUSY_MESSAGE = "the database is being updated by another salespulse process; try again in a moment"
@@ -161,10 +162,17 @@ def open_duckdb(
     delay, told = 0.01, False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            raw = duckdb.connect(str(path), read_only=read_only)
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             if not is_lock_error(exc):
                 raise
+        else:
+            try:
+                tuning.apply(raw, Path(path))
+            except BaseException:
+                raw.close()
+                raise
+            return raw
         if time.monotonic() + delay > deadline:
             if read_only:
                 raise DatabaseBusy(hint=f"another process is writing {path}") from None

@@ -65,6 +65,17 @@ def _attributes_and_subscriptions(con: BaseBackend) -> None:
     con.raw_sql("ALTER TABLE contracts ADD COLUMN IF NOT EXISTS recurring_amount DOUBLE PRECISION")
 
 
+def _stage_visits(con: BaseBackend) -> None:
+    """v10: the derived stage_visits table (and derived_state), built for the current data."""
+    from salespulse.warehouse import derived
+
+    _create("stage_visits", "derived_state")(con)
+    if derived.supported(con) and "data_version" in con.list_tables():
+        row = con.con.execute("SELECT max(version) FROM data_version").fetchone()
+        if row and row[0] is not None:
+            derived.refresh(con, str(row[0]))
+
+
 #: Version 1 is the first published model; later versions append here.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the canonical CRM tables", _create_canonical_tables),
@@ -88,6 +99,7 @@ MIGRATIONS: list[Migration] = [
         _create("users", "sessions", "api_tokens", "audit_log"),
     ),
     Migration(9, "add forecast range calibrations", _create("forecast_calibrations")),
+    Migration(10, "add the derived stage visits", _stage_visits),
 ]
 
 

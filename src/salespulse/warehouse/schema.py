@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -556,6 +556,33 @@ SYSTEM_TABLES: tuple[Table, ...] = (
             C("updated_at", "timestamp", "When the data last changed (UTC).", required=True),
         ),
         ("version",),
+    ),
+    Table(
+        "stage_visits",
+        "Derived from deal_stage_history and stages (rebuilt by every write that changes "
+        "them, see warehouse/derived.py): each history row with a known stage, with the "
+        "deal's next entry, its visit number and the previous row's stage.",
+        (
+            C("deal_id", "string", "The deal.", required=True),
+            C("stage_id", "string", "The stage it entered.", required=True),
+            C("entered_at", "timestamp", "When it entered the stage (UTC).", required=True),
+            C("changed_by_rep_id", "string", "Who moved it, if known."),
+            C("next_entered_at", "timestamp", "The deal's next entry (UTC); null if last."),
+            C("visit", "int64", "1 for the deal's first history row, 2 for its second, …."),
+            C("prev_stage_id", "string", "The previous row's stage; null on the first."),
+            C("prev_stage_order", "int64", "That stage's stage_order."),
+        ),
+        ("deal_id", "entered_at", "stage_id"),
+    ),
+    Table(
+        "derived_state",
+        "Which data version each derived table was last brought up to date for.",
+        (
+            C("name", "string", "The derived table.", required=True),
+            C("data_version", "string", "The data_version it matches.", required=True),
+            C("fingerprint", "string", "Row count and hash of its sources.", required=True),
+        ),
+        ("name",),
     ),
     Table(
         "users",

@@ -31,7 +31,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from salespulse.errors import UserError
-from salespulse.warehouse import migrations
+from salespulse.warehouse import derived, migrations, tuning
 from salespulse.warehouse.access import DEFAULT_WAIT, WriterIntent, open_duckdb
 from salespulse.warehouse.engine import insert_arrow, transaction
 from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES, Table, table
@@ -106,6 +106,9 @@ class Store:
         with self.reading():
             if self.engine == "duckdb":
                 row = self.con.con.execute(sql).fetchone()
+            elif self.engine != "postgres":  # engines without DB-API cursors (Spark)
+                v = self.con.table(VERSION_TABLE).version.max().execute()
+                row = (None if v is None or pd.isna(v) else v,)
             else:
                 cur = self.con.raw_sql(sql)
                 try:
@@ -141,10 +144,10 @@ class Store:
 
     def _bump_version(self) -> None:
         now = utcnow().isoformat(sep=" ")
+        version = str(uuid.uuid4())
         self.con.raw_sql(f"DELETE FROM {VERSION_TABLE}")
-        self.con.raw_sql(
-            f"INSERT INTO {VERSION_TABLE} VALUES ('{uuid.uuid4()}', TIMESTAMP '{now}')"
-        )
+        self.con.raw_sql(f"INSERT INTO {VERSION_TABLE} VALUES ('{version}', TIMESTAMP '{now}')")
+        derived.refresh(self.con, version)
 
     def load(self, name: str, data: pd.DataFrame | pa.Table, *, replace: bool = False) -> int:
         """Append (or with ``replace``, replace all) rows of canonical table ``name``.
@@ -223,6 +226,8 @@ def connect(
             con = ibis.connect(location) if _is_url(location) else ibis.duckdb.connect()
         except Exception as exc:  # connection failures are the user's to fix (URL, server)
             raise UserError(f"cannot open database {location}: {exc}") from exc
+        if con.name == "duckdb" and location == ":memory:":
+            tuning.apply(con.con, None)
         migrations.ensure_schema(con)
         return Store(con, location)
     path = Path(location).expanduser()

@@ -115,34 +115,49 @@ def learned_days_to_close(ctx: Context) -> ir.Table:
     return j.group_by(stage_id=j.stage_id, product_id=j._p).aggregate(days_to_close=j.days.median())
 
 
-def _forecast_base(ctx: Context) -> ir.Table:
-    """Deals open at as-of with configured and learned probability and close dates."""
-    cur = ctx.stage_history.filter(_.is_last).select(_cd="deal_id", _entered="entered_at")
+def _forecast_base(ctx: Context, learned: bool = True, timing: bool = True) -> ir.Table:
+    """Deals open at as-of with their configured probability and close date (``p_config``,
+    ``close_on``); with ``learned`` also the learned probability (``p_learned``), with
+    ``timing`` the close date learned from history (``close_on_learned``). Each KPI asks
+    only for what it uses: the learned parts are joins over the whole history."""
     d = ctx.deals.filter(~_.is_closed)
-    d = d.left_join(cur, d.deal_id == cur._cd).drop("_cd")
-    lp = learned_probabilities(ctx).rename(_lp_stage="stage_id")
-    d = d.left_join(lp, d.stage_id == lp._lp_stage).drop("_lp_stage")
-    lt = learned_days_to_close(ctx).rename(_lt_stage="stage_id", _lt_product="product_id")
-    d = d.left_join(lt, [d.stage_id == lt._lt_stage, d.product_id == lt._lt_product])
-    d = d.drop("_lt_stage", "_lt_product")
     today = ibis.literal(ctx.as_of)
-    entered = ibis.coalesce(d._entered, d.created_at)
-    learned_close = (entered + d.days_to_close.round().cast("int64").as_interval("D")).date()
+    cols: dict[str, ir.Value] = {}
+    if learned:
+        lp = learned_probabilities(ctx).rename(_lp_stage="stage_id")
+        d = d.left_join(lp, d.stage_id == lp._lp_stage).drop("_lp_stage")
+    if timing:
+        cur = ctx.stage_history.filter(_.is_last).select(_cd="deal_id", _entered="entered_at")
+        d = d.left_join(cur, d.deal_id == cur._cd).drop("_cd")
+        lt = learned_days_to_close(ctx).rename(_lt_stage="stage_id", _lt_product="product_id")
+        d = d.left_join(lt, [d.stage_id == lt._lt_stage, d.product_id == lt._lt_product])
+        d = d.drop("_lt_stage", "_lt_product")
+        entered = ibis.coalesce(d._entered, d.created_at)
+        learned_close = (entered + d.days_to_close.round().cast("int64").as_interval("D")).date()
+        cols["close_on_learned"] = ibis.greatest(
+            ibis.coalesce(learned_close, d.expected_close_on, today), today
+        )
+    if learned:
+        cols["p_learned"] = ibis.coalesce(d.learned_probability, d.stage_probability)
     return d.mutate(
         p_config=d.stage_probability,
-        p_learned=ibis.coalesce(d.learned_probability, d.stage_probability),
         close_on=ibis.greatest(ibis.coalesce(d.expected_close_on, today), today),
-        close_on_learned=ibis.greatest(
-            ibis.coalesce(learned_close, d.expected_close_on, today), today
-        ),
+        **cols,
     )
 
 
 def forecast_facts(ctx: Context) -> Facts:
-    return Facts(_forecast_base(ctx), "deals", "deal_id", at="close_on")
+    """Open deals with the configured probability, by expected close date."""
+    return Facts(_forecast_base(ctx, False, False), "deals", "deal_id", at="close_on")
+
+
+def forecast_learned_facts(ctx: Context) -> Facts:
+    """As :func:`forecast_facts`, with the learned probability."""
+    return Facts(_forecast_base(ctx, True, False), "deals", "deal_id", at="close_on")
 
 
 def forecast_timing_facts(ctx: Context) -> Facts:
+    """Open deals with the learned probability, by the close date learned from history."""
     return Facts(_forecast_base(ctx), "deals", "deal_id", at="close_on_learned")
 
 
@@ -494,7 +509,7 @@ KPIS = (
         "that entered the stage and have been decided, the share won (configured "
         "probability where fewer than 10 decided deals).",
         Unit.money,
-        forecast_facts,
+        forecast_learned_facts,
         Sum(lambda t: t.amount_eur * t.p_learned),
         dims=(*DEAL_DIMS, Dim.stage),
         source="W5",

@@ -34,10 +34,13 @@ LEAD_STATUSES = (
 )
 
 
-def _lead_response(ctx: Context, from_created_without_sqls: bool) -> ir.Table:
-    """SQL leads with the response window start (``sql_at``), first outbound time and
-    business hours. With ``from_created_without_sqls``, when no lead is an SQL by as-of (a
-    CRM that does not track the lifecycle), all leads, from their creation."""
+def _lead_response(
+    ctx: Context, from_created_without_sqls: bool, business_hours: bool = True
+) -> ir.Table:
+    """SQL leads with the response window start (``sql_at``), first outbound time and —
+    with ``business_hours`` — the business hours to it (or, unanswered, to as-of). With
+    ``from_created_without_sqls``, when no lead is an SQL by as-of (a CRM that does not
+    track the lifecycle), all leads, from their creation."""
     leads = ctx.leads
     # decided on what is known at as-of, so that later data cannot change the answer
     has_sqls = ctx.known_at_as_of("leads_sql_at", ctx.leads.sql_at.notnull().any())
@@ -51,12 +54,16 @@ def _lead_response(ctx: Context, from_created_without_sqls: bool) -> ir.Table:
     resp_at = ibis.ifelse(
         j.first_outbound_at < j.response_from, j.response_from, j.first_outbound_at
     )
-    j = j.mutate(first_outbound_at=resp_at, _until=ibis.coalesce(resp_at, ctx.cutoff))
-    bh = timecal.business_hours_between(
-        j, "response_from", "_until", "lead_id", ctx.business_calendar()
+    j = j.mutate(first_outbound_at=resp_at)
+    answered = j.first_outbound_at.notnull()
+    if not business_hours:
+        return j.mutate(has_owner=j.owner_rep_id.notnull(), followed_up=answered).rename(
+            rep_id="owner_rep_id"
+        )
+    j = j.mutate(_until=ibis.coalesce(resp_at, ctx.cutoff))
+    j = timecal.with_business_hours(
+        j, "response_from", "_until", "lead_id", ctx.business_calendar(), ctx.store.engine
     )
-    bh = bh.rename(bh_lead="lead_id")
-    j = j.inner_join(bh, j.lead_id == bh.bh_lead).drop("bh_lead")
     sla = ctx.settings.first_response_sla_hours
     answered = j.first_outbound_at.notnull()
     return (
@@ -78,8 +85,13 @@ def _lead_response(ctx: Context, from_created_without_sqls: bool) -> ir.Table:
 
 
 def sql_facts(ctx: Context) -> Facts:
-    """Leads that became SQL, by SQL date, with their follow-up."""
+    """Leads that became SQL, by SQL date, with their follow-up and its business hours."""
     return Facts(_lead_response(ctx, False), "leads", "lead_id", at="response_from")
+
+
+def sql_count_facts(ctx: Context) -> Facts:
+    """As :func:`sql_facts` without the business hours (for KPIs that do not use them)."""
+    return Facts(_lead_response(ctx, False, False), "leads", "lead_id", at="response_from")
 
 
 def response_facts(ctx: Context) -> Facts:
@@ -210,7 +222,7 @@ KPIS = (
         "Leads that became sales-qualified (SQL) in the period, counted on the SQL date. "
         "Break it down by channel to see where leads come from.",
         Unit.count,
-        sql_facts,
+        sql_count_facts,
         Count(),
         dims=LEAD_DIMS,
         source="W1",
@@ -224,7 +236,7 @@ KPIS = (
         "SQL's met eigenaar",
         "Share of the period's SQLs that have an owner (a rep responsible for follow-up).",
         Unit.ratio,
-        sql_facts,
+        sql_count_facts,
         Ratio(Count(where=_.has_owner), Count()),
         dims=LEAD_DIMS,
         source="W1",
@@ -238,7 +250,7 @@ KPIS = (
         "Share of the period's SQLs whose owner made at least one outbound call, e-mail or "
         "meeting with the lead (by the as-of date).",
         Unit.ratio,
-        sql_facts,
+        sql_count_facts,
         Ratio(Count(where=_.followed_up), Count()),
         dims=LEAD_DIMS,
         source="W1",
