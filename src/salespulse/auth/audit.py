@@ -7,6 +7,8 @@ the product that changes who may see what, or what the data is, calls it.
 from __future__ import annotations
 
 import json
+import sqlite3
+import sys
 import uuid
 from typing import Any
 
@@ -54,11 +56,14 @@ def entries(store: Store, limit: int = 100, event: str | None = None) -> list[di
 
 def record_to(db: str | None, event: str, **kw: Any) -> None:
     """:func:`record` into the database ``db`` (opened for this one row), e.g. after an
-    import by the command line."""
+    import by the command line. The work is done by then: a log that cannot be written (a
+    full disk) is a warning on stderr, not a traceback."""
     from salespulse.warehouse.store import connect
 
     store = connect(db, create=False)
     try:
         record(store, event, **kw)
+    except (sqlite3.Error, OSError) as exc:  # the work is done; say what was not logged
+        print(f"Warning: the audit log could not be written ({exc})", file=sys.stderr)
     finally:
         store.close()
