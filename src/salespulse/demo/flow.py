@@ -60,17 +60,17 @@ class Engagement:
     """How a deal's fate shows in its activities (docs/demo-data.md, ground truth)."""
 
     #: Share of deal e-mails that are customer replies (inbound), won vs other deals.
-    reply_won: float = 0.36
-    reply: float = 0.18
+    reply_won: float = 0.30
+    reply: float = 0.22
     #: Share of deal calls the customer makes (inbound), won vs other deals.
-    inbound_call_won: float = 0.11
-    inbound_call: float = 0.05
+    inbound_call_won: float = 0.09
+    inbound_call: float = 0.06
     #: Extra share of meetings on deals that will be lost that become no-shows.
-    extra_no_show: float = 0.25
+    extra_no_show: float = 0.15
     #: Deals that will be lost go quiet after this share of their planned life ...
-    quiet_after: float = 0.55
+    quiet_after: float = 0.6
     #: ... where this share of their activities is never logged.
-    quiet_drop: float = 0.7
+    quiet_drop: float = 0.5
 
 
 ENGAGEMENT = Engagement()
@@ -400,6 +400,7 @@ class Chunk:
         cycle = rng.uniform(lo, hi) * rng.uniform(0.92, 1.08, n)
         sw = np.array(m.STAGE_WEIGHTS)
         frac = np.cumsum(sw)[last_open] * rng.uniform(0.7, 1.2, n)
+        full_cycle_days = cycle.copy()
         cycle = np.where(won, cycle, cycle * np.minimum(frac, 1.0))
         weight = sw[None, :] * rng.gamma(3.0, 1 / 3.0, (n, m.N_OPEN)) * present[:, : m.N_OPEN]
         dur = np.zeros((n, N_COLS))
@@ -497,7 +498,12 @@ class Chunk:
         currency = np.where(country == 4, 1, np.where(country == 3, 2, 0))
         amount = np.round(eur / w.rate(currency, created), 0)
         no_amount = ~closed & (rng.random(n) < 0.04)
-        exp_day = planned_close // DAY + np.where(closed, rng.integers(-10, 25, n), 0)
+        # the rep plans the whole cycle: a deal that will be lost is expected to close when a
+        # won one would (it is lost earlier), so its close date does not give its fate away
+        planned_day = np.where(
+            won, planned_close // DAY, (created + (full_cycle_days * DAY).astype(np.int64)) // DAY
+        )
+        exp_day = planned_day + np.where(closed, rng.integers(-10, 25, n), 0)
         sloppy = ~closed & (rng.random(n) < 0.06)
         exp_day = np.where(sloppy, w.cutoff_day - rng.integers(3, 60, n), exp_day)
         outcome = np.where(closed, np.where(closing == m.WON, 0, 1), -1)

@@ -51,7 +51,6 @@ DEAL_NUMERIC = (
     "days_to_close",
     "owner_tenure_days",
     "owner_win_rate",
-    "owner_closed",
     "account_employees",
     "account_won_before",
 )
@@ -59,6 +58,8 @@ DEAL_FEATURES = DEAL_CATEGORICAL + DEAL_NUMERIC
 #: Stage of a deal whose stage history is not known.
 NOT_KNOWN = "not_known"
 NOT_SET = "not_set"
+#: Tenure counts up to two years (ramp-up is over by then; more would only grow with time).
+TENURE_CAP_DAYS = 730.0
 #: Prior weight (in deals) of the owner's smoothed past win rate.
 OWNER_PRIOR = 10.0
 
@@ -160,13 +161,15 @@ def open_deals(ctx: Context) -> ir.Table:
         days_to_close=ibis.ifelse(
             j.f_close.notnull(), (j.f_close.cast("date") - as_of).cast("float64"), None
         ).cast("float64"),
-        owner_tenure_days=ibis.ifelse(
-            j.hired_on.notnull(), (as_of - j.hired_on.cast("date")).cast("float64"), None
+        owner_tenure_days=ibis.least(
+            ibis.ifelse(
+                j.hired_on.notnull(), (as_of - j.hired_on.cast("date")).cast("float64"), None
+            ),
+            TENURE_CAP_DAYS,
         ).cast("float64"),
         owner_win_rate=(
             (j.owner_won.fill_null(0) + OWNER_PRIOR * overall) / (owner_closed + OWNER_PRIOR)
         ).cast("float64"),
-        owner_closed=owner_closed.cast("float64"),
         account_employees=j.account_employees.cast("float64"),
         account_won_before=j.account_won.fill_null(0).cast("float64"),
     )
@@ -201,7 +204,9 @@ def known_close_and_amount(ctx: Context) -> ir.Table:
     w = ibis.window(group_by="deal_id", order_by="changed_at")
     fh = fh.mutate(
         prev_close=fh.expected_close_on.lag().over(w),
-        rn=ibis.row_number().over(ibis.window(group_by="deal_id", order_by=ibis.desc("changed_at"))),
+        rn=ibis.row_number().over(
+            ibis.window(group_by="deal_id", order_by=ibis.desc("changed_at"))
+        ),
     )
     pushes = fh.group_by(f_deal=fh.deal_id).aggregate(
         pushes=(fh.expected_close_on > fh.prev_close).fill_null(False).cast("int64").sum()

@@ -34,8 +34,11 @@ FloatArray = npt.NDArray[np.float64]
 PRIOR = 20.0
 NB_SMOOTHING = 0.1
 NB_MIN_TEAM = 50
+#: Standardised numbers are clipped to ± this many standard deviations (no wild
+#: extrapolation by the logistic model on an extreme value).
+CLIP_Z = 4.0
 #: Isotonic calibration needs at least this many rows; below, Platt scaling.
-ISOTONIC_MIN_ROWS = 400
+ISOTONIC_MIN_ROWS = 5000
 
 
 class Model(Protocol):
@@ -67,7 +70,7 @@ class StageModel:
 
     def predict(self, x: pd.DataFrame) -> FloatArray:
         s = _cat(x, self.column).map(self.rates)
-        return s.fillna(self.overall).to_numpy(float)
+        return np.asarray(s.fillna(self.overall).to_numpy(float), dtype=np.float64)
 
     def to_json(self) -> dict[str, Any]:
         return {"rates": self.rates, "overall": self.overall, "column": self.column}
@@ -100,9 +103,7 @@ class NaiveBayes:
             for v in variables:
                 g = pd.DataFrame({"v": _cat(sub, v), "y": ys}).groupby("v")["y"]
                 won, n = g.sum(), g.size()
-                tables[t][v] = {
-                    str(k): [float(won[k]), float(n[k] - won[k])] for k in won.index
-                }
+                tables[t][v] = {str(k): [float(won[k]), float(n[k] - won[k])] for k in won.index}
         return cls(variables, tables, totals)
 
     def predict(self, x: pd.DataFrame) -> FloatArray:
@@ -145,7 +146,7 @@ class Design:
     @classmethod
     def fit(cls, x: pd.DataFrame, categorical: list[str], numeric: list[str]) -> Design:
         levels = {c: sorted(_cat(x, c).unique().tolist()) for c in categorical}
-        med = {c: float(np.nan_to_num(np.nanmedian(x[c].to_numpy(float)))) for c in numeric}
+        med = {c: _median(x[c].to_numpy(float)) for c in numeric}
         filled = {c: x[c].astype(float).fillna(med[c]) for c in numeric}
         means = {c: float(filled[c].mean()) for c in numeric}
         scales = {c: float(filled[c].std() or 1.0) for c in numeric}
@@ -156,7 +157,7 @@ class Design:
         out = {}
         for c in self.categorical:
             m = {v: i for i, v in enumerate(self.levels[c])}
-            out[c] = _cat(x, c).map(m).fillna(-1).astype(int)
+            out[c] = _cat(x, c).map(m).fillna(-1).astype(float)
         for c in self.numeric:
             out[c] = x[c].astype(float)
         return pd.DataFrame(out, index=x.index)
@@ -173,7 +174,8 @@ class Design:
         for c in self.numeric:
             v = x[c].to_numpy(float)
             missing = np.isnan(v)
-            cols.append((np.where(missing, self.medians[c], v) - self.means[c]) / self.scales[c])
+            z = (np.where(missing, self.medians[c], v) - self.means[c]) / self.scales[c]
+            cols.append(np.clip(z, -CLIP_Z, CLIP_Z))
             owners.append(c)
             cols.append(missing.astype(float))
             owners.append(c)
@@ -237,9 +239,7 @@ class LightGBM:
     }
 
     @classmethod
-    def fit(
-        cls, x: pd.DataFrame, y: FloatArray, design: Design, rounds: int = 300
-    ) -> LightGBM:
+    def fit(cls, x: pd.DataFrame, y: FloatArray, design: Design, rounds: int = 300) -> LightGBM:
         data = lgb.Dataset(
             design.codes(x), label=y, categorical_feature=design.categorical, free_raw_data=True
         )
@@ -288,6 +288,12 @@ class Calibrator:
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+
+def _median(v: FloatArray) -> float:
+    """Median of the known values (0 when none is known)."""
+    known = v[~np.isnan(v)]
+    return float(np.median(known)) if known.size else 0.0
 
 
 def _logit(p: FloatArray) -> FloatArray:

@@ -233,9 +233,9 @@ def fit_and_evaluate(
 ) -> Trained:
     """Gate, leakage check, the four models, calibration, test metrics and the verdict."""
     gate(samples, key, what)
-    train, val, test = split(samples, key)
+    masks = split(samples, key)
     xs = samples.reset_index(drop=True)
-    train, val, test = train.to_numpy(), val.to_numpy(), test.to_numpy()
+    train, val, test = (m.to_numpy() for m in masks)
     y = xs["y"].to_numpy(float)
     for part, name in ((val, "validation"), (test, "test")):
         if len(np.unique(y[part])) < 2:
@@ -276,7 +276,7 @@ def fit_and_evaluate(
     chosen = best if signal else "stage"
     p_chosen = calibrators[chosen](models[chosen].predict(xs[test]))
     data = {
-        "samples": int(len(xs)),
+        "samples": len(xs),
         "units": int(xs[key].nunique()),
         "won": int(xs.groupby(key)["y"].max().sum()),
         "lost": int((1 - xs.groupby(key)["y"].max()).sum()),

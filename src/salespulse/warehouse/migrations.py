@@ -87,6 +87,7 @@ MIGRATIONS: list[Migration] = [
         "add users, sessions, API tokens and the audit log",
         _create("users", "sessions", "api_tokens", "audit_log"),
     ),
+    Migration(9, "add the versioned scoring models", _create("score_models")),
 ]
 
 
