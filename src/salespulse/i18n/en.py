@@ -461,4 +461,7 @@ STRINGS: dict[str, str] = {
     "score.amount": "Amount",
     "score.close_on": "Expected close",
     "score.rep": "Rep",
+    "score.perfect": "perfectly calibrated",
+    "score.observed": "observed share won",
+    "score.predicted": "predicted probability",
 }

@@ -471,4 +471,7 @@ STRINGS: dict[str, str] = {
     "score.amount": "Bedrag",
     "score.close_on": "Verwachte sluiting",
     "score.rep": "Verkoper",
+    "score.perfect": "perfect gekalibreerd",
+    "score.observed": "werkelijk aandeel gewonnen",
+    "score.predicted": "voorspelde kans",
 }

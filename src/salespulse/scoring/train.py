@@ -54,9 +54,13 @@ MIN_OUTCOMES = 30
 LEAKAGE_AUC = 0.97
 #: The smallest AUC gain over the stage baseline that counts as signal.
 MIN_GAIN = 0.02
-#: About this many sample dates over the history (at least ``MIN_STEP`` days apart).
+#: At most this many sample dates over the history (at least ``MIN_STEP`` days apart) ...
 SAMPLE_DATES = 30
 MIN_STEP = 14
+#: ... and fewer on big data: about this many samples are plenty (each date costs a query
+#: over the whole history), but never fewer than ``MIN_SAMPLE_DATES`` dates.
+SAMPLE_ROWS = 100_000
+MIN_SAMPLE_DATES = 12
 SPLIT = (0.6, 0.8)
 DEAL_TARGET = "deal_won"
 LEAD_TARGET = "lead_won"
@@ -100,9 +104,11 @@ class Trained:
         }
 
 
-def sample_dates(store: Store, settings: Settings, end: date | None = None) -> list[date]:
-    """The grid of as-of dates: every ``step`` days from 30 days after the first deal to
-    the day before the last day with data."""
+def sample_dates(
+    store: Store, settings: Settings, end: date | None = None, count: int = SAMPLE_DATES
+) -> list[date]:
+    """The grid of ``count`` as-of dates (at most): every ``step`` days from 30 days after
+    the first deal to the day before the last day with data."""
     last = end or data_day(store, settings)
     first = store.table("deals").created_at.min().execute()
     if first is None or pd.isna(first):
@@ -111,7 +117,7 @@ def sample_dates(store: Store, settings: Settings, end: date | None = None) -> l
     span = (last - start).days
     if span <= 0:
         return []
-    step = max(MIN_STEP, math.ceil(span / SAMPLE_DATES))
+    step = max(MIN_STEP, math.ceil(span / max(count, 1)))
     return [start + timedelta(days=i) for i in range(0, span, step)]
 
 
@@ -124,7 +130,9 @@ def deal_samples(
     final = context(store, s).deals.filter(_.is_closed)
     labels = final.select("deal_id", y=final.is_won.cast("int64"), known_at=final.closed_at)
     labels_df = labels.execute()
-    dates = sample_dates(store, s)
+    open_now = int(context(store, s).deals.filter(~_.is_closed).count().execute())
+    count = min(SAMPLE_DATES, max(MIN_SAMPLE_DATES, SAMPLE_ROWS // max(open_now, 1)))
+    dates = sample_dates(store, s, count=count)
     frames = []
     for i, d in enumerate(dates):
         ctx = context(store, s, d)
@@ -147,7 +155,9 @@ def lead_samples(
     last = data_day(store, s)
     won = context(store, s).deals.filter(_.is_won & _.lead_id.notnull())
     won_df = won.select("lead_id", won_at=won.closed_at).execute()
-    dates = [d for d in sample_dates(store, s) if d + timedelta(days=horizon) <= last]
+    active = int(context(store, s).leads.filter(_.disqualified_at.isnull()).count().execute())
+    count = min(SAMPLE_DATES, max(MIN_SAMPLE_DATES, 4 * SAMPLE_ROWS // max(active, 1)))
+    dates = [d for d in sample_dates(store, s, count=count) if d + timedelta(days=horizon) <= last]
     frames = []
     for i, d in enumerate(dates):
         ctx = context(store, s, d)
