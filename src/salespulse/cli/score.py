@@ -56,6 +56,8 @@ def train_cmd(
 ) -> None:
     """Train, evaluate on a time-based hold-out, and store the models (versioned)."""
     store = connect(db)
+    refused: UserError | None = None
+    stored = 0
     try:
         for tg in target or list(Target):
             with progress_bar(not quiet) as tick:
@@ -65,8 +67,10 @@ def train_cmd(
                     if target:  # asked for explicitly: the user's problem
                         raise
                     console.print(f"{tg}: {exc.message}", highlight=False, markup=False)
+                    refused = exc
                     continue
             model_id = registry.save(store, trained)
+            stored += 1
             console.print(
                 f"{tg}: stored model {model_id} — chosen {trained.chosen}; {trained.verdict}",
                 highlight=False,
@@ -77,6 +81,8 @@ def train_cmd(
                 console.print(f"  refused (gives the outcome away): {names}", markup=False)
     finally:
         store.close()
+    if not stored and refused is not None:  # nothing could be trained: the gate's error
+        raise refused
 
 
 @app.command("evaluate")
