@@ -89,7 +89,7 @@ def test_import_problem_report_csv_is_inert(tmp_path: Path) -> None:
     p = ImportProblem("deals.csv", 3, "name", '=HYPERLINK("http://evil")', "-fix it")
     write_report([p], tmp_path / "problems.csv")
     rows = list(csv.reader(io.StringIO((tmp_path / "problems.csv").read_text("utf-8"))))
-    assert rows[1] == ["deals.csv", "3", "name", '\'=HYPERLINK("http://evil")', "'-fix it"]
+    assert rows[1] == ["deals.csv", "3", "name", '\'=HYPERLINK("http://evil")', "'-fix it", "error"]
 
 
 @pytest.fixture(scope="module")

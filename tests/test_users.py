@@ -64,6 +64,17 @@ def test_users_sessions_tokens(store: Store) -> None:
     assert {"user.reset_password", "user.remove"} <= set(events)
 
 
+def test_a_duckdb_files_auth_tables_are_its_owners_alone(tmp_path: Path) -> None:
+    store = connect(tmp_path / "sales.duckdb")
+    try:
+        Users(store).add("ann", "a-long-password", "admin")
+    finally:
+        store.close()
+    side = tmp_path / "sales.duckdb.auth.sqlite3"
+    assert side.stat().st_mode & 0o777 == 0o600
+    assert b"a-long-password" not in side.read_bytes()
+
+
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "salespulse.cli.app", *args],

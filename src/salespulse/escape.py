@@ -43,14 +43,19 @@ def json_for_html(data: Any) -> Markup:
     return Markup(text.translate(_JSON_HTML))
 
 
-#: Keys whose strings plotly.js interprets as templates (``%{x}``, ``<extra>``): ours, not data.
-_TEMPLATES = frozenset({"hovertemplate", "texttemplate"})
+#: Keys whose strings plotly.js interprets as templates (``%{x}``, ``<extra>``): ours, not data;
+#: and ``customdata``, which plotly never shows (it holds drill-down URLs, built URL-encoded).
+_TEMPLATES = frozenset({"hovertemplate", "texttemplate", "customdata"})
 _PLOTLY_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def plotly_text(spec: Any, key: str = "") -> Any:
     """A Plotly figure spec with every string shown as text (except the template keys,
-    which the code writes; data reaches them only through ``%{…}`` substitution)."""
+    which the code writes, data reaching them only through ``%{…}`` substitution; and the
+    drill-down URLs in ``customdata``; and a :class:`~markupsafe.Markup`, the code's own markup
+    around text it escaped)."""
+    if isinstance(spec, Markup):  # markup the code wrote around escaped text
+        return str(spec)
     if isinstance(spec, str):
         return spec if key in _TEMPLATES else spec.translate(_PLOTLY_HTML)
     if isinstance(spec, dict):

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 import salespulse
 from salespulse.errors import UserError
 from salespulse.forecast import categories
 from salespulse.warehouse.store import Store
 from salespulse.web.app import create_app
+from tests.web.conftest import add_users, make_client
 
 
 def test_category_rule() -> None:
@@ -51,7 +51,9 @@ def test_overrides_are_stored_with_who_and_when(demo_copy: Store) -> None:
 
 @pytest.mark.slow
 def test_forecast_page_and_api(demo_path: Path) -> None:
-    client = TestClient(create_app(demo_path, warm=False))
+    app = create_app(demo_path, warm=False)
+    app.state.test_tokens = add_users(app)
+    client = make_client(app)
     for lang, word in (("en", "Forecast"), ("nl", "Prognose")):
         r = client.get(f"/forecast?lang={lang}&as_of=2026-11-14")
         assert r.status_code == 200

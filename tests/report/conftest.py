@@ -97,10 +97,15 @@ def workspace_settings(home: Path, text: str) -> None:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium with the flags that work on these machines (never a download)."""
+    import asyncio
+
     from playwright.sync_api import sync_playwright
 
     from salespulse.report.pdf import FLAGS
 
+    # a test before may have left an asyncio loop marked running in this thread (anyio's
+    # blocking portal of a TestClient): the sync API refuses to start under it
+    asyncio.events._set_running_loop(None)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",

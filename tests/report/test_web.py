@@ -16,8 +16,11 @@ pytestmark = pytest.mark.xdist_group("report")
 @pytest.fixture(scope="module")
 def client(demo_db: str) -> Iterator[TestClient]:
     from salespulse.web.app import create_app
+    from tests.web.conftest import add_users, make_client
 
-    with TestClient(create_app(demo_db, Settings(), warm=False)) as c:
+    app = create_app(demo_db, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
+    with make_client(app, "admin") as c:
         yield c
 
 

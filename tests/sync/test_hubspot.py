@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from salespulse.auth import audit
 from salespulse.cli.app import main
 from salespulse.errors import UserError
 from salespulse.semantic.query import Query, run
@@ -406,6 +407,13 @@ def test_cli_against_a_local_server_never_shows_the_token(
     # again: nothing to do
     assert main(["sync", "hubspot", "--db", str(db), "--base-url", url, "-q"]) == 0
     assert "already up to date" in capsys.readouterr().out
+    store = connect(db, create=False)
+    try:  # both runs are in the audit log, and the token is in neither
+        synced = audit.entries(store, 10, event="sync")
+    finally:
+        store.close()
+    assert [e["event"] for e in synced] == ["sync", "sync"]
+    assert all('"source": "hubspot"' in e["detail"] and TOKEN not in e["detail"] for e in synced)
     # a wrong token from a file: one line, exit 2
     bad = db.parent / "token.txt"
     bad.write_text("pat-na1-not-the-right-one\n")

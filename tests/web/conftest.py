@@ -139,9 +139,12 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-def browser_page(chromium: Any, app: FastAPI, base: str, who: str | None = "admin") -> Any:
+def browser_page(
+    chromium: Any, app: FastAPI, base: str, who: str | None = "admin", **context_options: Any
+) -> Any:
     """A new Chromium page, logged in to ``app`` at ``base`` as test user ``who``."""
-    context = chromium.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    options = {"accept_downloads": True, "viewport": {"width": 1280, "height": 900}}
+    context = chromium.new_context(**{**options, **context_options})
     if who:
         from salespulse.web.auth import COOKIE
 

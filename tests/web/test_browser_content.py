@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import Page, expect
+
+from tests.web.conftest import browser_page
 
 pytestmark = [pytest.mark.xdist_group("web"), pytest.mark.slow]
 
@@ -37,14 +40,17 @@ OVERLAPS_JS = """
 
 
 @pytest.fixture
-def phone(chromium: Any) -> Iterator[Page]:
-    context = chromium.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+def phone(chromium: Any, app: FastAPI, live_url: str) -> Iterator[Page]:
+    pg = browser_page(
+        chromium,
+        app,
+        live_url,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
     )
-    pg = context.new_page()
-    pg.set_default_timeout(120_000)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def test_a_click_on_a_bar_opens_its_records(page: Page, live_url: str) -> None:

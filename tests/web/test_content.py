@@ -22,6 +22,7 @@ from salespulse.settings import Settings
 from salespulse.warehouse.store import connect
 from salespulse.web import charts
 from salespulse.web.app import create_app
+from tests.web.conftest import add_users, make_client
 
 pytestmark = pytest.mark.xdist_group("web")
 
@@ -322,7 +323,8 @@ def test_funnels_are_the_engines_and_the_leak_agrees(client: TestClient, demo_db
 
 def test_money_shows_the_reporting_currency(demo_db: str) -> None:
     app = create_app(demo_db, Settings(reporting_currency="USD"), warm=False)
-    with TestClient(app) as c:
+    app.state.test_tokens = add_users(app)
+    with make_client(app) as c:
         html = c.get("/?lang=en").text
         data = c.get("/api/pages/home").json()
     assert data["currency"] == "USD"

@@ -19,6 +19,7 @@ from salespulse.warehouse.access import IN_USE_MESSAGE, DatabaseBusy
 from salespulse.warehouse.shared import SharedStore
 from salespulse.warehouse.store import Store, connect
 from salespulse.web.app import create_app
+from tests.web.conftest import add_users, make_client
 
 
 @pytest.fixture
@@ -43,7 +44,8 @@ def won(client: TestClient) -> float:
 
 def test_an_update_that_keeps_row_counts_changes_version_and_figures(db: str) -> None:
     app = create_app(db, Settings(), warm=False)
-    with TestClient(app) as client:
+    app.state.test_tokens = add_users(app)
+    with make_client(app) as client:
         before, v1 = won(client), client.get("/api/health").json()["data_version"]
         writer = connect(db)
         counts = writer.counts()
@@ -132,11 +134,12 @@ def block(cache: PageCache, n: int) -> threading.Event:
 
 def test_a_full_queue_answers_busy_with_retry_after(db: str) -> None:
     app = create_app(db, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
     cache = app.state.service.cache
     cache._queue = 0  # no waiting room: every cold computation beyond the workers is refused
     release = block(cache, cache.workers)
     try:
-        with TestClient(app) as client:
+        with make_client(app) as client:
             r = client.get("/api/pages/home")
             assert r.status_code == 503
             assert r.json()["detail"] == "the server is busy; try again in a moment"
@@ -151,10 +154,11 @@ def test_a_full_queue_answers_busy_with_retry_after(db: str) -> None:
 
 def test_health_and_static_answer_while_pages_compute(db: str) -> None:
     app = create_app(db, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
     cache = app.state.service.cache
     release = block(cache, cache.workers)
     try:
-        with TestClient(app) as client:
+        with make_client(app) as client:
             waiting = threading.Thread(target=client.get, args=("/api/pages/stages",))
             waiting.start()  # queued behind the blocked workers
             t0 = time.perf_counter()

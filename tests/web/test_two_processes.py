@@ -14,10 +14,14 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from salespulse.auth.users import Users
 from salespulse.warehouse.access import BUSY_MESSAGE
+from salespulse.warehouse.store import connect
 
 pytestmark = pytest.mark.slow
 CLI = [str(Path(sys.executable).parent / "salespulse")]
+#: The served app's API token (set by the ``served`` fixture; every page needs a login).
+AUTH: dict[str, str] = {}
 
 
 def free_port() -> int:
@@ -41,6 +45,13 @@ def served(demo_db: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``salespulse serve`` on a private copy of the demo database, in its own process."""
     db = str(tmp_path / "served.duckdb")
     shutil.copy(demo_db, db)
+    store = connect(db, read_only=False)
+    try:
+        users = Users(store)
+        users.add("tester", "a-long-password", "admin")
+        AUTH["Authorization"] = f"Bearer {users.create_token('tester', 'tests')[1]}"
+    finally:
+        store.close()
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
@@ -66,7 +77,7 @@ def served(demo_db: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 
 def won(url: str) -> tuple[float, str]:
-    r = httpx.get(f"{url}/api/pages/home", timeout=120)
+    r = httpx.get(f"{url}/api/pages/home", timeout=120, headers=AUTH)
     assert r.status_code == 200, r.text
     data = r.json()
     value = next(c for c in data["cards"] if c["id"] == "won_revenue")["value"]
@@ -94,7 +105,7 @@ def test_import_while_serving_and_new_figures_right_after(served: tuple[str, str
         r = httpx.get(f"{url}/api/health", timeout=10)
         health.append(time.perf_counter() - t0)
         assert r.status_code == 200
-        cached.append(httpx.get(f"{url}/api/pages/home", timeout=60).status_code)
+        cached.append(httpx.get(f"{url}/api/pages/home", timeout=60, headers=AUTH).status_code)
         time.sleep(0.05)
     _out, err = writer.communicate()
     assert writer.returncode == 0, err
@@ -128,9 +139,11 @@ def test_a_held_database_is_one_clear_line_at_the_cli(served: tuple[str, str]) -
             lines = [x for x in r.stderr.splitlines() if x.startswith("Error:")]
             assert lines == [f"Error: {BUSY_MESSAGE}"], r.stderr
             assert "IO Error" not in r.stderr and "Traceback" not in r.stderr
-        page = httpx.get(f"{url}/api/pages/home", timeout=60)  # computed before: still served
+        page = httpx.get(
+            f"{url}/api/pages/home", timeout=60, headers=AUTH
+        )  # computed before: still served
         assert page.status_code == 200
-        cold = httpx.get(f"{url}/api/pages/stages?period=last_fy", timeout=60)
+        cold = httpx.get(f"{url}/api/pages/stages?period=last_fy", timeout=60, headers=AUTH)
         assert cold.status_code == 503 and cold.json()["detail"] == BUSY_MESSAGE
         assert "Retry-After" in cold.headers
     finally:
@@ -138,5 +151,5 @@ def test_a_held_database_is_one_clear_line_at_the_cli(served: tuple[str, str]) -
         holder.wait(30)
         if holder.stdout is not None:
             holder.stdout.close()
-    again = httpx.get(f"{url}/api/pages/stages?period=last_fy", timeout=120)
+    again = httpx.get(f"{url}/api/pages/stages?period=last_fy", timeout=120, headers=AUTH)
     assert again.status_code == 200  # the writer is gone: the server reads again

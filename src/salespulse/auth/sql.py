@@ -12,6 +12,7 @@ One lock per process keeps the few small auth queries from interleaving on a con
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -39,6 +40,8 @@ def auth_path(store: Store) -> str | None:
 def _sqlite_con(path: str) -> sqlite3.Connection:
     con = _sqlite.get(path)
     if con is None:
+        if not path.startswith("file:"):  # password hashes: readable by the owner only
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         con = sqlite3.connect(
             path,
             uri=path.startswith("file:"),

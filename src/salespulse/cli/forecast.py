@@ -7,6 +7,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from salespulse.auth import audit
 from salespulse.cli.common import (
     DbOption,
     FormatOption,
@@ -245,6 +246,7 @@ def category(
     store = connect(db, create=False, read_only=False)
     try:
         set_category(store, deal_id, value, set_by, note)
+        audit.record(store, "forecast.category", actor=set_by, subject=deal_id, value=value)
     finally:
         store.close()
     console.print(f"{deal_id}: {value} (set by {set_by})", highlight=False)
@@ -271,8 +273,13 @@ def adjust(
     start = parse_date(period, "period") or timecal.period_start(
         ctx.as_of, Grain.quarter, ctx.settings
     )
-    set_adjustment(store, rep_id, start, amount, set_by, note)
-    store.close()
+    try:
+        set_adjustment(store, rep_id, start, amount, set_by, note)
+        audit.record(
+            store, "forecast.adjust", actor=set_by, subject=rep_id, period=start, amount=amount
+        )
+    finally:
+        store.close()
     console.print(
         f"{rep_id}, quarter from {start}: {amount:,.2f} (set by {set_by})", highlight=False
     )

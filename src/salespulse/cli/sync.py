@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from salespulse.auth import audit
 from salespulse.cli.common import DbOption, console, progress_bar
 from salespulse.sync.loader import SyncResult
 
@@ -46,6 +47,7 @@ def hubspot_(
     with progress_bar(enabled=not quiet) as bar:
         result = hubspot.sync(db, token=token, base_url=base_url, full=full, progress=bar)
     show(result)
+    audit.record_to(db, "sync", source="hubspot", written=result.written)
 
 
 @app.command("salesforce")
@@ -86,6 +88,7 @@ def salesforce_(
             progress=bar,
         )
     show(result)
+    audit.record_to(db, "sync", source="salesforce", written=result.written)
 
 
 def show(result: SyncResult) -> None:

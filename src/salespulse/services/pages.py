@@ -9,12 +9,16 @@ side by side on the same key.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import pandas as pd
+
 from salespulse import i18n
 from salespulse.analytics.funnel import lead_funnel, stage_funnel
+from salespulse.errors import UserError
 from salespulse.i18n import both
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue import get_kpi
@@ -24,6 +28,8 @@ from salespulse.services.filters import where_for
 from salespulse.services.models import Card, Column, Figure, Layer, Ref, Table
 from salespulse.services.records import Names, load_names
 from salespulse.services.runner import Runner, query_params, rows_of
+
+log = logging.getLogger(__name__)
 
 Parts = tuple[list[Card], list[Figure], list[Table]]
 
@@ -197,6 +203,8 @@ def _params(q: Query) -> dict[str, Any]:
 def in_pipeline_order(r: Runner, layer: Layer) -> Layer:
     """``layer``'s rows sorted (stably) by the pipeline order of their ``stage``: series per
     stage then come in the order deals move through them."""
+    if not layer.rows:  # nothing to sort (or the KPI failed): no query
+        return layer
     stages = r.store.table("stages").select("stage_id", "stage_order").execute()
     rank = dict(zip(stages["stage_id"], stages["stage_order"], strict=True))
     rows = sorted(layer.rows, key=lambda row: rank.get(row.get("stage"), len(rank) + 1))
@@ -470,11 +478,27 @@ def in_stage_order(moves: Layer, entries: Layer) -> Layer:
     return moves.model_copy(update={"rows": rows})
 
 
-def _funnel_layer(r: Runner, kpi_id: str, rows: list[dict[str, Any]], unit: str) -> Layer:
+def _funnel(kpi_id: str, compute: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, str | None]:
+    """``compute()`` (an analytics funnel), or no rows and why, like :meth:`Runner.layer`: a
+    figure that fails must not take the page down."""
+    try:
+        return compute(), None
+    except UserError as exc:
+        return pd.DataFrame(), exc.message
+    except Exception as exc:
+        log.exception("funnel %s failed", kpi_id)
+        return pd.DataFrame(), f"could not be computed: {exc}"
+
+
+def _funnel_layer(
+    r: Runner, kpi_id: str, rows: list[dict[str, Any]], unit: str, reason: str | None = None
+) -> Layer:
     """A layer over the rows of an analytics funnel (the query is ``kpi_id``'s by stage)."""
     kpi = get_kpi(kpi_id)
     q, ignored = r.query(kpi_id, "stage" if kpi_id == "stage_conversion" else "")
     return Layer(
+        available=reason is None,
+        reason=reason,
         kpi=kpi.id,
         name_en=kpi.name_en,
         name_nl=kpi.name_nl,
@@ -514,7 +538,7 @@ def funnels(r: Runner) -> tuple[Figure, Figure, Figure]:
         "ctx": r.ctx,
     }
     where = where_for(get_kpi("stage_conversion"), r.filters)[0]
-    sf = stage_funnel(r.store, where=where, **kw)
+    sf, sf_reason = _funnel("stage_conversion", lambda: stage_funnel(r.store, where=where, **kw))
     stage_rows = [
         {
             "stage": row.stage,
@@ -532,7 +556,7 @@ def funnels(r: Runner) -> tuple[Figure, Figure, Figure]:
         if leak
         else None
     )
-    entered = _funnel_layer(r, "stage_conversion", stage_rows, "count")
+    entered = _funnel_layer(r, "stage_conversion", stage_rows, "count", sf_reason)
     conv = entered.model_copy(
         update={"unit": "ratio", "rows": [{**x, "value": x["conversion"]} for x in stage_rows]}
     )
@@ -544,7 +568,7 @@ def funnels(r: Runner) -> tuple[Figure, Figure, Figure]:
     )
 
     where = where_for(get_kpi("lead_to_won_rate"), r.filters)[0]
-    lf = lead_funnel(r.store, where=where, **kw)
+    lf, lf_reason = _funnel("lead_to_won_rate", lambda: lead_funnel(r.store, where=where, **kw))
     lead_rows = [
         {
             "step": row.step,
@@ -568,7 +592,7 @@ def funnels(r: Runner) -> tuple[Figure, Figure, Figure]:
             )
             for lang in ("en", "nl")
         )
-    leads = _funnel_layer(r, "lead_to_won_rate", lead_rows, "count")
+    leads = _funnel_layer(r, "lead_to_won_rate", lead_rows, "count", lf_reason)
     lead_fig = figure("lead_funnel", "funnel", [leads], x="step", note=lnote)  # type: ignore[arg-type]
     return stage_fig, conv_fig, lead_fig
 

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
+
 from salespulse import i18n
 from salespulse.semantic.timecal import Grain, next_period
 from salespulse.services.models import Figure, Layer
@@ -219,7 +221,8 @@ def _funnel(fig: Figure, lang: str) -> dict[str, Any]:
         conv = r.get("conversion")
         if conv is not None:  # the share under the step's name: it never gets clipped
             share = i18n.t(f"funnel_text.{fig.id}", lang, share=i18n.percent(conv, lang))
-            name = f"{name}<br><span style='font-size:11px'>{share}</span>"
+            # markup of ours around escaped text: plotly_text leaves a Markup as it is
+            name = Markup("{}<br><span style='font-size:11px'>{}</span>").format(name, share)
         cats.append(name)
         texts.append(i18n.number(r.get("value"), lang))
     colors = [LEAK if r.get("is_leak") else COLORS[0] for r in rows]

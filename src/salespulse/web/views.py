@@ -278,6 +278,7 @@ def _result_table(layer: Layer, grain: str, lang: str) -> Table:
         "denominator": ("col.denominator", "count"),
         "target": ("legend.target", layer.unit),
         "attainment": ("col.attainment", "ratio"),
+        "rep_left_on": ("col.left", "date"),
     }
     keys = list(layer.rows[0]) if layer.rows else []
     columns: list[Column] = []
