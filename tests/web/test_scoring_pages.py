@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from salespulse.cli.app import main
 from salespulse.settings import Settings
@@ -17,7 +16,12 @@ from tests.web.hostile import make_hostile
 pytestmark = pytest.mark.xdist_group("web")
 
 
-def test_pages_say_no_model_yet(client: TestClient) -> None:
+def test_pages_say_no_model_yet(demo_db: str) -> None:
+    from salespulse.web.app import create_app
+
+    app = create_app(demo_db, Settings(), warm=False)  # its own app: no model stored
+    app.state.test_tokens = add_users(app)
+    client = make_client(app, "admin")
     r = client.get("/scoring?lang=nl")
     assert r.status_code == 200
     assert "Er is nog geen model getraind" in r.text
