@@ -31,6 +31,7 @@ test: install system-deps lint typecheck
 PORT ?= 8000
 
 demo: install
+	scripts/system-deps.sh runtime
 	$(BIN)/salespulse demo --port $(PORT)
 
 docs: install

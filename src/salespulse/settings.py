@@ -92,6 +92,11 @@ class Settings:
     lead_score_rules: str = _s(
         "", "Path of a lead-score rules file (TOML); empty = the built-in rules."
     )
+    lead_score_horizon_days: int = _s(
+        180,
+        "The lead model's horizon: the likelihood that a lead becomes a won deal within "
+        "this many days (salespulse score).",
+    )
     smtp_host: str = _s("", "SMTP server for `--mail` (report, alerts); empty = mail is off.")
     smtp_port: int = _s(587, "SMTP port (587 for STARTTLS, 465 for TLS, 25 for none).")
     smtp_security: str = _s("starttls", "SMTP connection security: starttls, tls or none.")

@@ -18,6 +18,7 @@ from salespulse.cli import (
     kpi,
     priorities,
     report,
+    score,
     serve,
     sync,
     users,
@@ -59,6 +60,7 @@ for module in (
     sync,
     forecast,
     users,
+    score,
 ):
     module.register(app)
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from salespulse.analytics.priorities import priority_list
 from salespulse.cli.common import DbOption, FormatOption, OutputFormat, print_frame
+from salespulse.scoring.day import my_day
 from salespulse.semantic.query import parse_date
 from salespulse.warehouse.store import connect
 
@@ -25,10 +25,12 @@ def priorities(
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """The rep's priority list: open deals most likely to close first, then active leads
-    by lead score (rules: setting lead_score_rules)."""
+    """The rep's priority list: deals that can close first (the trained model's likelihood ×
+    amount × close date near, overdue actions first), then leads by the lead model's score,
+    each with reasons and a next action. Before `salespulse score train`: stage probability
+    and the rule-based lead score (setting lead_score_rules)."""
     store = connect(db, create=False)
-    plist = priority_list(store, rep, as_of=parse_date(as_of, "as-of"), deals=deals, leads=leads)
+    plist = my_day(store, rep, as_of=parse_date(as_of, "as-of"), deals=deals, leads=leads)
     print_frame(plist, fmt, title=f"Priorities for {rep}")
 
 

@@ -53,6 +53,27 @@ ACTIVITY_TYPES = ("call", "email", "meeting", "task", "note")
 CALL, EMAIL, MEETING, TASK, NOTE = range(5)
 DIRECTIONS = ("outbound", "inbound")
 OUTCOMES = ("connected", "no_answer", "voicemail", "replied", "held", "no_show")
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """How a deal's fate shows in its activities (docs/demo-data.md, ground truth)."""
+
+    #: Share of deal e-mails that are customer replies (inbound), won vs other deals.
+    reply_won: float = 0.30
+    reply: float = 0.22
+    #: Share of deal calls the customer makes (inbound), won vs other deals.
+    inbound_call_won: float = 0.09
+    inbound_call: float = 0.06
+    #: Extra share of meetings on deals that will be lost that become no-shows.
+    extra_no_show: float = 0.15
+    #: Deals that will be lost go quiet after this share of their planned life ...
+    quiet_after: float = 0.6
+    #: ... where this share of their activities is never logged.
+    quiet_drop: float = 0.5
+
+
+ENGAGEMENT = Engagement()
 N_COLS = 10  # path slots: 5 open stages, back, forward, close, reopen, close again
 
 
@@ -379,6 +400,7 @@ class Chunk:
         cycle = rng.uniform(lo, hi) * rng.uniform(0.92, 1.08, n)
         sw = np.array(m.STAGE_WEIGHTS)
         frac = np.cumsum(sw)[last_open] * rng.uniform(0.7, 1.2, n)
+        full_cycle_days = cycle.copy()
         cycle = np.where(won, cycle, cycle * np.minimum(frac, 1.0))
         weight = sw[None, :] * rng.gamma(3.0, 1 / 3.0, (n, m.N_OPEN)) * present[:, : m.N_OPEN]
         dur = np.zeros((n, N_COLS))
@@ -476,7 +498,12 @@ class Chunk:
         currency = np.where(country == 4, 1, np.where(country == 3, 2, 0))
         amount = np.round(eur / w.rate(currency, created), 0)
         no_amount = ~closed & (rng.random(n) < 0.04)
-        exp_day = planned_close // DAY + np.where(closed, rng.integers(-10, 25, n), 0)
+        # the rep plans the whole cycle: a deal that will be lost is expected to close when a
+        # won one would (it is lost earlier), so its close date does not give its fate away
+        planned_day = np.where(
+            won, planned_close // DAY, (created + (full_cycle_days * DAY).astype(np.int64)) // DAY
+        )
+        exp_day = planned_day + np.where(closed, rng.integers(-10, 25, n), 0)
         sloppy = ~closed & (rng.random(n) < 0.06)
         exp_day = np.where(sloppy, w.cutoff_day - rng.integers(3, 60, n), exp_day)
         outcome = np.where(closed, np.where(closing == m.WON, 0, 1), -1)
@@ -487,6 +514,9 @@ class Chunk:
         )
         reason = np.where(outcome == 1, _cat(rng, lost_p), -1)
         self.deal_lead, self.deal_created, self.deal_end = lead, created, end_t
+        # the deal's fate (won or not, decided at creation) and its planned close, also for
+        # deals still open at the export: the engagement signal follows them (see _engagement)
+        self.deal_fate, self.deal_planned_end = won, planned_close
         self.deal_account, self.deal_product, self.deal_closed_at = account, product, closed_at
         self.deal_won = closed & (closing == m.WON)
         self.deal_amount, self.deal_currency, self.deal_years = amount, currency, years
@@ -554,6 +584,7 @@ class Chunk:
             optimism=rep_optimism(w.seed, w.reps.n, SLIPPER),
             slipper=SLIPPER,
             owner_at=self.deal_owner_at,
+            fate_won=self.deal_fate,
         )
 
     # -- activities ----------------------------------------------------------------------
@@ -671,7 +702,12 @@ class Chunk:
         late = (in_stage == 3) | (in_stage == 4)
         mail_only = late & (rep == EMAIL_ONLY)
         kind = np.where(mail_only & ((kind == CALL) | (kind == MEETING)), EMAIL, kind)
-        inbound = np.where(kind == CALL, rng.random(k) < 0.08, rng.random(k) < 0.28)
+        fate = self.deal_fate[deal]
+        inbound = np.where(
+            kind == CALL,
+            rng.random(k) < np.where(fate, ENGAGEMENT.inbound_call_won, ENGAGEMENT.inbound_call),
+            rng.random(k) < np.where(fate, ENGAGEMENT.reply_won, ENGAGEMENT.reply),
+        )
         lead = self.deal_lead[deal]
         acts = _acts(rng, t, rep, kind, inbound, lead, deal, self.deal_account[deal])
         task = kind == TASK
@@ -680,7 +716,7 @@ class Chunk:
         completed = t + (rng.uniform(0.1, 1.4, k) * (due - t)).astype(np.int64)
         acts.due = np.where(task, due, NA)
         acts.completed = np.where(task & done & (completed < self.cutoff), completed, NA)
-        parts.append(acts)
+        parts.append(self._engagement(acts, negotiation_meeting=np.arange(k) >= k - neg.shape[0]))
         allacts = Acts.concat(parts)
         allacts = allacts.select(np.flatnonzero(allacts.t < self.cutoff))
         # deals: updated_at = last stage change or activity
@@ -714,6 +750,23 @@ class Chunk:
                 "subject": take(flat_subjects, subject),
             }
         )
+
+    def _engagement(self, acts: Acts, negotiation_meeting: BoolArray) -> Acts:
+        """The honest signal of deal work (ground truth in docs/demo-data.md): meetings on
+        deals that will be lost are more often no-shows, and deals that will be lost go
+        quiet — most of their activities late in their (planned) life are never logged.
+        Own random stream (``spawn_key`` 5), so the rest of the data does not change."""
+        sig = np.random.default_rng(np.random.SeedSequence(self.w.seed, spawn_key=(5, self.index)))
+        k = acts.t.shape[0]
+        lost = ~self.deal_fate[acts.deal]
+        u = sig.random(k)
+        no_show = (acts.kind == MEETING) & lost & (u < ENGAGEMENT.extra_no_show)
+        acts.outcome = np.where(no_show, OUTCOMES.index("no_show"), acts.outcome)
+        start = self.deal_created[acts.deal]
+        life = self.deal_planned_end[acts.deal] - start
+        late = acts.t > start + ENGAGEMENT.quiet_after * life
+        dark = lost & late & ~negotiation_meeting & (sig.random(k) < ENGAGEMENT.quiet_drop)
+        return acts.select(np.flatnonzero(~dark))
 
     # -- contracts -----------------------------------------------------------------------
     def contracts(self) -> None:

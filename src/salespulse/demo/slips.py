@@ -37,6 +37,9 @@ FloatArray = npt.NDArray[np.float64]
 MAX_PUSHES = 8
 #: Share of sellers with optimistic initial close dates.
 OPTIMISTIC_SHARE = 0.35
+#: Deals that will be lost: optimism multiplier, and a realistic rep's share right at once.
+LOST_OPTIMISM = 0.8
+LOST_EXACT = 0.35
 
 
 def rep_optimism(seed: int, n_reps: int, slipper: int) -> FloatArray:
@@ -64,12 +67,16 @@ def field_history(
     optimism: FloatArray,
     slipper: int,
     owner_at: Callable[[IntArray, IntArray], IntArray],
+    fate_won: npt.NDArray[np.bool_] | None = None,
 ) -> pa.Table:
     """The ``deal_field_history`` rows of one chunk's deals.
 
     ``created``/``end`` are seconds (UTC; ``end`` = closed_at, or the export cutoff for open
     deals); ``final_close_day`` the deal's expected close date (day number); ``owner`` the
-    first owner (index); ``owner_at(deal, t)`` the owner at an instant.
+    first owner (index); ``owner_at(deal, t)`` the owner at an instant; ``fate_won``
+    whether each deal is (or will be) won: a deal that will be lost starts with a more
+    optimistic date (``LOST_OPTIMISM``) and a realistic rep gets it right at once less often
+    (``LOST_EXACT``), so its date slips more — an honest signal for the scoring model.
     """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, chunk_index)))
     n = int(created.shape[0])
@@ -80,7 +87,12 @@ def field_history(
     slips = owner == slipper
     o = optimism[owner] * rng.uniform(0.9, 1.1, n)
     # a realistic rep gets a share of close dates right at once; an optimistic one fewer
-    exact = rng.random(n) < np.where(slips, 0.0, np.where(optimism[owner] < 0.8, 0.2, 0.6))
+    lost = np.zeros(n, bool) if fate_won is None else ~fate_won
+    o = np.where(lost, o * LOST_OPTIMISM, o)
+    realistic_exact = np.where(lost, LOST_EXACT, 0.6)
+    exact = rng.random(n) < np.where(
+        slips, 0.0, np.where(optimism[owner] < 0.8, 0.2, realistic_exact)
+    )
     pessimistic = rng.random(n) < 0.08
     o = np.where(exact, 1.0, np.minimum(o, 1.0))
     o = np.where(pessimistic & ~slips, rng.uniform(1.1, 1.4, n), o)

@@ -100,6 +100,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(9, "add forecast range calibrations", _create("forecast_calibrations")),
     Migration(10, "add the derived stage visits", _stage_visits),
+    Migration(11, "add the versioned scoring models", _create("score_models")),
 ]
 
 

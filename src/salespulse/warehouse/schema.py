@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -742,7 +742,29 @@ FORECAST_TABLES: tuple[Table, ...] = (
     ),
 )
 
-SYSTEM_TABLES = (*SYSTEM_TABLES, *FORECAST_TABLES)
+#: Versioned scoring models (``salespulse score train``), newest per target in use.
+SCORING_TABLES: tuple[Table, ...] = (
+    Table(
+        "score_models",
+        "Trained likelihood-to-close (deal_won) and lead (lead_won) models, one row per "
+        "training run; the newest per target scores. The model is JSON (no pickle).",
+        (
+            C("model_id", "string", "Identifier of the run (random).", required=True),
+            C("target", "string", "deal_won or lead_won.", required=True),
+            C("trained_at", "timestamp", "When it was trained (UTC).", required=True),
+            C("data_version", "string", "The data version it was trained on.", required=True),
+            C("chosen", "string", "The model in use: lightgbm, logistic, naive_bayes, stage."),
+            C("verdict", "string", "signal beyond stage, or no signal beyond stage."),
+            C("features", "string", "Features used (JSON list).", required=True),
+            C("metrics", "string", "The evaluation (JSON, as `score evaluate`).", required=True),
+            C("model_blob", "string", "The chosen model and its calibration (JSON)."),
+            C("stage_blob", "string", "The stage baseline and its calibration (JSON)."),
+        ),
+        ("model_id",),
+    ),
+)
+
+SYSTEM_TABLES = (*SYSTEM_TABLES, *FORECAST_TABLES, *SCORING_TABLES)
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 

@@ -22,7 +22,7 @@ from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.access import Busy, DatabaseBusy
 from salespulse.warehouse.store import Store, connect, default_db
-from salespulse.web import api, auth, forecast, security, views
+from salespulse.web import api, auth, forecast, scoring, security, views
 from salespulse.web import report as report_views
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,8 @@ def create_app(
     app.include_router(views.router)
     app.include_router(report_views.router)
     app.include_router(forecast.pages)
+    app.include_router(scoring.api)
+    app.include_router(scoring.pages)
 
     @app.exception_handler(Busy)
     @app.exception_handler(DatabaseBusy)
