@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -29,6 +30,8 @@ PUBLIC = {"/login", "/docs", "/api/health", "/favicon.ico"}
 ADMIN_ONLY: set[str] = set()
 ROLES = ["rep", "manager", "boss", "admin"]
 REP_ID, TEAM = USERS["rep"][3], USERS["manager"][4][0]
+# Clients of the shared app are closed with ``closing``, not ``with TestClient(app)``: that
+# would run the app's lifespan, whose end shuts the page cache down for every later test.
 
 
 #: An example value per path parameter (any other parameter is a KPI id).
@@ -149,7 +152,7 @@ def _login(c: TestClient, user: str, password: str) -> Any:
 
 
 def test_login_logout_with_csrf(app: FastAPI) -> None:
-    with TestClient(app, follow_redirects=False) as c:
+    with closing(TestClient(app, follow_redirects=False)) as c:
         r = _login(c, "rep", USERS["rep"][1])
         assert r.status_code == 303 and r.headers["location"] == "/alerts"
         cookie = r.headers["set-cookie"]
@@ -162,13 +165,13 @@ def test_login_logout_with_csrf(app: FastAPI) -> None:
         assert csrf
         assert c.post("/logout", data={"csrf": csrf[1]}).status_code == 303
         assert c.get("/alerts").status_code == 303  # the session is gone
-    with TestClient(app, follow_redirects=False) as c:  # login without the form's token
+    with closing(TestClient(app, follow_redirects=False)) as c:  # login without the form's token
         r = c.post("/login", data={"username": "rep", "password": USERS["rep"][1]})
         assert r.status_code == 403
 
 
 def test_wrong_password_and_open_redirect(app: FastAPI) -> None:
-    with TestClient(app, follow_redirects=False) as c:
+    with closing(TestClient(app, follow_redirects=False)) as c:
         assert _login(c, "rep", "not-the-password").status_code == 401
         assert _login(c, "nobody", "whatever-password").status_code == 401
         form = c.get("/login?next=https://evil.example/")
@@ -190,7 +193,7 @@ def test_login_is_rate_limited(app: FastAPI) -> None:
     users = app.state.users
     saved, users.throttle = users.throttle, Throttle(max_failures=5, lockout=1.5)
     try:
-        with TestClient(app, follow_redirects=False) as c:
+        with closing(TestClient(app, follow_redirects=False)) as c:
             for _ in range(5):
                 assert _login(c, "boss", "wrong-password").status_code == 401
             r = _login(c, "boss", USERS["boss"][1])  # right, but locked out
@@ -207,7 +210,7 @@ def test_login_is_rate_limited(app: FastAPI) -> None:
 def test_revoked_token_is_refused(app: FastAPI) -> None:
     users = app.state.users
     token_id, token = users.create_token("rep", "to revoke")
-    with TestClient(app) as c:
+    with closing(TestClient(app)) as c:
         c.headers["Authorization"] = f"Bearer {token}"
         assert c.get("/api/kpis").status_code == 200
         users.revoke_token(token_id)
