@@ -22,7 +22,6 @@ import salespulse
 from salespulse.errors import UserError
 from salespulse.ingest import run_import
 from salespulse.semantic.query import Query, records, run
-from salespulse.settings import store_setting
 from salespulse.warehouse.store import Store, connect
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "lookups" / "mapping.toml"
@@ -32,10 +31,7 @@ AFTER = "2024-05-01"  # every deal closed or not by then
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("attrs") / "lookups.duckdb"
-    run_import(EXAMPLE, path)
-    store = connect(path, read_only=False)
-    store_setting(store, "reporting_currency", "BRL")
-    store.close()
+    run_import(EXAMPLE, path)  # its [settings]: reporting_currency = "BRL"
     return path
 
 
