@@ -28,6 +28,10 @@ def test_pages_say_no_model_yet(demo_db: str) -> None:
     assert client.get("/api/scoring").json()["cards"] == {"deal_won": None, "lead_won": None}
     r = client.get("/my-day?lang=en")
     assert r.status_code == 200 and "My day" in r.text
+    # a manager picks a rep: looked up in the served (read-only, shared) database
+    assert client.get("/api/my-day?rep=R00002").status_code == 200
+    r = client.get("/api/my-day?rep=R99999")
+    assert r.status_code == 400 and "R99999" in r.json()["detail"]
 
 
 @pytest.fixture(scope="module")

@@ -56,8 +56,11 @@ def _rep(service: ServiceDep, rep: str | None) -> str | None:
         return p.rep_id
     if not rep:
         return None
-    ctx = context(service.store, service.settings, service.data_day())
-    return resolve_rep(ctx, rep)
+    day = service.data_day()
+    return service.cache.get(  # the cache reads the served database safely (store.reading())
+        ("scoring.rep", rep, day),
+        lambda: resolve_rep(context(service.store, service.settings, day), rep),
+    )
 
 
 def _my_day(service: ServiceDep, rep: str | None, d: date, lang: str) -> list[dict[str, Any]]:
