@@ -137,7 +137,7 @@ def purchase_facts(ctx: Context) -> Facts:
         - ibis.ifelse(as_of.day() < s.day(), 1, 0)
     ).cast("float64")
     begun = ibis.ifelse(c.start_on <= as_of, (elapsed / months).floor() + 1, 0.0)
-    to_date = c.charge_per_year * months / 12.0 * begun
+    to_date = c.recurring_eur * begun  # the charges billed so far
     open_sub = c.end_on.isnull() & c.charge_per_year.notnull()
     c = c.mutate(
         value_eur=ibis.ifelse(open_sub, to_date, c.value_eur),
