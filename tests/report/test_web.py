@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -56,3 +57,21 @@ def test_download_html_and_pdf(client: TestClient) -> None:
 def test_bad_month_and_format(client: TestClient) -> None:
     assert client.get("/reports/2026-13.pdf").status_code == 400
     assert client.get("/reports/2026-11.docx").status_code == 404
+
+
+def test_a_reps_report_holds_only_their_deals_whoever_asked_first(client: TestClient) -> None:
+    """The report is built with the access rule applied, so it is cached per scope: the
+    admin's (built first) must not be what a rep then downloads."""
+    from tests.web.conftest import USERS, make_client
+
+    page = client.get("/api/pages/home?start=2026-10-01&end=2026-10-31").json()
+    top = next(t for t in page["tables"] if t["id"] == "top_won")["rows"]
+    rep_name = client.get("/api/filters").json()["rep"]
+    mine = next(o["label"] for o in rep_name if o["value"] == USERS["rep"][3])
+    admin = client.get("/reports/2026-10.html?lang=en").text
+    others = [n for r in top if r["rep_name"] != mine and (n := html.escape(r["name"])) in admin]
+    assert len(others) >= 3, "the admin's report lists other reps' top won deals"
+    with make_client(client.app, "rep") as rep:  # type: ignore[arg-type]
+        theirs = rep.get("/reports/2026-10.html?lang=en")
+    assert theirs.status_code == 200
+    assert not any(name in theirs.text for name in others)

@@ -75,7 +75,8 @@ def login_cookie(app: FastAPI, who: str = "admin") -> str:
 def app(demo_db: str) -> FastAPI:
     from salespulse.web.app import create_app
 
-    app = create_app(demo_db, Settings(), warm=False)
+    # pages computed in worker processes, as `salespulse serve` does
+    app = create_app(demo_db, Settings(), warm=False, workers=2)
     app.state.test_tokens = add_users(app)
     return app
 

@@ -13,6 +13,18 @@ from salespulse.errors import UserError
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=0,
+        max=64,
+        help="Processes that compute pages (0: threads of the server process).",
+    ),
+]
+
+#: Worker processes by default: one per core, at least 2 (one long page never blocks all).
+DEFAULT_WORKERS = 2
 
 
 #: Addresses only this machine can reach.
@@ -46,22 +58,27 @@ def check_address(host: str, port: int) -> None:
         )
 
 
-def run_server(db: str | None, host: str, port: int) -> None:
+def run_server(db: str | None, host: str, port: int, workers: int = DEFAULT_WORKERS) -> None:
     """Serve the app on ``host:port`` until interrupted."""
     import uvicorn
 
     from salespulse.web.app import create_app
 
     check_address(host, port)
-    app = create_app(db)
+    app = create_app(db, workers=workers)
     console.print(f"salespulse serves {app.state.service.store.location} on http://{host}:{port}")
     console.print("Press Ctrl+C to stop.", style="dim")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def serve_cmd(db: DbOption = None, host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve_cmd(
+    db: DbOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: WorkersOption = DEFAULT_WORKERS,
+) -> None:
     """Serve the dashboards, alerts, KPI explorer and JSON API (docs at /docs)."""
-    run_server(db, host, port)
+    run_server(db, host, port, workers)
 
 
 def register(app: typer.Typer) -> None:

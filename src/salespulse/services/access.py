@@ -44,6 +44,14 @@ class Principal:
         return self.role == ADMIN or (self.role == MANAGER and not self.team_ids)
 
 
+def scope(p: Principal | None) -> tuple[str, str | None, tuple[str, ...]] | None:
+    """What ``p`` may see, as a cache key part: None for everything, else role, rep, teams.
+    For values built *with* the rule applied (a report), cached per scope."""
+    if p is None or p.sees_all:
+        return None
+    return (p.role, p.rep_id, p.team_ids)
+
+
 #: rep_id → (name, team_id)
 Reps = dict[str, tuple[str, str | None]]
 

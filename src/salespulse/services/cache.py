@@ -7,9 +7,11 @@
   for free. A new version empties the cache.
 * **Single flight**: concurrent requests for the same key share one computation.
 * **Bounded work**: cold computations run on ``workers`` threads (never on the event loop,
-  never on the request threads); at most ``queue`` wait for a thread. Beyond that, or when
-  a result takes longer than ``wait`` seconds, :class:`Busy` (HTTP 503 with Retry-After):
-  the computation goes on, so a retry finds it done.
+  never on the request threads) — each computing itself or handing a
+  :class:`~salespulse.services.workers.Remote` task to a worker process and waiting for it;
+  at most ``queue`` wait for a thread. Beyond that, or when a result takes longer than
+  ``wait`` seconds, :class:`Busy` (HTTP 503 with Retry-After): the computation goes on, so
+  a retry finds it done.
 * **Abandoned work stops**: when every request waiting for a computation has gone (the
   client disconnected), the computation stops at its next :func:`checkpoint` (the runner
   calls it before each KPI); when they all timed out, after ``ORPHAN_GRACE`` seconds
@@ -30,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+from salespulse.services.workers import Remote
 from salespulse.warehouse.access import Busy, DatabaseBusy
 from salespulse.warehouse.store import Store
 
@@ -78,10 +81,17 @@ _worker = threading.local()  # .job: the _Job this pool thread computes
 _patient = threading.local()  # .on: this thread waits without a deadline
 
 
+#: In a worker process (:mod:`salespulse.services.workers`): True once the server gave up
+#: on the task it computes.
+cancel_requested: Callable[[], bool] | None = None
+
+
 def checkpoint() -> None:
     """Raise :class:`Abandoned` when nobody waits any more for the current computation."""
     job: _Job | None = getattr(_worker, "job", None)
     if job is not None and job.abandoned():
+        raise Abandoned()
+    if cancel_requested is not None and cancel_requested():
         raise Abandoned()
 
 
@@ -154,7 +164,7 @@ class PageCache:
             self._vlock.release()
 
     # -- values ------------------------------------------------------------------------
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def get(self, key: Hashable, compute: Callable[[], T] | Remote) -> T:
         """The cached value for ``key`` in the current data version (computed when missing)."""
         inside = getattr(_worker, "job", None) is not None
         full = (self._version if inside else self.version(), key)
@@ -184,7 +194,7 @@ class PageCache:
             self._pool.submit(self._run, full, job, compute)
         return cast(T, self._await(job))
 
-    def _run(self, full: Hashable, job: _Job, compute: Callable[[], Any]) -> None:
+    def _run(self, full: Hashable, job: _Job, compute: Callable[[], Any] | Remote) -> None:
         outer = getattr(_worker, "job", None)
         _worker.job = job
         key = full[1]  # type: ignore[index]
@@ -192,8 +202,12 @@ class PageCache:
         try:
             if job.abandoned():
                 raise Abandoned()
-            with self.store.reading():
-                value = compute()
+            if isinstance(compute, Remote):  # in a worker process, which opens the data itself
+                version, value = compute(job.abandoned)
+            else:
+                version = full[0]  # type: ignore[index]
+                with self.store.reading():
+                    value = compute()
         except BaseException as exc:
             with self._lock:
                 self._jobs.pop(full, None)
@@ -202,7 +216,7 @@ class PageCache:
             with self._lock:
                 self.computed[str(kind)] += 1
                 self._jobs.pop(full, None)
-                if full[0] == self._version:  # type: ignore[index]
+                if full[0] == self._version == version:  # type: ignore[index]
                     self._entries[full] = value
                     while len(self._entries) > self._max:
                         self._entries.popitem(last=False)
@@ -212,6 +226,19 @@ class PageCache:
             if outer is None:
                 with self._lock:
                     self._pending -= 1
+
+    def run_here(self, compute: Callable[[], T]) -> T:
+        """``compute()`` on this thread as one computation of this cache, not cached itself:
+        the values it asks for are (computed inline), :func:`checkpoint` applies. For a
+        worker process, whose caller (the server) caches the result."""
+        outer = getattr(_worker, "job", None)
+        self.version()
+        _worker.job = _Job()
+        try:
+            with self.store.reading():
+                return compute()
+        finally:
+            _worker.job = outer
 
     @contextmanager
     def patient(self) -> Iterator[None]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable, Hashable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import ibis
 import pandas as pd
@@ -33,11 +34,13 @@ from salespulse.services.models import (
 )
 from salespulse.services.records import Names, counted_first, load_names, readable
 from salespulse.services.runner import Runner, query_params, rows_of
+from salespulse.services.workers import Remote, Workers
 from salespulse.settings import Settings
 from salespulse.warehouse.attributes import attribute_breakdowns
 from salespulse.warehouse.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Rows shown per alert / drill-down on a page; the CSV downloads hold up to RECORDS_MAX.
 RECORDS_SHOWN = 50
@@ -48,10 +51,29 @@ class Service:
     #: Whose view this is (see :mod:`salespulse.services.access`); None: everything (CLI).
     principal: access.Principal | None = None
 
-    def __init__(self, store: Store, settings: Settings):
+    def __init__(self, store: Store, settings: Settings, workers: int = 0):
+        """``workers``: compute in that many worker processes (0: on threads of this one);
+        only for a database other processes can open (a file or a server)."""
         self.store = store
         self.settings = settings
-        self.cache = PageCache(store)
+        self.workers = Workers(store.location, settings, workers) if workers else None
+        self.cache = PageCache(store, workers=workers or 2)
+        self._root = self
+
+    def computed(self, key: Hashable, func: Callable[..., T], *args: Any) -> T:
+        """The cached value of ``func(service, *args)`` under ``key``: computed in a worker
+        process when the service has them, else on a cache thread. ``func`` is a module-level
+        function of the unscoped service (access rules apply to what it returns)."""
+        if self.workers is not None:
+            return cast(T, self.cache.get(key, Remote(self.workers, func, args)))
+        root = self._root
+        return self.cache.get(key, lambda: func(root, *args))
+
+    def close(self) -> None:
+        """Stop computing (the cache, the worker processes)."""
+        self.cache.close()
+        if self.workers is not None:
+            self.workers.close()
 
     def scoped(self, principal: access.Principal | None) -> Service:
         """The same service (and cache) as ``principal`` may see it."""
@@ -95,9 +117,7 @@ class Service:
 
     # -- pages ----------------------------------------------------------------------------
     def page(self, name: str, filters: Filters) -> PageData:
-        data = self.cache.get(
-            ("page", name, filters.key()), lambda: public.page(self._page(name, filters))
-        )
+        data = self.computed(("page", name, filters.key()), _page_data, name, filters)
         return access.page(self.principal, data, self.reps())
 
     def _page(self, name: str, filters: Filters) -> PageData:
@@ -118,9 +138,7 @@ class Service:
         )
 
     def alerts(self, filters: Filters) -> AlertsPage:
-        data = self.cache.get(
-            ("alerts", filters.key()), lambda: public.alerts(self._alerts(filters))
-        )
+        data = self.computed(("alerts", filters.key()), _alerts_data, filters)
         return access.alerts(self.principal, data, self.reps())
 
     def _alerts(self, filters: Filters) -> AlertsPage:
@@ -162,10 +180,7 @@ class Service:
         """One KPI; an impossible breakdown is the user's error (raised, not an empty layer)."""
         kpi = get_kpi(kpi_id)
         plan(Query.make(kpi.id, by=by))
-        return self.cache.get(
-            ("kpi", kpi.id, by, filters.key()),
-            lambda: public.layer(pages.kpi_layer(self.runner(filters), kpi.id, by)),
-        )
+        return self.computed(("kpi", kpi.id, by, filters.key()), _kpi_data, kpi.id, by, filters)
 
     def query(self, kpi_id: str, by: str, filters: Filters) -> Query:
         q, _ = self.runner(filters).query(get_kpi(kpi_id).id, by)
@@ -173,9 +188,8 @@ class Service:
 
     def records(self, kpi_id: str, filters: Filters, limit: int = RECORDS_MAX) -> pd.DataFrame:
         kpi = get_kpi(kpi_id)
-        frame = self.cache.get(
-            ("records", kpi.id, limit, filters.key()),
-            lambda: records(self.store, self.query(kpi.id, "", filters), self.settings, limit),
+        frame = self.computed(
+            ("records", kpi.id, limit, filters.key()), _records_data, kpi.id, limit, filters
         )
         return access.records(self.principal, frame, self.reps())
 
@@ -192,10 +206,7 @@ class Service:
 
     def explain(self, kpi_id: str, by: str, filters: Filters) -> str:
         kpi = get_kpi(kpi_id)
-        return self.cache.get(
-            ("explain", kpi.id, by, filters.key()),
-            lambda: explain(self.store, self.query(kpi.id, by, filters), self.settings),
-        )
+        return self.computed(("explain", kpi.id, by, filters.key()), _explain, kpi.id, by, filters)
 
     # -- lookups --------------------------------------------------------------------------
     def options(self) -> FilterOptions:
@@ -245,6 +256,27 @@ class Service:
                         self.page(name, default)
                 except Exception:  # warming must never stop the server
                     log.exception("warming %s failed", name)
+
+
+# -- what the service computes (module-level: a worker process can be asked by name) -------
+def _page_data(service: Service, name: str, filters: Filters) -> PageData:
+    return public.page(service._page(name, filters))
+
+
+def _alerts_data(service: Service, filters: Filters) -> AlertsPage:
+    return public.alerts(service._alerts(filters))
+
+
+def _kpi_data(service: Service, kpi_id: str, by: str, filters: Filters) -> Layer:
+    return public.layer(pages.kpi_layer(service.runner(filters), kpi_id, by))
+
+
+def _records_data(service: Service, kpi_id: str, limit: int, filters: Filters) -> pd.DataFrame:
+    return records(service.store, service.query(kpi_id, "", filters), service.settings, limit)
+
+
+def _explain(service: Service, kpi_id: str, by: str, filters: Filters) -> str:
+    return explain(service.store, service.query(kpi_id, by, filters), service.settings)
 
 
 __all__ = ["FILTER_DIMS", "Filters", "Service"]

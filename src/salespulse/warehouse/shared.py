@@ -194,3 +194,13 @@ class SharedStore(Store):
                     self._close_raw()
                     self._cond.notify_all()
             time.sleep(poll)
+
+
+def open_served(location: str | Path | None) -> Store:
+    """The database to serve: a DuckDB file shared with importers, or a server (URL)."""
+    from salespulse.warehouse.store import default_db
+
+    where = str(location) if location is not None else default_db()
+    if "://" in where:
+        return connect(where, create=False)
+    return SharedStore(where)

@@ -21,7 +21,8 @@ from salespulse.errors import UserError
 from salespulse.services.service import Service
 from salespulse.settings import Settings, load_settings
 from salespulse.warehouse.access import Busy, DatabaseBusy
-from salespulse.warehouse.store import Store, connect, default_db
+from salespulse.warehouse.shared import open_served
+from salespulse.warehouse.store import Store
 from salespulse.web import api, auth, forecast, scoring, security, views
 from salespulse.web import report as report_views
 
@@ -33,25 +34,23 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
 REQUEST_THREADS = 200
 
 
-def open_served(db: str | Path | None) -> Store:
-    """The database to serve: a DuckDB file shared with importers, or a server (URL)."""
-    location = str(db) if db is not None else default_db()
-    if "://" in location:
-        return connect(location, create=False)
-    from salespulse.warehouse.shared import SharedStore
-
-    return SharedStore(location)
-
-
 def create_app(
-    db: str | Path | Store | None = None, settings: Settings | None = None, warm: bool = True
+    db: str | Path | Store | None = None,
+    settings: Settings | None = None,
+    warm: bool = True,
+    workers: int = 0,
 ) -> FastAPI:
     """The app over database ``db`` (a path/URL, an open store, or the workspace default).
 
     With ``warm``, the default view of every page is computed in the background at start-up.
+    ``workers``: compute pages in that many worker processes (services/workers.py), so this
+    process only answers requests; 0 computes on threads of this process (an in-memory
+    database, which other processes cannot open).
     """
     store = db if isinstance(db, Store) else open_served(db)
-    service = Service(store, settings or load_settings(store=store))
+    if workers and store.location == ":memory:":
+        raise UserError("an in-memory database cannot be served by worker processes")
+    service = Service(store, settings or load_settings(store=store), workers=workers)
     service.cache.version()
     users = Users(store)
 
@@ -63,7 +62,7 @@ def create_app(
         if warm:
             threading.Thread(target=service.warm, name="warm-cache", daemon=True).start()
         yield
-        service.cache.close()
+        service.close()
 
     app = FastAPI(
         title="salespulse",

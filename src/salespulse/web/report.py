@@ -11,9 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from salespulse import i18n
-from salespulse.report.build import _data_range, build, parse_month
+from salespulse.report.build import Report, _data_range, build, parse_month
 from salespulse.report.pdf import html_to_pdf
 from salespulse.report.render import render_html
+from salespulse.services import access
+from salespulse.services.service import Service
 from salespulse.web import views
 from salespulse.web.deps import LangDep, ServiceDep
 
@@ -51,7 +53,11 @@ def report_file(
     if fmt not in ("pdf", "html"):
         return Response("not found", status_code=404)
     first = parse_month(month)
-    report = service.cache.get(("report", first, team), lambda: build(service, first, team=team))
+    # built with the access rule applied (its deal tables, alert records): one per scope
+    scope = access.scope(service.principal)
+    report = service.computed(
+        ("report", first, team, scope), _report, first, team, service.principal
+    )
     html = render_html(report, lang)
     name = f"salespulse-report-{month}-{lang}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -62,5 +68,11 @@ def report_file(
         with tempfile.TemporaryDirectory() as tmp:
             return html_to_pdf(html, Path(tmp) / name).read_bytes()
 
-    data = service.cache.get(("report.pdf", first, team, lang), pdf)
+    data = service.cache.get(("report.pdf", first, team, scope, lang), pdf)
     return Response(data, media_type="application/pdf", headers=headers)
+
+
+def _report(
+    service: Service, first: date, team: str | None, who: access.Principal | None
+) -> Report:
+    return build(service.scoped(who), first, team=team)

@@ -18,6 +18,7 @@ from salespulse.escape import json_for_html
 from salespulse.scoring import page as spage
 from salespulse.semantic.query import context
 from salespulse.services import access
+from salespulse.services.service import Service
 from salespulse.web import views
 from salespulse.web.deps import LangDep, ServiceDep
 
@@ -36,10 +37,7 @@ def _day(service: ServiceDep, d: date | None) -> date:
 
 
 def _scoring(service: ServiceDep, d: date, lang: str) -> dict[str, Any]:
-    data = service.cache.get(
-        ("scoring.page", d, lang),
-        lambda: spage.scoring_data(service.store, service.settings, d, lang),
-    )
+    data = service.computed(("scoring.page", d, lang), _scoring_data, d, lang)
     out = dict(data)
     for key in ("deals", "leads"):
         f = data[key]
@@ -57,20 +55,14 @@ def _rep(service: ServiceDep, rep: str | None) -> str | None:
     if not rep:
         return None
     day = service.data_day()
-    return service.cache.get(  # the cache reads the served database safely (store.reading())
-        ("scoring.rep", rep, day),
-        lambda: resolve_rep(context(service.store, service.settings, day), rep),
-    )
+    return service.computed(("scoring.rep", rep, day), _resolve_rep, rep, day)
 
 
 def _my_day(service: ServiceDep, rep: str | None, d: date, lang: str) -> list[dict[str, Any]]:
     rid = _rep(service, rep)
     if rid is None:
         return []
-    rows = service.cache.get(
-        ("scoring.day", rid, d, lang),
-        lambda: spage.day_data(service.store, service.settings, rid, d, lang),
-    )
+    rows = service.computed(("scoring.day", rid, d, lang), _day_data, rid, d, lang)
     return access.record_rows(service.principal, rows, service.reps())
 
 
@@ -123,3 +115,16 @@ def my_day_view(
 def _rep_frame(service: ServiceDep) -> pd.DataFrame:
     reps = service.reps()
     return pd.DataFrame({"rep_id": list(reps), "team_id": [team for _, team in reps.values()]})
+
+
+# -- computed once per data version (module-level: a worker process can be asked by name) --
+def _scoring_data(service: Service, d: date, lang: str) -> dict[str, Any]:
+    return spage.scoring_data(service.store, service.settings, d, lang)
+
+
+def _resolve_rep(service: Service, rep: str, day: date) -> str:
+    return resolve_rep(context(service.store, service.settings, day), rep)
+
+
+def _day_data(service: Service, rid: str, d: date, lang: str) -> list[dict[str, Any]]:
+    return spage.day_data(service.store, service.settings, rid, d, lang)
