@@ -156,8 +156,9 @@ def run(
     lk = None
     if likelihood.NAME in methods:  # opt-in: trained per origin (forecast/likelihood.py)
         lk = likelihood.PerOrigin(store, settings, likelihood.outcomes(store, settings, as_of))
-        before = pd.date_range(pd.Timestamp(first_at).normalize(), ends[0], freq="ME").date
-        likelihood.warm(lk, [d for d in before if ends and d < ends[0]])
+        if ends:  # the month ends before the first origin: training samples only
+            before = pd.date_range(pd.Timestamp(first_at).normalize(), ends[0], freq="ME").date
+            likelihood.warm(lk, [d for d in before if d < ends[0]])
     base = tuple(m for m in methods if m != likelihood.NAME)
     if lk is not None and "learned_timing" not in base:
         base = (*base, "learned_timing")
