@@ -3,6 +3,7 @@ walk-forward backtest with the accuracy figures.
 
     .venv/bin/python scripts/bench_forecast.py montecarlo [--draws 10000] [--deals 100000]
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/large.duckdb --as-of 2026-11-14
+    .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --likelihood
 
 The Monte Carlo case: 100,000 synthetic open deals (log-uniform amounts 1k–1M, win
 probabilities 5–90 %, timing over 3 months + later), grouped by 200 reps and 8 products,
@@ -21,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from salespulse.forecast import backtest, montecarlo
+from salespulse.forecast import backtest, likelihood, montecarlo
+from salespulse.forecast.run import METHODS
 from salespulse.settings import load_settings
 from salespulse.warehouse.store import connect
 
@@ -44,14 +46,17 @@ def bench_montecarlo(draws: int, deals: int) -> None:
     )
 
 
-def bench_backtest(db: str, as_of: date) -> None:
+def bench_backtest(db: str, as_of: date, with_likelihood: bool = False) -> None:
     store = connect(db, create=False)
+    methods = (*METHODS, likelihood.NAME) if with_likelihood else METHODS
     t = time.perf_counter()
-    r = backtest.run(store, load_settings(), as_of)
+    r = backtest.run(store, load_settings(), as_of, methods)
     secs = time.perf_counter() - t
     n = r.periods["as_of"].nunique() if not r.periods.empty else 0
     print(f"Backtest {db} as of {as_of}: {secs:.1f} s, {n} month ends")
     print(r.methods.to_string(index=False))
+    for note in r.notes:
+        print(note)
     q = r.methods[r.methods["horizon"] == "quarter"].set_index("method")
     rec = r.recommended
     if rec and "stage_default" in q.index:
@@ -69,11 +74,16 @@ def main() -> None:
     ap.add_argument("--deals", type=int, default=100_000)
     ap.add_argument("--db")
     ap.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 14))
+    ap.add_argument(
+        "--likelihood",
+        action="store_true",
+        help="also the likelihood-to-close model, trained per month end (slow: opt-in)",
+    )
     a = ap.parse_args()
     if a.what == "montecarlo":
         bench_montecarlo(a.draws, a.deals)
     else:
-        bench_backtest(a.db, a.as_of)
+        bench_backtest(a.db, a.as_of, a.likelihood)
 
 
 if __name__ == "__main__":

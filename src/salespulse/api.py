@@ -91,13 +91,31 @@ class SalesPulse:
         ctx = context(self.store, self.settings, parse_date(as_of, "as-of"))
         return compute(ctx, methods=methods, months=months, draws=draws)
 
-    def forecast_backtest(self, as_of: DateLike = None) -> Any:
-        """The walk-forward backtest (``salespulse forecast backtest``)."""
-        from salespulse.forecast import backtest
+    def forecast_backtest(self, as_of: DateLike = None, save: bool = False) -> Any:
+        """The walk-forward backtest (``salespulse forecast backtest [--save]``). ``save``:
+        store each method's range calibration (and its coverage) as of the backtest's date,
+        so later forecasts' ranges use it. A database opened read-only (a DuckDB file, the
+        default) is reopened as a writer for that write and then read-only again."""
+        from salespulse.forecast import backtest, calibration
         from salespulse.semantic.query import context
 
         ctx = context(self.store, self.settings, parse_date(as_of, "as-of"))
-        return backtest.run(self.store, self.settings, ctx.as_of)
+        result = backtest.run(self.store, self.settings, ctx.as_of)
+        if save and not result.methods.empty:
+            if not self.store.read_only:
+                calibration.save(self.store, result.methods, result.as_of)
+                return result
+            location = self.store.location
+            self.store.close()  # DuckDB allows one way of opening a file per process
+            try:
+                writer = connect(location, create=False, read_only=False)
+                try:
+                    calibration.save(writer, result.methods, result.as_of)
+                finally:
+                    writer.close()
+            finally:
+                self.store = connect(location, create=False)
+        return result
 
     def pipeline_changes(
         self, since: DateLike, as_of: DateLike = None, period_end: DateLike = None

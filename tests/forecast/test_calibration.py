@@ -4,6 +4,7 @@ and its intervals cover what they claim."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ import pytest
 
 from salespulse.forecast import calibration, run
 from salespulse.semantic.query import context
-from salespulse.warehouse.store import Store
+from salespulse.warehouse.migrations import MIGRATIONS, _calibration_record
+from salespulse.warehouse.schema import SCHEMA_VERSION
+from salespulse.warehouse.store import Store, connect
 
 
 def _periods(z: np.ndarray, months_ahead: int = 3) -> pd.DataFrame:
@@ -104,7 +107,8 @@ def test_live_forecast_applies_the_latest_earlier_calibration(demo_copy: Store) 
     def store_scales(month: float, quarter: float) -> None:
         table = pd.DataFrame(
             {"method": "learned_timing", "horizon": ["month", "quarter"],
-             "calibration_scale": [month, quarter], "calibration_n": [12, 10]}
+             "calibration_scale": [month, quarter], "calibration_n": [12, 10],
+             "coverage_p10_p90": [0.8, 0.75], "n_periods": [21, 20]}
         )  # fmt: skip
         assert calibration.save(demo_copy, table, day) == 2
 
@@ -124,3 +128,28 @@ def test_live_forecast_applies_the_latest_earlier_calibration(demo_copy: Store) 
     assert (got["p90"] - got["p10"]).sum() > 2 * (raw["p90"] - raw["p10"]).sum()
     # a forecast as of an earlier day may not use it (it learned from later periods)
     assert any("not calibrated" in n for n in show(date(2026, 5, 31)).notes)
+
+
+def test_an_older_database_gets_the_calibration_record_columns(tmp_path: Path) -> None:
+    # a v11 database: forecast_calibrations without coverage / coverage_n
+    store = connect(tmp_path / "old.duckdb")
+    store.con.raw_sql("ALTER TABLE forecast_calibrations DROP COLUMN coverage")
+    store.con.raw_sql("ALTER TABLE forecast_calibrations DROP COLUMN coverage_n")
+    v = next(m.version for m in MIGRATIONS if m.apply is _calibration_record)
+    store.con.raw_sql(f"UPDATE schema_migrations SET version = {v - 1}")
+    store.close()
+    store = connect(tmp_path / "old.duckdb")
+    assert store.schema_version() == SCHEMA_VERSION
+    table = pd.DataFrame(
+        {"method": "stage_age", "horizon": ["month", "quarter"], "calibration_scale": [1.5, 2.0],
+         "calibration_n": [20, 18], "coverage_p10_p90": [0.81, 0.76], "n_periods": [21, 21]}
+    )  # fmt: skip
+    assert calibration.save(store, table, date(2026, 6, 30)) == 2
+    got = calibration.stored(store, date(2026, 7, 1))
+    assert got[("stage_age", "quarter")] == (
+        calibration.Calibration(2.0, 18, 0.76, 21),
+        date(2026, 6, 30),
+    )
+    assert got[("stage_age", "month")][0].calibrated
+    assert not calibration.Calibration(1.0, calibration.MIN_PERIODS - 1).calibrated
+    store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -59,6 +61,9 @@ def test_forecast_page_and_api(demo_path: Path) -> None:
         assert r.status_code == 200
         assert word in r.text and 'data-chart="forecast-fan"' in r.text
         assert 'id="forecast-reps"' in r.text and 'id="forecast-accuracy"' in r.text
+        # no backtest was saved: the page says the range is not calibrated
+        assert 'data-calibrated="no"' in r.text
+        assert ("Not calibrated" if lang == "en" else "Niet gekalibreerd") in r.text
     page = client.get("/api/forecast/page?as_of=2026-11-14").json()
     s = page["summary"]
     assert s["p10"] <= s["p50"] <= s["p90"] and s["won_to_date"] > 0
@@ -80,3 +85,47 @@ def test_python_api(demo_path: Path) -> None:
         assert w["amount"].iloc[0] + w["amount"].iloc[1:-1].sum() == pytest.approx(
             w["amount"].iloc[-1], abs=0.005
         )
+
+
+@pytest.mark.slow
+def test_python_backtest_save_calibrates_later_forecasts_and_the_page(
+    demo_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(demo_path, path)
+    day = date(2026, 10, 31)
+    with salespulse.open(path) as sp:
+        sp.forecast_backtest(as_of=day)  # without save: nothing stored
+        assert sp.store.con.table("forecast_calibrations").count().execute() == 0
+        r = sp.forecast_backtest(as_of=day, save=True)
+        rows = sp.store.con.table("forecast_calibrations").execute()
+        assert len(rows) == len(r.methods) == 8
+        got = rows.merge(r.methods, on=["method", "horizon"])
+        assert (pd.to_datetime(got["as_of"]).dt.date == day).all()
+        assert got["scale"].tolist() == got["calibration_scale"].tolist()
+        assert got["n_periods_x"].tolist() == got["calibration_n"].tolist()
+        assert got["coverage"].tolist() == got["coverage_p10_p90"].tolist()
+        assert got["coverage_n"].tolist() == got["n_periods_y"].tolist()
+        f = sp.forecast("learned_timing", as_of="2026-11-14", months=3, draws=200)
+        q = f.calibration["learned_timing"]["quarter"]
+        want = r.methods.set_index(["method", "horizon"]).loc[("learned_timing", "quarter")]
+        assert q["as_of"] == day.isoformat() and q["calibrated"]
+        assert (q["n_periods"], q["coverage"]) == (want["calibration_n"], want["coverage_p10_p90"])
+    app = create_app(path, warm=False)
+    app.state.test_tokens = add_users(app)
+    client = make_client(app)
+    for lang, words in (("en", "past quarters"), ("nl", "afgelopen kwartalen")):
+        text = client.get(f"/forecast?lang={lang}&as_of=2026-11-14").text
+        m = re.search(r'<div class="note" id="forecast-calibration".*?</div>', text, re.S)
+        assert m, text
+        section = m.group(0)
+        assert 'data-calibrated="yes"' in section and words in section
+        assert f"{int(q['n_periods'])} {words}" in section
+        assert f"{int(q['coverage_n'])} " in section
+    # the same in the page's JSON
+    page = client.get("/api/forecast/page?as_of=2026-11-14").json()
+    assert page["calibration"]["calibrated"] and page["calibration"]["quarter"] == q
+    # a date before the stored calibration may not use it
+    early = client.get("/api/forecast/page?as_of=2026-10-30").json()
+    assert early["calibration"] == {"calibrated": False, "as_of": None, "month": None,
+                                    "quarter": None}  # fmt: skip

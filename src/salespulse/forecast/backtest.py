@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salespulse.forecast import calibration, montecarlo
+from salespulse.forecast import calibration, likelihood, montecarlo
 from salespulse.forecast.replay import Replay
 from salespulse.forecast.run import METHODS, month_periods, per_deal
 from salespulse.semantic import timecal
@@ -153,14 +153,28 @@ def run(
     early = (pd.Timestamp(first_at) + pd.DateOffset(months=lead)).date()
     ends = month_ends(min(start, early), min(as_of, _last_day(final)))
     actual = _actuals(final)
+    lk = None
+    if likelihood.NAME in methods:  # opt-in: trained per origin (forecast/likelihood.py)
+        lk = likelihood.PerOrigin(store, settings, likelihood.outcomes(store, settings, as_of))
+        if ends:  # the month ends before the first origin: training samples only
+            before = pd.date_range(pd.Timestamp(first_at).normalize(), ends[0], freq="ME").date
+            likelihood.warm(lk, [d for d in before if d < ends[0]])
+    base = tuple(m for m in methods if m != likelihood.NAME)
+    if lk is not None and "learned_timing" not in base:
+        base = (*base, "learned_timing")
     rows, group_rows = [], []
     report("Backtest", 0, len(ends))
     for k, t in enumerate(ends):
         ctx = Context(store, settings, t)
         inp = loader.load(t)
         ms = month_periods(t, 3)
-        res = per_deal(ctx, inp, methods, ms)
+        res = per_deal(ctx, inp, base, ms)
         deals = inp.open
+        if lk is not None:
+            p_learned, t_shares = res["learned_timing"]
+            p_model = lk.probabilities(t, deals["deal_id"], p_learned)
+            res = {m: res[m] for m in methods if m in res}
+            res[likelihood.NAME] = (p_model, t_shares)
         amount = np.nan_to_num(deals["amount_eur"].to_numpy(float, na_value=np.nan))
         won = actual.reindex(deals["deal_id"])
         closed_on = pd.to_datetime(won["closed_on"]).to_numpy()
@@ -201,7 +215,14 @@ def run(
                     group_rows.append(g.assign(method=method, horizon=horizon, by=by, as_of=t))
         report("Backtest", k + 1, len(ends))
     periods = pd.DataFrame(rows)
-    return _score(as_of, periods, group_rows, methods)
+    result = _score(as_of, periods, group_rows, methods)
+    if lk is not None:
+        result.notes.append(
+            f"{likelihood.NAME}: the logistic likelihood-to-close model refitted at "
+            f"{len(lk.fits)} month ends on deals decided by then; {lk.fallbacks} month ends "
+            "had too few decided deals and used the learned stage probability"
+        )
+    return result
 
 
 def _wape(f: np.ndarray, a: np.ndarray) -> float:
@@ -246,7 +267,8 @@ def _score(
             }
         )
     mt = pd.DataFrame(table)
-    mt["method"] = pd.Categorical(mt["method"], [m for m in METHODS if m in set(mt["method"])])
+    order = [*METHODS, likelihood.NAME]
+    mt["method"] = pd.Categorical(mt["method"], [m for m in order if m in set(mt["method"])])
     mt = mt.sort_values(["horizon", "method"]).reset_index(drop=True)
     mt["method"] = mt["method"].astype(str)
     wl = []

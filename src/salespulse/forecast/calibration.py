@@ -54,6 +54,15 @@ class Calibration:
 
     scale: float = 1.0
     n: int = 0
+    #: Its track record, where known: the share of the backtest's scored periods whose
+    #: actual fell inside the calibrated range, over ``coverage_n`` periods.
+    coverage: float | None = None
+    coverage_n: int | None = None
+
+    @property
+    def calibrated(self) -> bool:
+        """Learned from enough periods to widen the range (else it is as simulated)."""
+        return self.n >= MIN_PERIODS
 
     def apply(
         self, p10: FloatArray, p50: FloatArray, p90: FloatArray
@@ -142,6 +151,8 @@ def save(store: Store, methods: pd.DataFrame, day: date) -> int:
             "scale": methods["calibration_scale"].astype(float),
             "n_periods": methods["calibration_n"].astype("int64"),
             "computed_at": utcnow(),
+            "coverage": methods["coverage_p10_p90"].astype(float),
+            "coverage_n": methods["n_periods"].astype("int64"),
         }
     )
     with store.transaction():
@@ -162,7 +173,13 @@ def stored(store: Store, day: date) -> dict[tuple[str, str], tuple[Calibration, 
     out: dict[tuple[str, str], tuple[Calibration, date]] = {}
     for r in rows.sort_values("as_of").itertuples(index=False):
         d = pd.Timestamp(r.as_of).date()
-        c = Calibration(float(r.scale), int(r.n_periods))
+        cov, cov_n = getattr(r, "coverage", None), getattr(r, "coverage_n", None)
+        c = Calibration(
+            float(r.scale),
+            int(r.n_periods),
+            float(cov) if cov is not None and pd.notna(cov) else None,
+            int(cov_n) if cov_n is not None and pd.notna(cov_n) else None,
+        )
         out[(str(r.method), str(r.horizon))] = (c, d)
     return out
 

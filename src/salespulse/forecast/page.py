@@ -88,9 +88,26 @@ def data(
         if rest is not None and pd.notna(rest["p90"])
         else None,
     }
+    out["calibration"] = _calibration(f, method)
     out["reps"] = _reps(store, f, as_of, q_start, q_end)
     out["accuracy"] = accuracy(store, settings, method, as_of)
     return out
+
+
+def _calibration(f: Any, method: str) -> dict[str, Any] | None:
+    """Whether the range shown is calibrated: the stored calibration per horizon (``month``,
+    ``quarter``: past periods learned from and the calibrated range's backtest coverage),
+    ``calibrated`` when one of them was learned from enough periods to widen the range;
+    None when there is no range at all."""
+    if not f.draws:
+        return None
+    cal = f.calibration.get(method, {})
+    return {
+        "calibrated": any(c["calibrated"] for c in cal.values()),
+        "as_of": max((c["as_of"] for c in cal.values()), default=None),
+        "month": cal.get("month"),
+        "quarter": cal.get("quarter"),
+    }
 
 
 def _reps(store: Store, f: Any, as_of: date, q_start: date, q_end: date) -> list[dict[str, Any]]:

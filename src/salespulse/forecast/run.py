@@ -114,6 +114,10 @@ class Forecast:
     currency: str = "EUR"
     draws: int = 0
     notes: list[str] = field(default_factory=list)
+    #: method → horizon (month, quarter) → the stored calibration its range used:
+    #: ``scale``, ``n_periods`` (past periods learned from), ``as_of`` (the backtest's
+    #: date), ``coverage`` and ``coverage_n`` (its track record); empty = not calibrated.
+    calibration: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         from salespulse.semantic.query import jsonable
@@ -126,6 +130,7 @@ class Forecast:
             "methods": list(self.methods),
             "draws": self.draws,
             "notes": self.notes,
+            "calibration": self.calibration,
             "rows": [
                 {k: jsonable(v) for k, v in r.items()}
                 for r in self.summary.to_dict(orient="records")
@@ -224,6 +229,7 @@ def compute(
     cals = calibration.stored(ctx.store, ctx.as_of) if with_range and draws > 0 else {}
     deal_rows, summary_rows = [], []
     uncalibrated: list[str] = []
+    used: dict[str, dict[str, dict[str, Any]]] = {}
     for method, (p, shares) in results.items():
         exp_month = np.nan_to_num(amount)[:, None] * p[:, None] * shares  # deals × months
         d = deals[["deal_id", "rep_id", "team_id", "product_id", "product_line", "stage_id",
@@ -240,6 +246,7 @@ def compute(
         if with_range and draws > 0:
             if cal:
                 notes.append(_calibration_note(method, cal))
+                used[method] = {g: _calibration_info(c, d) for g, (c, d) in cal.items()}
             else:
                 uncalibrated.append(method)
             sim = montecarlo.simulate(
@@ -312,6 +319,7 @@ def compute(
         currency=ctx.settings.reporting_currency,
         draws=draws if with_range else 0,
         notes=notes,
+        calibration=used,
     )
 
 
@@ -319,6 +327,12 @@ def _calibration_note(method: str, cal: dict[str, tuple[calibration.Calibration,
     parts = [f"{g} ×{c.scale:.2f}" for g, (c, _) in cal.items()]
     day = max(d for _, d in cal.values())
     return f"{method}: range calibrated on the backtest as of {day} ({', '.join(parts)})"
+
+
+def _calibration_info(c: calibration.Calibration, day: date) -> dict[str, Any]:
+    return {"scale": c.scale, "n_periods": c.n, "calibrated": c.calibrated,
+            "as_of": day.isoformat(), "coverage": c.coverage,
+            "coverage_n": c.coverage_n}  # fmt: skip
 
 
 def _sum_by(x: FloatArray, code: npt.NDArray[np.int64], n: int) -> FloatArray:

@@ -465,4 +465,41 @@ STRINGS: dict[str, str] = {
     "score.perfect": "perfectly calibrated",
     "score.observed": "observed share won",
     "score.predicted": "predicted probability",
+    # -- fc3 --
+    "forecast.calibrated": (
+        "Calibrated range: widened on this method's own track record in the backtest of {day}."
+    ),
+    "forecast.calibrated.month": (
+        "Months: learned from {n} past months (×{scale} the simulated width); in the "
+        "backtest the calibrated range held the actual in {coverage} of {scored} months "
+        "(80% is right)."
+    ),
+    "forecast.calibrated.quarter": (
+        "Quarters: learned from {n} past quarters (×{scale} the simulated width); in the "
+        "backtest the calibrated range held the actual in {coverage} of {scored} quarters "
+        "(80% is right)."
+    ),
+    "forecast.calibrated.no_record_month": (
+        "Months: learned from {n} past months (×{scale}); its backtest coverage was not "
+        "stored (run `salespulse forecast backtest --save` again)."
+    ),
+    "forecast.calibrated.no_record_quarter": (
+        "Quarters: learned from {n} past quarters (×{scale}); its backtest coverage was not "
+        "stored (run `salespulse forecast backtest --save` again)."
+    ),
+    "forecast.calibrated.too_few_month": (
+        "Months: not calibrated, only {n} past months were over (at least 4 are needed)."
+    ),
+    "forecast.calibrated.too_few_quarter": (
+        "Quarters: not calibrated, only {n} past quarters were over (at least 4 are needed)."
+    ),
+    "forecast.uncalibrated": (
+        "Not calibrated: this range comes from the simulation alone (with a fixed allowance "
+        "for errors many deals share) and has not been checked against past periods. Run "
+        "`salespulse forecast backtest --save` to calibrate it on this data's own history."
+    ),
+    "forecast.uncalibrated.too_few": (
+        "Not calibrated: the backtest of {day} had too few past periods (at least 4 are "
+        "needed); this range comes from the simulation alone."
+    ),
 }

@@ -475,4 +475,43 @@ STRINGS: dict[str, str] = {
     "score.perfect": "perfect gekalibreerd",
     "score.observed": "werkelijk aandeel gewonnen",
     "score.predicted": "voorspelde kans",
+    # -- fc3 --
+    "forecast.calibrated": (
+        "Gekalibreerde bandbreedte: verbreed op de eigen staat van dienst van deze methode "
+        "in de backtest van {day}."
+    ),
+    "forecast.calibrated.month": (
+        "Maanden: geleerd uit {n} afgelopen maanden (×{scale} de gesimuleerde breedte); in de "
+        "backtest lag de werkelijke omzet in {coverage} van {scored} maanden binnen de "
+        "gekalibreerde bandbreedte (80% is goed)."
+    ),
+    "forecast.calibrated.quarter": (
+        "Kwartalen: geleerd uit {n} afgelopen kwartalen (×{scale} de gesimuleerde breedte); in "
+        "de backtest lag de werkelijke omzet in {coverage} van {scored} kwartalen binnen de "
+        "gekalibreerde bandbreedte (80% is goed)."
+    ),
+    "forecast.calibrated.no_record_month": (
+        "Maanden: geleerd uit {n} afgelopen maanden (×{scale}); de dekking in de backtest is "
+        "niet opgeslagen (draai `salespulse forecast backtest --save` opnieuw)."
+    ),
+    "forecast.calibrated.no_record_quarter": (
+        "Kwartalen: geleerd uit {n} afgelopen kwartalen (×{scale}); de dekking in de backtest "
+        "is niet opgeslagen (draai `salespulse forecast backtest --save` opnieuw)."
+    ),
+    "forecast.calibrated.too_few_month": (
+        "Maanden: niet gekalibreerd, er waren pas {n} afgelopen maanden voorbij (minstens 4 nodig)."
+    ),
+    "forecast.calibrated.too_few_quarter": (
+        "Kwartalen: niet gekalibreerd, er waren pas {n} afgelopen kwartalen voorbij (minstens "
+        "4 nodig)."
+    ),
+    "forecast.uncalibrated": (
+        "Niet gekalibreerd: deze bandbreedte komt alleen uit de simulatie (met een vaste marge "
+        "voor fouten die veel deals delen) en is niet getoetst aan afgelopen perioden. Draai "
+        "`salespulse forecast backtest --save` om haar op de eigen historie te kalibreren."
+    ),
+    "forecast.uncalibrated.too_few": (
+        "Niet gekalibreerd: de backtest van {day} had te weinig afgelopen perioden (minstens 4 "
+        "nodig); deze bandbreedte komt alleen uit de simulatie."
+    ),
 }

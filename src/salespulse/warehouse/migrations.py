@@ -76,6 +76,12 @@ def _stage_visits(con: BaseBackend) -> None:
             derived.refresh(con, str(row[0]))
 
 
+def _calibration_record(con: BaseBackend) -> None:
+    """v12: forecast_calibrations.coverage and coverage_n (the calibrated range's record)."""
+    for col, kind in (("coverage", "DOUBLE PRECISION"), ("coverage_n", "BIGINT")):
+        con.raw_sql(f"ALTER TABLE forecast_calibrations ADD COLUMN IF NOT EXISTS {col} {kind}")
+
+
 #: Version 1 is the first published model; later versions append here.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the canonical CRM tables", _create_canonical_tables),
@@ -101,6 +107,7 @@ MIGRATIONS: list[Migration] = [
     Migration(9, "add forecast range calibrations", _create("forecast_calibrations")),
     Migration(10, "add the derived stage visits", _stage_visits),
     Migration(11, "add the versioned scoring models", _create("score_models")),
+    Migration(12, "add the track record to forecast calibrations", _calibration_record),
 ]
 
 

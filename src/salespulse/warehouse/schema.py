@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.schema as sch
 
 #: Bumped whenever the tables below change; see ``migrations.py``.
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 #: Dtypes allowed in the model, as Ibis type names, and the SQL type they become.
 SQL_TYPES: dict[str, str] = {
@@ -737,6 +737,13 @@ FORECAST_TABLES: tuple[Table, ...] = (
             C("scale", "float64", "Half-width factor (1 = as simulated).", required=True),
             C("n_periods", "int64", "Periods it was learned from.", required=True),
             C("computed_at", "timestamp", "When it was stored (UTC).", required=True),
+            C(
+                "coverage",
+                "float64",
+                "Share of the backtest's scored periods whose actual fell inside the "
+                "calibrated range (its track record; 0.8 is right).",
+            ),
+            C("coverage_n", "int64", "Scored periods behind `coverage`."),
         ),
         ("method", "horizon", "as_of"),
     ),
