@@ -74,10 +74,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` and its threads (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of process ``pid``, its threads and its child processes (the KPI
+    workers), from /proc."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry.name))
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_quiet(pid: int, limit: float, quiet: float = 0.1, window: float = 3.0) -> float:
@@ -292,6 +306,12 @@ def main() -> None:
         default=shutil.which("salespulse") or "salespulse",
         help="the salespulse executable that serves --db (e.g. another checkout's)",
     )
+    p.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        help="extra argument for `salespulse serve` (repeat it), e.g. --serve-arg=--workers=0",
+    )
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--duration", type=float, default=60)
     p.add_argument("--vary", type=float, default=0.5, help="share of requests with random filters")
@@ -311,7 +331,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen(
-            [args.salespulse, "serve", "--db", args.db, "--port", str(port)],
+            [args.salespulse, "serve", "--db", args.db, "--port", str(port), *args.serve_arg],
             stdout=subprocess.DEVNULL,
             stderr=sys.stderr,
         )

@@ -73,6 +73,11 @@ def test_forecast_page_and_api(demo_path: Path) -> None:
     ch = client.get("/api/forecast/changes?since=2026-10-01&as_of=2026-11-14").json()
     flows = sum(x["amount"] for x in ch["steps"])
     assert ch["start"] + flows == pytest.approx(ch["end"], abs=0.005)
+    # one forecast computed, shown by each breakdown in turn (the kept one is not narrowed)
+    show = "/api/forecast/show?as_of=2026-11-14&method=stage_default&draws=200"
+    for by in ("rep", "team", "rep", "total"):
+        rows = client.get(f"{show}&by={by}").json()["rows"]
+        assert rows and {r["by"] for r in rows} == {by}
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from salespulse.errors import UserError
 from salespulse.services.cache import PageCache
+from salespulse.services.filters import Filters
 from salespulse.settings import Settings
 from salespulse.warehouse.access import IN_USE_MESSAGE, DatabaseBusy
 from salespulse.warehouse.shared import SharedStore
@@ -246,3 +247,38 @@ def test_readers_coexist_and_a_held_database_is_one_clear_line(db: str) -> None:
     assert err.value.message == IN_USE_MESSAGE  # a writer waiting for readers
     assert "lock" not in err.value.message.lower() and "\n" not in str(err.value)
     assert isinstance(err.value, UserError)
+
+
+@pytest.mark.slow
+def test_pages_are_warmed_again_after_an_import_without_a_request(db: str) -> None:
+    """A serving app notices a new data version by itself and computes the default views of
+    the new data before the first visitor asks (in its worker processes)."""
+    from salespulse.services import pages
+
+    app = create_app(db, Settings(), warm=True, workers=1)
+    service = app.state.service
+    defaults = [("page", name, Filters().key()) for name in pages.PAGES]
+
+    def warmed(version: str) -> bool:
+        return all((version, key) in service.cache._entries for key in defaults)
+
+    with TestClient(app):  # runs the lifespan: warming starts
+        first = service.cache.version()
+        deadline = time.monotonic() + 300
+        while not warmed(first) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert warmed(first)
+        computed = service.cache.computed["page"]
+        assert computed >= len(pages.PAGES)
+        writer = connect(db)
+        with writer.transaction():
+            writer.con.raw_sql("UPDATE deals SET amount = amount * 2 WHERE outcome = 'won'")
+        writer.close()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            second = service.cache.current_version
+            if second != first and warmed(second):
+                break
+            time.sleep(0.2)
+        assert second != first and warmed(second)  # no request was made
+        assert service.cache.computed["page"] >= computed + len(pages.PAGES)

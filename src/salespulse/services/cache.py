@@ -122,6 +122,7 @@ class PageCache:
         self.computed: Counter[str] = Counter()
         #: Data-version checks that asked the store.
         self.version_checks = 0
+        self.closed = False
 
     # -- the data version --------------------------------------------------------------
     @property
@@ -227,6 +228,24 @@ class PageCache:
                 with self._lock:
                     self._pending -= 1
 
+    # -- values kept as they are (rendered responses) ------------------------------------
+    def peek(self, key: Hashable) -> Any | None:
+        """The value kept under ``key`` in the current data version, or None."""
+        full = (self.version(), key)
+        with self._lock:
+            if full in self._entries:
+                self._entries.move_to_end(full)
+                return self._entries[full]
+        return None
+
+    def put(self, key: Hashable, value: Any, version: str) -> None:
+        """Keep ``value`` (made from the data of ``version``) while that is current."""
+        with self._lock:
+            if version == self._version:
+                self._entries[(version, key)] = value
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+
     def run_here(self, compute: Callable[[], T]) -> T:
         """``compute()`` on this thread as one computation of this cache, not cached itself:
         the values it asks for are (computed inline), :func:`checkpoint` applies. For a
@@ -285,6 +304,7 @@ class PageCache:
 
     def close(self) -> None:
         """Stop: queued computations are dropped, running ones stop at their next checkpoint."""
+        self.closed = True
         with self._lock:
             for job in self._jobs.values():
                 job.cancelled = True

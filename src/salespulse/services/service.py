@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from collections.abc import Callable, Hashable
 from datetime import date
 from typing import Any, TypeVar, cast
@@ -41,6 +42,9 @@ from salespulse.warehouse.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Seconds between data-version checks of a serving app (to warm the pages after an import).
+WATCH_SECONDS = 2.0
 
 #: Rows shown per alert / drill-down on a page; the CSV downloads hold up to RECORDS_MAX.
 RECORDS_SHOWN = 50
@@ -243,12 +247,31 @@ class Service:
     def kpis() -> list[KpiInfo]:
         return [KpiInfo(**kpi_info(k)) for k in all_kpis()]
 
+    def keep_warm(self, stop: threading.Event, every: float = WATCH_SECONDS) -> None:
+        """Warm the default views now, and again whenever the data version changes (an
+        import, a sync): the version is checked every ``every`` seconds, so the first
+        visitor after an import finds the pages computed. Runs until ``stop`` is set."""
+        warmed: str | None = None
+        while not stop.is_set():
+            version: str | None
+            try:
+                version = self.cache.version()
+            except Exception:  # the database is away (being replaced): try again later
+                log.exception("checking the data version failed")
+                version = warmed
+            if version != warmed:
+                self.warm()
+                warmed = version
+            stop.wait(every)
+
     def warm(self, names: tuple[str, ...] | None = None) -> None:
         """Compute the default view of every page (and the alerts) into the cache."""
         default = Filters()
         with self.cache.patient():
             self.options()
             for name in names or (*pages.PAGES, "alerts"):
+                if self.cache.closed:  # the server stops
+                    return
                 try:
                     if name == "alerts":
                         self.alerts(default)

@@ -13,6 +13,7 @@ from salespulse.services import pages
 from salespulse.services.models import AlertsPage, FilterOptions, KpiInfo, Layer, PageData
 from salespulse.services.runner import rows_of
 from salespulse.services.service import RECORDS_MAX
+from salespulse.web import rendered
 from salespulse.web.deps import FiltersDep, ServiceDep
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -30,8 +31,8 @@ By = Annotated[
 def _page_endpoint(name: str) -> None:
     doc = (pages.PAGES[name].__doc__ or "").strip()
 
-    def endpoint(service: ServiceDep, filters: FiltersDep) -> PageData:
-        return service.page(name, filters)
+    def endpoint(request: Request, service: ServiceDep, filters: FiltersDep) -> Response:
+        return rendered.data(request, service, lambda: service.page(name, filters))
 
     endpoint.__name__ = f"page_{name}"
     router.add_api_route(
@@ -49,8 +50,8 @@ for _name in pages.PAGES:
 
 
 @router.get("/pages/alerts", response_model=AlertsPage, summary="Alerts with their records")
-def page_alerts(service: ServiceDep, filters: FiltersDep) -> AlertsPage:
-    return service.alerts(filters)
+def page_alerts(request: Request, service: ServiceDep, filters: FiltersDep) -> Response:
+    return rendered.data(request, service, lambda: service.alerts(filters))
 
 
 @router.get("/filters", response_model=FilterOptions, summary="Values for the global filters")

@@ -42,7 +42,8 @@ def create_app(
 ) -> FastAPI:
     """The app over database ``db`` (a path/URL, an open store, or the workspace default).
 
-    With ``warm``, the default view of every page is computed in the background at start-up.
+    With ``warm``, the default view of every page is computed in the background at start-up
+    and again after every change of the data (an import, a sync).
     ``workers``: compute pages in that many worker processes (services/workers.py), so this
     process only answers requests; 0 computes on threads of this process (an in-memory
     database, which other processes cannot open).
@@ -59,9 +60,13 @@ def create_app(
         # requests waiting for a cold page block a thread each: let cheap routes keep theirs
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         sys.setswitchinterval(0.001)  # the event loop (health, static) gets the GIL sooner
+        stop = threading.Event()
         if warm:
-            threading.Thread(target=service.warm, name="warm-cache", daemon=True).start()
+            threading.Thread(
+                target=service.keep_warm, args=(stop,), name="warm-cache", daemon=True
+            ).start()
         yield
+        stop.set()
         service.close()
 
     app = FastAPI(

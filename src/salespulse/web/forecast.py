@@ -17,6 +17,7 @@ from salespulse.forecast.run import KINDS, METHODS, compute
 from salespulse.semantic import timecal
 from salespulse.semantic.query import context
 from salespulse.semantic.timecal import Grain
+from salespulse.services.service import Service
 from salespulse.web import views
 from salespulse.web.deps import LangDep, ServiceDep
 
@@ -53,22 +54,15 @@ def show(
         raise UserError(f"cannot break the forecast down by {by!r}")
     d = _day(service, as_of)
     methods = (_method(method),) if method else METHODS
-    f = service.cache.get(
-        ("forecast.show", d, methods, draws),
-        lambda: compute(context(service.store, service.settings, d), methods=methods, draws=draws),
-    )
-    out = f.to_dict()
-    out["rows"] = [r for r in out["rows"] if r["by"] == by]
-    return out
+    kept = service.computed(("forecast.show", d, methods, draws), _show, d, methods, draws)
+    return {**kept, "rows": [r for r in kept["rows"] if r["by"] == by]}  # the kept one unchanged
 
 
 @api.get("/backtest", summary="Walk-forward backtest: WAPE, bias, coverage per method")
 def backtest(service: ServiceDep, as_of: AsOf = None) -> dict[str, Any]:
     # a date after the data adds no history: the backtest as of the last data day
     d = min(_day(service, as_of), service.data_day())
-    return service.cache.get(
-        ("forecast.backtest", d), lambda: bt.run(service.store, service.settings, d).to_dict()
-    )
+    return service.computed(("forecast.backtest", d), _backtest, d)
 
 
 @api.get("/changes", summary="Pipeline changes since a date (waterfall) and slip rates")
@@ -81,16 +75,7 @@ def pipeline_changes(
     if start > d:
         raise UserError(f"since {start} is after the as-of date {d}")
     end = timecal.next_period(q, Grain.quarter)
-    from datetime import timedelta
-
-    return service.cache.get(
-        ("forecast.changes", start, d),
-        lambda: changes(
-            context(service.store, service.settings, start),
-            context(service.store, service.settings, d),
-            end - timedelta(days=1),
-        ).to_dict(),
-    )
+    return service.computed(("forecast.changes", start, d), _changes, start, d, end)
 
 
 @api.get("/page", summary="Data of the Forecast page")
@@ -101,10 +86,8 @@ def page_data(
 
 
 def _page(service: ServiceDep, d: date, method: str) -> dict[str, Any]:
-    """The page data, computed once per data version (the engine lock serialises it)."""
-    return service.cache.get(
-        ("forecast.page", d, method), lambda: fpage.data(service.store, service.settings, d, method)
-    )
+    """The page data, computed once per data version."""
+    return service.computed(("forecast.page", d, method), _page_data, d, method)
 
 
 @pages.get("/forecast", response_class=HTMLResponse)
@@ -121,3 +104,31 @@ def view(
     spec = json.dumps(fpage.fan_chart(data, labels), default=str)
     ctx = views._ctx(request, lang, "forecast", fc=data, spec=spec, methods=METHODS)
     return views.templates.TemplateResponse(request, "forecast.html", ctx)
+
+
+# -- computed once per data version (module-level: a worker process can be asked by name) --
+def _show(service: Service, d: date, methods: tuple[str, ...], draws: int) -> dict[str, Any]:
+    ctx = context(service.store, service.settings, d)
+    out: dict[str, Any] = compute(ctx, methods=methods, draws=draws).to_dict()
+    return out
+
+
+def _backtest(service: Service, d: date) -> dict[str, Any]:
+    out: dict[str, Any] = bt.run(service.store, service.settings, d).to_dict()
+    return out
+
+
+def _changes(service: Service, start: date, d: date, end: date) -> dict[str, Any]:
+    from datetime import timedelta
+
+    out: dict[str, Any] = changes(
+        context(service.store, service.settings, start),
+        context(service.store, service.settings, d),
+        end - timedelta(days=1),
+    ).to_dict()
+    return out
+
+
+def _page_data(service: Service, d: date, method: str) -> dict[str, Any]:
+    out: dict[str, Any] = fpage.data(service.store, service.settings, d, method)
+    return out

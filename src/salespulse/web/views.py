@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from salespulse import i18n
@@ -21,7 +21,7 @@ from salespulse.services import pages
 from salespulse.services.filters import DRILL_DIMS, FILTER_DIMS, Period
 from salespulse.services.models import Column, Figure, Layer, Table
 from salespulse.services.service import RECORDS_SHOWN
-from salespulse.web import charts
+from salespulse.web import charts, rendered
 from salespulse.web.deps import FiltersDep, LangDep, ServiceDep
 
 router = APIRouter(include_in_schema=False)
@@ -145,20 +145,21 @@ def _render(request: Request, name: str, ctx: dict[str, Any], status: int = 200)
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
-def _dashboard(page: str) -> Callable[..., HTMLResponse]:
-    def view(
-        request: Request, service: ServiceDep, lang: LangDep, filters: FiltersDep
-    ) -> HTMLResponse:
-        data = service.page(page, filters)
-        ctx = _ctx(
-            request,
-            lang,
-            page,
-            data=data,
-            options=service.options(),
-            figures=[_figure_view(f, lang, data.currency) for f in data.figures],
-        )
-        return _render(request, "page.html", ctx)
+def _dashboard(page: str) -> Callable[..., Response]:
+    def view(request: Request, service: ServiceDep, lang: LangDep, filters: FiltersDep) -> Response:
+        def render() -> HTMLResponse:
+            data = service.page(page, filters)
+            ctx = _ctx(
+                request,
+                lang,
+                page,
+                data=data,
+                options=service.options(),
+                figures=[_figure_view(f, lang, data.currency) for f in data.figures],
+            )
+            return _render(request, "page.html", ctx)
+
+        return rendered.page(request, service, lang, render)
 
     view.__name__ = f"view_{page}"
     return view
@@ -173,10 +174,14 @@ for _page in pages.PAGES:
 @router.get("/alerts", response_class=HTMLResponse)
 def view_alerts(
     request: Request, service: ServiceDep, lang: LangDep, filters: FiltersDep
-) -> HTMLResponse:
-    data = service.alerts(filters)
-    ctx = _ctx(request, lang, "alerts", data=data, options=service.options(), shown=RECORDS_SHOWN)
-    return _render(request, "alerts.html", ctx)
+) -> Response:
+    def render() -> HTMLResponse:
+        data = service.alerts(filters)
+        options = service.options()
+        ctx = _ctx(request, lang, "alerts", data=data, options=options, shown=RECORDS_SHOWN)
+        return _render(request, "alerts.html", ctx)
+
+    return rendered.page(request, service, lang, render)
 
 
 @router.get("/explorer", response_class=HTMLResponse)
@@ -188,6 +193,20 @@ def view_explorer(
     kpi: Annotated[str, Query(max_length=60)] = "won_revenue",
     grain: Annotated[str, Query(max_length=20)] = "month",
     by: Annotated[str, Query(max_length=80)] = "",
+) -> Response:
+    return rendered.page(
+        request, service, lang, lambda: _explorer(request, service, lang, filters, kpi, grain, by)
+    )
+
+
+def _explorer(
+    request: Request,
+    service: ServiceDep,
+    lang: str,
+    filters: FiltersDep,
+    kpi: str,
+    grain: str,
+    by: str,
 ) -> HTMLResponse:
     error = None
     try:
