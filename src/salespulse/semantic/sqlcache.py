@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def clear() -> None:
+    pass
