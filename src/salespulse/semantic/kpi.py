@@ -186,6 +186,9 @@ class Facts:
     per_period: Callable[[ir.Table, ir.Table, frozenset[Dim]], ir.Table] | None = None
     #: Period facts: the period used when a query gives neither a grain nor dates.
     default_grain: Grain | None = None
+    #: Drill-down only: adds columns that explain a record but that the figure does not
+    #: use (its query does not pay for them), e.g. an SQL lead's first outbound contact.
+    detail: Callable[[ir.Table], ir.Table] | None = None
 
 
 @dataclass(frozen=True)

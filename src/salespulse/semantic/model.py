@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import cast
+from typing import Any, cast
 
 import ibis
 import ibis.expr.types as ir
@@ -84,6 +84,14 @@ class Context:
     _values: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _temps: list[str] = field(default_factory=list, repr=False)
     _calendar: ir.Table | None = field(default=None, repr=False)
+    #: While a query is built for the compiled-SQL cache (``semantic/sqlcache.py``): the
+    #: questions about the data it asked, as (ask again on another context, answer).
+    _deps: list[tuple[Callable[[Context], Any], Any]] | None = field(default=None, repr=False)
+
+    def _note(self, ask: Callable[[Context], Any], answer: Any) -> None:
+        """Record that the SQL being built depends on ``answer`` (see ``_deps``)."""
+        if self._deps is not None:
+            self._deps.append((ask, answer))
 
     def _keep(self, name: str, expr: ir.Table) -> ir.Table:
         """``expr`` itself, or (with ``materialize``) a temporary table holding it."""
@@ -135,15 +143,19 @@ class Context:
 
     def has_rows(self, name: str) -> bool:
         """Whether canonical table ``name`` holds any row (cached per data version)."""
-        return self._probe(f"rows:{name}", lambda: bool(self.t(name).limit(1).count().execute()))
+        answer = self._probe(f"rows:{name}", lambda: bool(self.t(name).limit(1).count().execute()))
+        self._note(lambda c: c.has_rows(name), answer)
+        return answer
 
     def has_value(self, name: str, column: str) -> bool:
         """Whether any row of ``name`` has ``column`` filled in (cached per data version)."""
         t = self.t(name)
-        return self._probe(
+        answer = self._probe(
             f"value:{name}.{column}",
             lambda: bool(t.filter(t[column].notnull()).limit(1).count().execute()),
         )
+        self._note(lambda c: c.has_value(name, column), answer)
+        return answer
 
     @cached_property
     def currencies_without_rate(self) -> list[str]:
@@ -155,20 +167,26 @@ class Context:
         gaps = used.anti_join(known, used.currency == known._c)
         return sorted(str(c) for c in gaps.currency.execute())
 
-    @cached_property
+    @property
     def target_kpi_ids(self) -> frozenset[str]:
-        """KPI ids that have at least one target."""
-        ids = self.t("targets").select("kpi_id").distinct().kpi_id.execute()
-        return frozenset(str(x) for x in ids)
+        """KPI ids that have at least one target (cached per data version)."""
+        return frozenset(self.target_grains)
 
-    @cached_property
+    @property
     def target_grains(self) -> dict[str, frozenset[str]]:
-        """KPI id → the period grains its targets are set at."""
-        f = self.t("targets").select("kpi_id", "period_grain").distinct().execute()
-        out: dict[str, set[str]] = {}
-        for k, g in zip(f["kpi_id"], f["period_grain"], strict=True):
-            out.setdefault(str(k), set()).add(str(g))
-        return {k: frozenset(v) for k, v in out.items()}
+        """KPI id → the period grains its targets are set at (cached per data version)."""
+        if "target_grains" not in self._values:
+            shared = self._shared
+            if "targets:grains" not in shared:
+                f = self.t("targets").select("kpi_id", "period_grain").distinct().execute()
+                out: dict[str, set[str]] = {}
+                for k, g in zip(f["kpi_id"], f["period_grain"], strict=True):
+                    out.setdefault(str(k), set()).add(str(g))
+                shared["targets:grains"] = {k: frozenset(v) for k, v in out.items()}
+            self._values["target_grains"] = shared["targets:grains"]  # type: ignore[assignment]
+        answer = cast(dict[str, frozenset[str]], self._values["target_grains"])
+        self._note(lambda c: c.target_grains, answer)
+        return answer
 
     def distinct_values(self, key: str, column: ir.Column) -> frozenset[str]:
         """The distinct non-empty values of ``column`` as strings (cached per context)."""
@@ -180,24 +198,39 @@ class Context:
                     str(v) for v in vals if v is not None and v == v
                 )
             self._values[key] = cast(frozenset[str], shared[f"values:{key}"])
-        return self._values[key]
+        answer = self._values[key]
+        self._note(lambda c: c.distinct_values(key, column), answer)
+        return answer
 
     def known_at_as_of(self, key: str, condition: ir.BooleanScalar) -> bool:
-        """Evaluate a yes/no question about the as-of data once per context."""
+        """Evaluate a yes/no question about the as-of data once per context (and per data
+        version: ``key`` must name the question, the as-of instant completes it)."""
         if key not in self._flags:
-            self._flags[key] = bool(condition.execute())
-        return self._flags[key]
+            shared, skey = self._shared, f"known:{key}@{self.as_of_at.isoformat()}"
+            if skey not in shared:
+                shared[skey] = bool(condition.execute())
+            self._flags[key] = bool(shared[skey])
+        answer = self._flags[key]
+        self._note(lambda c: c.known_at_as_of(key, condition), answer)
+        return answer
 
     def business_calendar(self) -> ir.Table:
         """Business days (with opening hours in UTC) from the first lead to ``as_of``
         (built once per context)."""
+        start = self.calendar_start
+        self._note(lambda c: c.calendar_start, start)
         if self._calendar is None:
-            self._calendar = self._business_calendar()
+            self._calendar = self._business_calendar(start)
         return self._calendar
 
-    def _business_calendar(self) -> ir.Table:
+    @cached_property
+    def calendar_start(self) -> date:
+        """The first lead's (UTC) day, or ``as_of`` without leads: where the business
+        calendar begins."""
         first = self.t("leads").created_at.min().execute()
-        start = first.date() if first is not None and not pd.isna(first) else self.as_of
+        return first.date() if first is not None and not pd.isna(first) else self.as_of
+
+    def _business_calendar(self, start: date) -> ir.Table:
         cal = timecal.business_calendar(
             start - timedelta(days=7), self.as_of + timedelta(days=7), self.settings
         )
@@ -304,12 +337,14 @@ class Context:
 
     # -- deals -------------------------------------------------------------------------
 
-    @cached_property
+    @property
     def has_stage_visits(self) -> bool:
         """Whether the derived ``stage_visits`` table matches the data (one tiny query)."""
-        return self._probe(
+        answer = self._probe(
             "derived:stage_visits", lambda: derived.current(self.store.con, derived.STAGE_VISITS)
         )
+        self._note(lambda c: c.has_stage_visits, answer)
+        return answer
 
     @cached_property
     def stage_history(self) -> ir.Table:
@@ -397,8 +432,13 @@ class Context:
         j = self.to_reporting(j, "amount", "currency")
         st = self.stages.select("stage_id", "stage_order", "stage_probability")
         j = j.left_join(st, "stage_id").drop("stage_id_right")
+        return self._keep("deals", self._with_breakdowns(j))
+
+    def _with_breakdowns(self, d: ir.Table) -> ir.Table:
+        """Deals ``d`` with their product line, industry, channel and the owner's team and
+        region; the owner as ``rep_id``."""
         prod = self.t("products").select(p_id="product_id", product_line="product_line")
-        j = j.left_join(prod, j.product_id == prod.p_id).drop("p_id")
+        j = d.left_join(prod, d.product_id == prod.p_id).drop("p_id")
         acc = self.t("accounts").select(a_id="account_id", industry="industry")
         j = j.left_join(acc, j.account_id == acc.a_id).drop("a_id")
         ld = self.t("leads").select(l_id="lead_id", channel="channel")
@@ -406,12 +446,22 @@ class Context:
         j = j.mutate(channel=j.channel.fill_null(NO_CHANNEL))
         rd = self.rep_dims.rename(r_id="rep_id")
         j = j.left_join(rd, j.owner_rep_id == rd.r_id).drop("r_id")
-        return self._keep("deals", j.rename(rep_id="owner_rep_id"))
+        return j.rename(rep_id="owner_rep_id")
 
     @cached_property
     def deal_dims(self) -> ir.Table:
-        """Breakdown columns per deal (for facts built from history or activities)."""
-        return self.deals.select(
+        """Breakdown columns per deal created by ``as_of`` (for facts built from history
+        or activities). None depends on the deal's state or amount, so they come straight
+        from the deals table: no last stage, no currency conversion (the same rows and
+        values as ``deals``' columns, without their joins)."""
+        if self.materialize:  # the temporary deals table holds them already
+            return self._deal_dims(self.deals)
+        d = self.t("deals").filter(_.created_at < self.cutoff)
+        return self._deal_dims(self._with_breakdowns(d))
+
+    @staticmethod
+    def _deal_dims(deals: ir.Table) -> ir.Table:
+        return deals.select(
             "deal_id",
             "rep_id",
             "team_id",
@@ -451,12 +501,20 @@ class Context:
     @cached_property
     def first_outbound(self) -> ir.Table:
         """lead_id → first outbound call/e-mail/meeting by the lead's owner (UTC)."""
-        a = self.activities.filter(
-            _.is_outbound & _.activity_type.isin(["call", "email", "meeting"]) & _.lead_id.notnull()
+        # the activities table itself: the rep's team and region (``activities``) are not
+        # needed here, and joining them would touch every activity
+        a = self.t("activities").filter(
+            _.occurred_at < self.cutoff,
+            _.direction.fill_null("outbound") == "outbound",
+            _.activity_type.isin(["call", "email", "meeting"]),
+            _.lead_id.notnull(),
         )
+        # first per (lead, rep), then keep the owner's: the join then meets one row per
+        # pair instead of every activity
+        per_rep = a.group_by(_l="lead_id", _r="rep_id").aggregate(_at=a.occurred_at.min())
         lead = self.leads.select(l_id="lead_id", l_owner="owner_rep_id")
-        j = a.inner_join(lead, [a.lead_id == lead.l_id, a.rep_id == lead.l_owner])
-        first = j.group_by(lead_id=j.lead_id).aggregate(first_outbound_at=j.occurred_at.min())
+        j = per_rep.inner_join(lead, [per_rep._l == lead.l_id, per_rep._r == lead.l_owner])
+        first = j.select(lead_id=j._l, first_outbound_at=j._at)
         return self._keep("first_outbound", first)
 
     # -- contracts ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pandas as pd
 
 from salespulse import serialize
 from salespulse.errors import UserError
-from salespulse.semantic import timecal
+from salespulse.semantic import sqlcache, timecal
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import (
     DIM_LABELS,
@@ -625,8 +625,7 @@ def run(
             reason=reason,
             currency=ctx.settings.reporting_currency,
         )
-    _, expr = expression(ctx, query)
-    frame = expr.execute()
+    frame = sqlcache.execute(ctx, query, lambda: expression(ctx, query)[1])
     if "stage_order" in frame.columns:
         frame = _ordered(frame, p).drop(columns="stage_order")
     else:
@@ -667,6 +666,7 @@ def records(
     whole = Plan(p.kpi, None, (), p.where)
     build = {Kind.flow: _flow, Kind.snapshot: _snapshot, Kind.period: _period}[p.kpi.kind]
     facts, t, _ = build(ctx, whole, query)
+    t = facts.detail(t) if facts.detail else t
     part = p.kpi.measure.in_denominator(t)
     if part is not None:
         t = t.filter(part)

@@ -34,13 +34,31 @@ LEAD_STATUSES = (
 )
 
 
+def _with_first_response(ctx: Context, leads: ir.Table) -> ir.Table:
+    """``leads`` (with ``lead_id`` and ``response_from``) with ``first_outbound_at`` (the
+    owner's first outbound contact; one before ``response_from`` counts from it) and
+    ``followed_up``."""
+    fo = ctx.first_outbound.rename(fo_lead="lead_id")
+    j = leads.left_join(fo, leads.lead_id == fo.fo_lead).drop("fo_lead")
+    # the first outbound may precede SQL (worked before qualification): then 0 hours
+    resp_at = ibis.ifelse(
+        j.first_outbound_at < j.response_from, j.response_from, j.first_outbound_at
+    )
+    return j.mutate(first_outbound_at=resp_at, followed_up=resp_at.notnull())
+
+
 def _lead_response(
-    ctx: Context, from_created_without_sqls: bool, business_hours: bool = True
+    ctx: Context,
+    from_created_without_sqls: bool,
+    business_hours: bool = True,
+    outbound: bool = True,
 ) -> ir.Table:
-    """SQL leads with the response window start (``sql_at``), first outbound time and —
-    with ``business_hours`` — the business hours to it (or, unanswered, to as-of). With
-    ``from_created_without_sqls``, when no lead is an SQL by as-of (a CRM that does not
-    track the lifecycle), all leads, from their creation."""
+    """SQL leads with the response window start (``sql_at``) and — with ``outbound`` —
+    the first outbound time and clock hours to it, with ``business_hours`` also the
+    business hours to it (or, unanswered, to as-of). With ``from_created_without_sqls``,
+    when no lead is an SQL by as-of (a CRM that does not track the lifecycle), all leads,
+    from their creation. Each KPI asks only for what it uses: the first outbound contact
+    is a join with the activities, business hours two ASOF joins more."""
     leads = ctx.leads
     # decided on what is known at as-of, so that later data cannot change the answer
     has_sqls = ctx.known_at_as_of("leads_sql_at", ctx.leads.sql_at.notnull().any())
@@ -48,16 +66,15 @@ def _lead_response(
         leads = leads.filter(_.sql_at.notnull()).mutate(response_from=_.sql_at)
     else:
         leads = leads.mutate(response_from=_.created_at)
-    fo = ctx.first_outbound.rename(fo_lead="lead_id")
-    j = leads.left_join(fo, leads.lead_id == fo.fo_lead).drop("fo_lead")
-    # the first outbound may precede SQL (worked before qualification): then 0 hours
-    resp_at = ibis.ifelse(
-        j.first_outbound_at < j.response_from, j.response_from, j.first_outbound_at
+    if not outbound:
+        return leads.mutate(has_owner=leads.owner_rep_id.notnull()).rename(rep_id="owner_rep_id")
+    j = _with_first_response(ctx, leads)
+    resp_at = j.first_outbound_at
+    clock = ibis.ifelse(
+        resp_at.notnull(), days_between(j.response_from, resp_at) * 24.0, ibis.null("float64")
     )
-    j = j.mutate(first_outbound_at=resp_at)
-    answered = j.first_outbound_at.notnull()
     if not business_hours:
-        return j.mutate(has_owner=j.owner_rep_id.notnull(), followed_up=answered).rename(
+        return j.mutate(has_owner=j.owner_rep_id.notnull(), response_hours=clock).rename(
             rep_id="owner_rep_id"
         )
     j = j.mutate(_until=ibis.coalesce(resp_at, ctx.cutoff))
@@ -69,13 +86,8 @@ def _lead_response(
     return (
         j.mutate(
             has_owner=j.owner_rep_id.notnull(),
-            followed_up=answered,
             response_bh=ibis.ifelse(answered, j.business_hours, ibis.null("float64")),
-            response_hours=ibis.ifelse(
-                answered,
-                days_between(j.response_from, j.first_outbound_at) * 24.0,
-                ibis.null("float64"),
-            ),
+            response_hours=clock,
             within_sla=answered & (j.business_hours <= sla),
             sla_due=answered | (j.business_hours > sla),
         )
@@ -90,8 +102,25 @@ def sql_facts(ctx: Context) -> Facts:
 
 
 def sql_count_facts(ctx: Context) -> Facts:
-    """As :func:`sql_facts` without the business hours (for KPIs that do not use them)."""
+    """SQL leads by SQL date, with whether they have an owner (for KPIs that count them);
+    the drill-down adds the first outbound contact."""
+    return Facts(
+        _lead_response(ctx, False, False, outbound=False),
+        "leads",
+        "lead_id",
+        at="response_from",
+        detail=lambda t: _with_first_response(ctx, t),
+    )
+
+
+def sql_followup_facts(ctx: Context) -> Facts:
+    """As :func:`sql_count_facts`, with the first outbound contact (``followed_up``)."""
     return Facts(_lead_response(ctx, False, False), "leads", "lead_id", at="response_from")
+
+
+def response_clock_facts(ctx: Context) -> Facts:
+    """As :func:`response_facts` without the business hours (clock hours only)."""
+    return Facts(_lead_response(ctx, True, False), "leads", "lead_id", at="response_from")
 
 
 def response_facts(ctx: Context) -> Facts:
@@ -250,7 +279,7 @@ KPIS = (
         "Share of the period's SQLs whose owner made at least one outbound call, e-mail or "
         "meeting with the lead (by the as-of date).",
         Unit.ratio,
-        sql_count_facts,
+        sql_followup_facts,
         Ratio(Count(where=_.followed_up), Count()),
         dims=LEAD_DIMS,
         source="W1",
@@ -310,7 +339,7 @@ KPIS = (
         "outbound contact. The source calls an average of 42 hours unacceptable: that is "
         "the red line.",
         Unit.hours,
-        response_facts,
+        response_clock_facts,
         Mean(_.response_hours),
         dims=LEAD_DIMS,
         source="W2",
