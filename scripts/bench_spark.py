@@ -45,8 +45,7 @@ def main() -> int:
     print(f"export: {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     url = (
-        f"spark:{args.snapshot}?master={args.master}"
-        f"&spark.sql.shuffle.partitions={args.partitions}"
+        f"spark:{args.snapshot}?master={args.master}&spark.sql.shuffle.partitions={args.partitions}"
     )
     sp = connect(url)
     print(f"spark session + views: {time.perf_counter() - t:.1f} s")

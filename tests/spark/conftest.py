@@ -54,8 +54,10 @@ def demo_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPair]:
     require_java()
     root = tmp_path_factory.mktemp("spark")
     db = root / "demo.duckdb"
-    duck = connect(db)
-    generate(duck, 1, "demo", TODAY)
+    writer = connect(db)
+    generate(writer, 1, "demo", TODAY)
+    writer.close()
+    duck = connect(db, create=False)  # a reader: the CLI tests open the file beside it
     snapshot = root / "snapshot"
     spark.export(duck, snapshot)
     sp = connect(f"spark:{snapshot}{OPTIONS}")
