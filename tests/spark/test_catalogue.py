@@ -41,7 +41,7 @@ def test_spark_store_is_spark(demo_pair: DemoPair, contexts: tuple[Context, Cont
     duck, sp = contexts
     assert demo_pair.spark.engine == "pyspark"
     assert sp.as_of == duck.as_of
-    assert demo_pair.spark.counts() == demo_pair.duckdb.counts()
+    # (row counts per table: tests/spark/test_export.py, without a Spark job per table)
     assert demo_pair.spark.data_version() == demo_pair.duckdb.data_version()
 
 
