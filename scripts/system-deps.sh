@@ -3,6 +3,7 @@
 # PostgreSQL: the tests start a private throw-away server (tests/pg.py).
 # Chromium: the web app's browser tests and the report's PDF (print-to-PDF).
 # poppler-utils: the report's PDF tests.
+# Java 17: the Spark tests.
 # `system-deps.sh runtime`: only what the product itself needs to run (make demo).
 set -euo pipefail
 need=()
@@ -15,6 +16,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # poppler-utils: the report tests read the PDF's text (pdftotext) and make page images (pdftoppm).
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+# Java 17: the Spark tests (tests/spark) run PySpark in local mode.
+command -v java >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/java" ] \
+  || need+=(openjdk-17-jre-headless)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"

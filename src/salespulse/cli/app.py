@@ -20,6 +20,7 @@ from salespulse.cli import (
     report,
     score,
     serve,
+    spark,
     sync,
     users,
 )
@@ -61,6 +62,7 @@ for module in (
     forecast,
     users,
     score,
+    spark,
 ):
     module.register(app)
 

@@ -34,7 +34,9 @@ def write_report(
     progress: Progress | None = None,
 ) -> tuple[Report, Path]:
     """Build the report for ``month`` and write it to ``out`` (``.pdf`` or ``.html``)."""
-    report = build(Service(store, settings), month, team=team, rep=rep, progress=progress)
+    service = Service(store, settings)
+    with service.cache.patient():  # a batch job: no request deadline (slow engines, big data)
+        report = build(service, month, team=team, rep=rep, progress=progress)
     html = render_html(report, lang)
     out = Path(out)
     if out.suffix.lower() == ".pdf":

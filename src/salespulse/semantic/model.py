@@ -83,6 +83,7 @@ class Context:
     _flags: dict[str, bool] = field(default_factory=dict, repr=False)
     _values: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _temps: list[str] = field(default_factory=list, repr=False)
+    _cached: list[ir.Table] = field(default_factory=list, repr=False)
     _calendar: ir.Table | None = field(default=None, repr=False)
     #: While a query is built for the compiled-SQL cache (``semantic/sqlcache.py``): the
     #: questions about the data it asked, as (ask again on another context, answer).
@@ -97,6 +98,10 @@ class Context:
         """``expr`` itself, or (with ``materialize``) a temporary table holding it."""
         if not self.materialize:
             return expr
+        if self.store.engine == "pyspark":  # no temporary tables in Ibis's Spark backend
+            cached = expr.cache()  # a cached temporary view, released by close()
+            self._cached.append(cached)
+            return cached
         temp = f"_salespulse_{name}_{uuid.uuid4().hex[:12]}"
         table = self.store.con.create_table(temp, expr, temp=True)
         self._temps.append(temp)
@@ -106,6 +111,8 @@ class Context:
         """Drop the temporary tables of a materialized context."""
         while self._temps:
             self.store.con.drop_table(self._temps.pop(), force=True)
+        while self._cached:
+            self._cached.pop().release()
 
     @cached_property
     def as_of_at(self) -> datetime:
@@ -120,7 +127,7 @@ class Context:
         return self.store.table(name)
 
     def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
-        return timecal.to_local(ts, self.settings.timezone)
+        return timecal.to_local(ts, self.settings.timezone, self.store.engine)
 
     @cached_property
     def _shared(self) -> dict[str, object]:

@@ -23,6 +23,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -67,8 +68,21 @@ def offset_segments(tz: str) -> tuple[tuple[datetime, timedelta], ...]:
     return tuple(segments)
 
 
-def to_local(ts: ir.TimestampValue, tz: str) -> ir.TimestampValue:
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")
+def _from_utc_timestamp(ts: dt.timestamp, tz: dt.string) -> dt.timestamp:
+    """Spark's own UTC → local wall-clock conversion (the JVM's tz database)."""
+
+
+#: Engines that convert to local time with a function of their own: the same offsets as the
+#: CASE below, whose size (the timestamp expression repeated in every branch) makes Spark's
+#: plans slow to analyze and too big for its code generator.
+NATIVE_LOCAL_TIME = frozenset({"pyspark"})
+
+
+def to_local(ts: ir.TimestampValue, tz: str, engine: str = "") -> ir.TimestampValue:
     """Local wall-clock time in ``tz`` for the naive-UTC timestamp expression ``ts``."""
+    if engine in NATIVE_LOCAL_TIME:
+        return _from_utc_timestamp(ts, tz)
     segments = offset_segments(tz)
 
     def pick(lo: int, hi: int) -> ir.TimestampValue:

@@ -4,7 +4,8 @@ Everything engine-specific (how to connect, how to run a transaction) lives in t
 the rest of the product sees an Ibis backend and canonical table names.
 
 A *database* is given as a path to a DuckDB file (the embedded default) or as a URL
-(``postgresql://user@host:port/db``, ``duckdb:///path``). Without one, the workspace database
+(``postgresql://user@host:port/db``, ``duckdb:///path``), or a read-only Parquet snapshot on
+Spark (``spark:/folder``, :mod:`salespulse.warehouse.spark`). Without one, the workspace database
 is used: ``$SALESPULSE_DB``, else ``$SALESPULSE_HOME/salespulse.duckdb``
 (``SALESPULSE_HOME`` defaults to ``~/.salespulse``).
 
@@ -220,6 +221,10 @@ def connect(
     when another process keeps it locked.
     """
     location = str(db) if db is not None else default_db()
+    if location.startswith("spark:"):  # a read-only Parquet snapshot on Spark
+        from salespulse.warehouse import spark
+
+        return spark.open_store(location)
     ro = (not create) if read_only is None else read_only
     if _is_url(location) or location == ":memory:":
         try:
