@@ -14,6 +14,19 @@ pytestmark = pytest.mark.xdist_group("web")
 EXAMPLES = 3
 
 
+@pytest.fixture
+def app(demo_db: str) -> FastAPI:
+    """Its own app: schemathesis ends the lifespan of every app it reached after each test,
+    which would stop the shared app's page cache and workers for the tests after this one."""
+    from salespulse.settings import Settings
+    from salespulse.web.app import create_app
+    from tests.web.conftest import add_users
+
+    app = create_app(demo_db, Settings(), warm=False, workers=2)
+    app.state.test_tokens = add_users(app)
+    return app
+
+
 def test_no_server_errors(app: FastAPI) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     auth = {"Authorization": f"Bearer {app.state.test_tokens['admin']}"}
