@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
@@ -71,6 +71,14 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressCallback]:
             bar.update(tasks[step], completed=done, total=total)
 
         yield update
+
+
+def print_counts(counts: Mapping[str, int], title: str) -> None:
+    """Rows per table (what generate, export and the like wrote)."""
+    grid = Table("table", "rows", title=title)
+    for name, n in counts.items():
+        grid.add_row(name, f"{n:,}")
+    console.print(grid)
 
 
 def print_frame(frame: pd.DataFrame, fmt: OutputFormat, title: str) -> None:

@@ -6,9 +6,8 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from salespulse.cli.common import DbOption, console, progress_bar
+from salespulse.cli.common import DbOption, console, print_counts, progress_bar
 from salespulse.demo import SCALES, generate
 from salespulse.errors import UserError
 from salespulse.warehouse.store import connect
@@ -60,10 +59,7 @@ def generate_cmd(
             counts = generate(store, seed, scale, day, progress)
     finally:
         store.close()
-    grid = Table("table", "rows", title=f"Generated (seed {seed}, scale {scale}, today {day})")
-    for name, n in counts.items():
-        grid.add_row(name, f"{n:,}")
-    console.print(grid)
+    print_counts(counts, f"Generated (seed {seed}, scale {scale}, today {day})")
     console.print(f"Database: {store.location}")
 
 

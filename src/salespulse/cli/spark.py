@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from salespulse.cli.common import DbOption, console, progress_bar
+from salespulse.cli.common import DbOption, console, print_counts, progress_bar
 from salespulse.errors import UserError
 from salespulse.warehouse import spark
 from salespulse.warehouse.store import connect
@@ -40,10 +39,7 @@ def export_cmd(
         version = store.data_version()
     finally:
         store.close()
-    grid = Table("table", "rows", title=f"Snapshot {folder} (data version {version})")
-    for name, n in counts.items():
-        grid.add_row(name, f"{n:,}")
-    console.print(grid)
+    print_counts(counts, f"Snapshot {folder} (data version {version})")
     console.print(f"Use it with: --db spark:{folder.expanduser().resolve()}")
 
 
