@@ -321,6 +321,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", help="write the full result here")
     p.add_argument("--warm-limit", type=float, default=600, help="max seconds to wait for warm-up")
+    p.add_argument(
+        "--quiet-limit",
+        type=float,
+        default=900,
+        help="max seconds to wait, after the default views, until the server and its workers "
+        "are idle (the rollups of every page and period are built)",
+    )
     args = p.parse_args()
     if not args.db and not args.url:
         p.error("give --db or --url")
@@ -350,7 +357,8 @@ def main() -> None:
         asyncio.run(warm_defaults(base, args))
         print(f"server up, default views computed after {time.monotonic() - t0:.0f} s", flush=True)
         if pid:
-            wait_quiet(pid, 60)
+            waited = wait_quiet(pid, args.quiet_limit)
+            print(f"server idle (rollups built) {waited:.0f} s later", flush=True)
         result = asyncio.run(bench(base, args, pid))
         print(table(result), flush=True)
         if args.json:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, context, run
+from salespulse.semantic.rollup import Rollups
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
 
@@ -39,15 +40,17 @@ def stage_funnel(
     where: dict[str, Any] | None = None,
     settings: Settings | None = None,
     ctx: Context | None = None,
+    rollups: Rollups | None = None,
 ) -> pd.DataFrame:
     """Per stage: stage, stage_name, entered, moved_on, conversion, drop, is_leak.
 
-    ``ctx`` (optional) is an open query context to reuse (a page's)."""
+    ``ctx`` (optional) is an open query context to reuse (a page's), ``rollups`` where its
+    rollups are kept (see :func:`salespulse.semantic.query.run`)."""
     ctx = ctx or context(store, settings, as_of)
     q = Query.make(
         "stage_conversion", by="stage", start=start, end=end, where=where, as_of=ctx.as_of
     )
-    r = run(store, q, ctx=ctx)
+    r = run(store, q, ctx=ctx, rollups=rollups)
     if not r.available:
         return pd.DataFrame(
             columns=["stage", "stage_name", "entered", "moved_on", "conversion", "drop", "is_leak"]
@@ -76,6 +79,7 @@ def lead_funnel(
     where: dict[str, Any] | None = None,
     settings: Settings | None = None,
     ctx: Context | None = None,
+    rollups: Rollups | None = None,
 ) -> pd.DataFrame:
     """Leads created in [start, end]: step (leads, sql, deal, won), count, conversion from
     the step before, and is_leak on the step with the lowest conversion."""
@@ -83,7 +87,7 @@ def lead_funnel(
 
     def totals(kpi: str) -> tuple[float, float]:
         q = Query.make(kpi, start=start, end=end, where=where, as_of=ctx.as_of)
-        r = run(store, q, ctx=ctx)
+        r = run(store, q, ctx=ctx, rollups=rollups)
         if not r.available or r.frame.empty:
             return 0.0, 0.0
         return float(r.frame["numerator"].iloc[0]), float(r.frame["denominator"].iloc[0])

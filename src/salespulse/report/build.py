@@ -447,7 +447,14 @@ def _forecast(service: Service, base: ReportFilters, as_of: date) -> Forecast:
 
 def _cards(service: Service, filters: Filters, kpi_ids: list[str]) -> dict[str, Card]:
     """The pages' cards of ``kpi_ids`` for another window (the same card function)."""
-    r = Runner(service.store, service.settings, service.window(filters), filters, materialize=True)
+    r = Runner(
+        service.store,
+        service.settings,
+        service.window(filters),
+        filters,
+        materialize=True,
+        rollups=service.rollup,
+    )
     try:
         return {k: card(r, k) for k in kpi_ids}
     finally:

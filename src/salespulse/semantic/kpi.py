@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -184,11 +184,20 @@ class Facts:
     #: UTC instants, ends exclusive), given the breakdowns asked for; one row per record ×
     #: period, with the flags the measure counts.
     per_period: Callable[[ir.Table, ir.Table, frozenset[Dim]], ir.Table] | None = None
+    #: Period facts whose figures add up over breakdowns (rollups): the rows ``per_period``
+    #: makes for a set of breakdowns depend only on this function of the set (a constant:
+    #: on none). None: they may depend on the breakdowns in any way.
+    per_period_rows: Callable[[frozenset[Dim]], Hashable] | None = None
     #: Period facts: the period used when a query gives neither a grain nor dates.
     default_grain: Grain | None = None
     #: Drill-down only: adds columns that explain a record but that the figure does not
     #: use (its query does not pay for them), e.g. an SQL lead's first outbound contact.
     detail: Callable[[ir.Table], ir.Table] | None = None
+
+
+def same_rows(dims: frozenset[Dim]) -> None:
+    """``Facts.per_period_rows`` of period facts that only cross records with periods."""
+    return None
 
 
 @dataclass(frozen=True)

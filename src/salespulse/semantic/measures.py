@@ -15,6 +15,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 from ibis.common.deferred import Deferred
 
 Expr = Any  # an Ibis deferred (``_.amount``), a column name, or a function of the table
@@ -42,6 +43,22 @@ class Measure:
     def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
         """For drill-down: which fact rows count in the numerator (None = all)."""
         return None
+
+    @property
+    def additive(self) -> bool:
+        """Whether :meth:`parts` exist: the figure of a union of disjoint groups of fact
+        rows follows from the groups' parts, summed (a count does; a median does not)."""
+        return False
+
+    def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
+        """The additive parts, named ``prefix`` + a letter; summed over groups they give
+        :meth:`combine` what it needs (see :mod:`salespulse.semantic.rollup`)."""
+        raise NotImplementedError(f"{type(self).__name__} is not additive")
+
+    def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
+        """The measure's value from its summed parts (``parts`` columns as :meth:`parts`
+        names them; a sum over no groups is null)."""
+        raise NotImplementedError(f"{type(self).__name__} is not additive")
 
     def in_denominator(self, t: ir.Table) -> ir.BooleanValue | None:
         """For drill-down: which fact rows are part of the figure at all (None = all)."""
@@ -71,6 +88,16 @@ class Count(Measure):
     def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
         return _where(t, self.where)
 
+    @property
+    def additive(self) -> bool:
+        return self.distinct is None  # a value may be in several groups
+
+    def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
+        return {f"{prefix}c": self.scalar(t).cast("float64")}
+
+    def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
+        return parts[f"{prefix}c"].fillna(0.0).astype("float64")
+
 
 @dataclass(frozen=True)
 class Sum(Measure):
@@ -91,6 +118,21 @@ class Sum(Measure):
 
     def in_numerator(self, t: ir.Table) -> ir.BooleanValue | None:
         return _where(t, self.where)
+
+    @property
+    def additive(self) -> bool:
+        return True
+
+    def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
+        # the total of the values present (null when none is) and the number of rows
+        w = _where(t, self.where)
+        rows = t.count(where=w) if w is not None else t.count()
+        total = resolve(t, self.column).cast("float64").sum(where=w)
+        return {f"{prefix}s": total, f"{prefix}n": rows.cast("float64")}
+
+    def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
+        rows = parts[f"{prefix}n"].fillna(0.0)
+        return parts[f"{prefix}s"].astype("float64").where(rows > 0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -129,6 +171,26 @@ class Ratio(Measure):
 
     def in_denominator(self, t: ir.Table) -> ir.BooleanValue | None:
         return self.denominator.in_numerator(t)
+
+    @property
+    def additive(self) -> bool:
+        return self.numerator.additive and self.denominator.additive
+
+    def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
+        return {
+            **self.numerator.parts(t, f"{prefix}num_"),
+            **self.denominator.parts(t, f"{prefix}den_"),
+        }
+
+    def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
+        raise TypeError("a ratio has a numerator and a denominator: use combine_ratio")
+
+    def combine_ratio(self, parts: pd.DataFrame, prefix: str = "") -> tuple[pd.Series, pd.Series]:
+        """(numerator, denominator) from the summed parts."""
+        return (
+            self.numerator.combine(parts, f"{prefix}num_"),
+            self.denominator.combine(parts, f"{prefix}den_"),
+        )
 
 
 def Mean(column: Expr, where: Expr | None = None) -> Ratio:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from salespulse import serialize
 from salespulse.errors import UserError
-from salespulse.semantic import sqlcache, timecal
+from salespulse.semantic import rollup, sqlcache, timecal
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import (
     DIM_LABELS,
@@ -132,6 +132,8 @@ class Plan:
     grain: Grain | None
     dims: tuple[Breakdown, ...]
     where: tuple[tuple[Breakdown, tuple[str, ...]], ...]
+    #: Aggregate to the measure's additive parts instead of its value (a rollup).
+    parts: bool = False
 
 
 def plan(query: Query) -> Plan:
@@ -279,7 +281,7 @@ def _flow(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Table]:
         keys["period"] = timecal.truncate(t._local, p.grain, ctx.settings)
     for d in p.dims:
         keys[d.value] = t[d.column]
-    return facts, t, _aggregate(t, keys, p.kpi)
+    return facts, t, _aggregate(t, keys, p)
 
 
 def _snapshot_points(ctx: Context, p: Plan, q: Query) -> pd.DataFrame:
@@ -319,7 +321,7 @@ def _snapshot(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Tabl
         keys["period"] = j.period
     for d in p.dims:
         keys[d.value] = j[d.column]
-    return facts, j, _aggregate(j, keys, p.kpi)
+    return facts, j, _aggregate(j, keys, p)
 
 
 def period_table(ctx: Context, p: Plan, q: Query, default_grain: Grain) -> ir.Table:
@@ -362,7 +364,7 @@ def _period(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Table]
         keys["period"] = j.period
     for d in p.dims:
         keys[d.value] = j[d.column]
-    return facts, j, _aggregate(j, keys, p.kpi)
+    return facts, j, _aggregate(j, keys, p)
 
 
 def _key_names(p: Plan) -> list[str]:
@@ -407,15 +409,16 @@ def _scope(ctx: Context, p: Plan, q: Query, periods: ir.Table | None) -> ir.Tabl
     return out.filter(*[out[d.value].notnull() for d in p.dims]).distinct()
 
 
-def _derived(ctx: Context, p: Plan, q: Query) -> ir.Table:
-    """A derived KPI: its inputs joined on the result keys over the full dimension."""
+def _derived(ctx: Context, p: Plan, q: Query, rollups: rollup.Rollups | None = None) -> ir.Table:
+    """A derived KPI: its inputs joined on the result keys over the full dimension (each
+    input answered from its rollup where it has one)."""
     m = p.kpi.measure
     assert isinstance(m, Derived)
     keys = _key_names(p)
     parts: dict[str, ir.Table] = {}
     for name, inp in m.inputs.items():
         ip, iq = _input_query(ctx, p, q, name)
-        rel = target_rows(ctx, ip, iq) if inp.column == "target" else _compile(ctx, ip, iq)
+        rel = target_rows(ctx, ip, iq) if inp.column == "target" else _input(ctx, ip, iq, rollups)
         parts[name] = rel.select(*keys, **{name: rel[inp.column].cast("float64")})
     if keys:
         spine = None
@@ -451,16 +454,29 @@ def _derived(ctx: Context, p: Plan, q: Query) -> ir.Table:
     )
 
 
-def _compile(ctx: Context, p: Plan, q: Query) -> ir.Table:
+def _input(ctx: Context, p: Plan, q: Query, rollups: rollup.Rollups | None) -> ir.Table:
+    """The rows of a derived KPI's input: from its rollup (an in-memory table) or compiled."""
+    fine = rollup.fine_query(q, p, ctx) if rollups is not None else None
+    if rollups is None or fine is None:
+        return _compile(ctx, p, q, rollups)
+    rows = ibis.memtable(rollup.answer(rollups(fine, lambda: fine_rows(ctx, fine)), p))
+    # period starts are dates in the compile path (pandas holds them as timestamps)
+    return rows.mutate(period=rows.period.cast("date")) if p.grain else rows
+
+
+def _compile(ctx: Context, p: Plan, q: Query, rollups: rollup.Rollups | None = None) -> ir.Table:
     """The one compile path: the aggregated rows of any KPI (before labels and targets)."""
     if p.kpi.kind is Kind.derived:
-        return _derived(ctx, p, q)
+        return _derived(ctx, p, q, rollups)
     build = {Kind.flow: _flow, Kind.snapshot: _snapshot, Kind.period: _period}[p.kpi.kind]
     return build(ctx, p, q)[2]
 
 
-def _aggregate(t: ir.Table, keys: dict[str, ir.Value], kpi: Kpi) -> ir.Table:
-    aggs = kpi.measure.aggregates(t)
+def _aggregate(t: ir.Table, keys: dict[str, ir.Value], p: Plan) -> ir.Table:
+    kpi = p.kpi
+    aggs = kpi.measure.parts(t, rollup.PART) if p.parts else kpi.measure.aggregates(t)
+    if p.parts:
+        return t.group_by(**keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
     agg = t.group_by(**keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
     if kpi.is_ratio:
         return agg.mutate(value=ratio_value(agg.numerator, agg.denominator, kpi.scale))
@@ -503,19 +519,40 @@ def _ordered(frame: pd.DataFrame, p: Plan) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def compile_query(ctx: Context, q: Query) -> tuple[Plan, ir.Table]:
+def compile_query(
+    ctx: Context, q: Query, rollups: rollup.Rollups | None = None
+) -> tuple[Plan, ir.Table]:
     """The Ibis expression for ``q`` (before labels and targets)."""
     p = plan(q)
-    return p, _compile(ctx, p, q)
+    return p, _compile(ctx, p, q, rollups)
 
 
-def expression(ctx: Context, q: Query) -> tuple[Plan, ir.Table]:
-    """The whole expression behind a result: rows, labels and targets."""
-    p, agg = compile_query(ctx, q)
+def expression(
+    ctx: Context, q: Query, rollups: rollup.Rollups | None = None
+) -> tuple[Plan, ir.Table]:
+    """The whole expression behind a result: rows, labels and targets (``rollups``: where
+    a derived KPI's inputs may be answered from)."""
+    p, agg = compile_query(ctx, q, rollups)
     expr = _labelled(ctx, agg, p)
     if p.kpi.kind is not Kind.derived and (p.kpi.target_kpi or p.kpi.id) in ctx.target_kpi_ids:
         expr = with_targets(ctx, expr, p, q)
     return p, expr
+
+
+def fine_rows(ctx: Context, fine: Query) -> pd.DataFrame:
+    """The rows of a fine query (:func:`rollup.fine_query`): the measure's parts per key,
+    with labels."""
+    p = replace(plan(fine), parts=True)
+    return _labelled(ctx, _compile(ctx, p, fine), p).execute()
+
+
+def _from_rollup(ctx: Context, p: Plan, q: Query, fine: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``q`` from its fine query's, with targets as :func:`expression` adds them."""
+    frame = rollup.answer(fine, p)
+    if (p.kpi.target_kpi or p.kpi.id) in ctx.target_kpi_ids:
+        joined = with_targets(ctx, ibis.memtable(frame), p, q).execute()
+        frame = joined.astype({c: frame[c].dtype for c in frame.columns})
+    return frame
 
 
 def _known_values(ctx: Context, dim: Breakdown) -> frozenset[str] | None:
@@ -607,9 +644,14 @@ def missing_data(ctx: Context, kpi: Kpi) -> str | None:
 
 
 def run(
-    store: Store, query: Query, settings: Settings | None = None, ctx: Context | None = None
+    store: Store,
+    query: Query,
+    settings: Settings | None = None,
+    ctx: Context | None = None,
+    rollups: rollup.Rollups | None = None,
 ) -> KpiResult:
-    """Compute ``query`` on ``store``."""
+    """Compute ``query`` on ``store``; with ``rollups``, from the rows of its fine query
+    where it has one (:mod:`salespulse.semantic.rollup`)."""
     ctx = ctx or context(store, settings, query.as_of)
     p = plan(query)
     check_filters(ctx, p)
@@ -625,7 +667,14 @@ def run(
             reason=reason,
             currency=ctx.settings.reporting_currency,
         )
-    frame = sqlcache.execute(ctx, query, lambda: expression(ctx, query)[1])
+    fine = rollup.fine_query(query, p, ctx) if rollups is not None else None
+    if rollups is not None and fine is not None:
+        frame = _from_rollup(ctx, p, query, rollups(fine, lambda: fine_rows(ctx, fine)))
+    elif rollups is not None and p.kpi.kind is Kind.derived:
+        # inputs from rollups: in-memory tables of this data, so never kept as compiled SQL
+        frame = expression(ctx, query, rollups)[1].execute()
+    else:
+        frame = sqlcache.execute(ctx, query, lambda: expression(ctx, query)[1])
     if "stage_order" in frame.columns:
         frame = _ordered(frame, p).drop(columns="stage_order")
     else:
@@ -641,17 +690,29 @@ def records(
     numerator_only: bool = False,
     ctx: Context | None = None,
     order_by: str | None = None,
+    rollups: rollup.Rollups | None = None,
 ) -> pd.DataFrame:
     """The records behind a figure: the facts of ``query``'s KPI within its period,
     filters and as-of date, with ``in_numerator`` for ratios/conditional counts
     (``numerator_only`` keeps just those rows). ``order_by`` names a column to sort on in
-    the engine before the limit ("-amount_eur" = largest first); default: the record id."""
+    the engine before the limit ("-amount_eur" = largest first); default: the record id.
+    With ``rollups`` (and no limit or order), the rows are those of the unfiltered query
+    kept there, filtered."""
     ctx = ctx or context(store, settings, query.as_of)
     p = plan(query)
     check_filters(ctx, p)
     reason = missing_data(ctx, p.kpi)
     if reason:
         raise UserError(f"{p.kpi.id}: {reason}")
+    whole_q = rollup.records_query(query, p) if rollups is not None else None
+    if rollups is not None and whole_q is not None and limit is None and order_by is None:
+        rows = rollups(
+            ("records", whole_q, numerator_only),
+            lambda: records(store, whole_q, settings, None, numerator_only, ctx),
+        )
+        kept = rollup.filtered_records(rows, p)
+        if kept is not None:
+            return kept
     if p.kpi.kind is Kind.derived:
         assert p.kpi.drill, f"{p.kpi.id}: a derived KPI names the input it drills into"
         sub = query

@@ -164,7 +164,7 @@ def deal_table(r: Runner, tid: str, kpi_id: str, date_col: str, names: Names) ->
         col("amount_eur", "col.amount", unit="EUR"),
     ]
     try:
-        recs = records(r.store, q, limit=None, ctx=r.ctx)
+        recs = records(r.store, q, limit=None, ctx=r.ctx, rollups=r.rollups)
     except Exception as exc:  # e.g. data without deals
         return Table(
             id=tid,
@@ -536,6 +536,7 @@ def funnels(r: Runner) -> tuple[Figure, Figure, Figure]:
         "as_of": r.window.as_of,
         "settings": r.settings,
         "ctx": r.ctx,
+        "rollups": r.rollups,
     }
     where = where_for(get_kpi("stage_conversion"), r.filters)[0]
     sf, sf_reason = _funnel("stage_conversion", lambda: stage_funnel(r.store, where=where, **kw))

@@ -12,7 +12,8 @@ import pandas as pd
 from salespulse.errors import UserError
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import Attr, Kind, Kpi
-from salespulse.semantic.query import Query, context, jsonable, run
+from salespulse.semantic.query import Query, context, jsonable, plan, run
+from salespulse.semantic.rollup import Rollups, answerable
 from salespulse.semantic.timecal import Grain
 from salespulse.services.cache import checkpoint
 from salespulse.services.filters import Filters, Window, where_for
@@ -43,8 +44,16 @@ class Runner:
         window: Window,
         filters: Filters,
         materialize: bool = False,
+        rollups: Rollups | None = None,
+        rollups_only: bool = False,
     ):
+        """``rollups``: where the rows of fine queries are kept, to answer the page's
+        additive KPIs from them (:mod:`salespulse.semantic.rollup`); None: every query
+        is computed in full. ``rollups_only``: compute only what goes into ``rollups``
+        (the other layers come back empty): to build them ahead of visitors."""
         self.store, self.settings, self.window, self.filters = store, settings, window, filters
+        self.rollups = rollups
+        self.rollups_only = rollups_only and rollups is not None
         # a page asks many KPIs of one context: materializing its base relations pays off
         self.ctx = context(store, settings, window.as_of, materialize=materialize)
 
@@ -103,8 +112,10 @@ class Runner:
             query=query_params(q),
             style=style,  # type: ignore[arg-type]
         )
+        if self.rollups_only and kpi.kind is not Kind.derived and not answerable(plan(q), self.ctx):
+            return base.model_copy(update={"available": False, "reason": "not computed"})
         try:
-            result = run(self.store, q, ctx=self.ctx)
+            result = run(self.store, q, ctx=self.ctx, rollups=self.rollups)
         except UserError as exc:
             return base.model_copy(update={"available": False, "reason": exc.message})
         except Exception as exc:  # a figure that fails must not take the page down

@@ -9,6 +9,7 @@ computes the default view of every page ahead of the first visitor.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import threading
 from collections.abc import Callable, Hashable
@@ -22,7 +23,7 @@ from salespulse.semantic.catalogue import all_kpis, get_kpi, kpi_info
 from salespulse.semantic.query import Query, data_day, explain, plan, records
 from salespulse.services import access, pages, public
 from salespulse.services.cache import PageCache
-from salespulse.services.filters import FILTER_DIMS, Filters, Window, resolve
+from salespulse.services.filters import FILTER_DIMS, Filters, Period, Window, resolve
 from salespulse.services.models import (
     AlertData,
     AlertsPage,
@@ -46,6 +47,12 @@ T = TypeVar("T")
 #: Seconds between data-version checks of a serving app (to warm the pages after an import).
 WATCH_SECONDS = 2.0
 
+#: The page periods whose rollups are built after each import, the default first.
+ROLLUP_PERIODS = (Period.fytd, Period.qtd, Period.last_12m, Period.last_q, Period.last_fy)
+
+#: Values a service keeps per data version (pages, rendered responses, rollups).
+CACHE_ENTRIES = 2048
+
 #: Rows shown per alert / drill-down on a page; the CSV downloads hold up to RECORDS_MAX.
 RECORDS_SHOWN = 50
 RECORDS_MAX = 10_000
@@ -61,7 +68,7 @@ class Service:
         self.store = store
         self.settings = settings
         self.workers = Workers(store.location, settings, workers) if workers else None
-        self.cache = PageCache(store, workers=workers or 2)
+        self.cache = PageCache(store, workers=workers or 2, max_entries=CACHE_ENTRIES)
         self._root = self
 
     def computed(self, key: Hashable, func: Callable[..., T], *args: Any) -> T:
@@ -109,7 +116,12 @@ class Service:
         return resolve(filters, self.settings, self.data_day())
 
     def runner(self, filters: Filters) -> Runner:
-        return Runner(self.store, self.settings, self.window(filters), filters)
+        return Runner(self.store, self.settings, self.window(filters), filters, rollups=self.rollup)
+
+    def rollup(self, key: Hashable, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """The rows of a fine query (:mod:`salespulse.semantic.rollup`), kept per data
+        version: every filter combination of a page is answered from them."""
+        return self.cache.get(("rollup", key), compute)
 
     def _filters_dict(self, filters: Filters) -> dict[str, Any]:
         out: dict[str, Any] = {"period": filters.period.value, **filters.dims()}
@@ -125,7 +137,14 @@ class Service:
         return access.page(self.principal, data, self.reps())
 
     def _page(self, name: str, filters: Filters) -> PageData:
-        r = Runner(self.store, self.settings, self.window(filters), filters, materialize=True)
+        r = Runner(
+            self.store,
+            self.settings,
+            self.window(filters),
+            filters,
+            materialize=True,
+            rollups=self.rollup,
+        )
         try:
             cards, figures, tables = pages.PAGES[name](r)
         finally:
@@ -279,11 +298,51 @@ class Service:
                         self.page(name, default)
                 except Exception:  # warming must never stop the server
                     log.exception("warming %s failed", name)
+        self.build_rollups()
+
+    def build_rollups(self, periods: tuple[Period, ...] = ROLLUP_PERIODS) -> None:
+        """Build the rollups of every page for each of ``periods`` (every team, product,
+        channel, … is then answered from them: :mod:`salespulse.semantic.rollup`). Each
+        worker process keeps its own: each builds them, one period at a time, so requests
+        are served in between."""
+        with self.cache.patient():
+            for period in periods:
+                if self.cache.closed:
+                    return
+                try:
+                    if self.workers is None:  # one computation of this cache, on its thread
+                        build = functools.partial(_build_rollups, self, period)
+                        self.cache.get(("rollups_built", period.value), build)
+                    else:
+                        self.workers.each(_build_rollups, (period,), lambda: self.cache.closed)
+                except Exception:  # warming must never stop the server
+                    log.exception("building the rollups of %s failed", period)
 
 
 # -- what the service computes (module-level: a worker process can be asked by name) -------
 def _page_data(service: Service, name: str, filters: Filters) -> PageData:
     return public.page(service._page(name, filters))
+
+
+def _build_rollups(service: Service, period: Period) -> bool:
+    """Compute the rollups every page asks for in ``period`` into the service's cache (one
+    materialized context for all pages)."""
+    f = Filters(period=period)
+    r = Runner(
+        service.store,
+        service.settings,
+        service.window(f),
+        f,
+        materialize=True,
+        rollups=service.rollup,
+        rollups_only=True,
+    )
+    try:
+        for page in pages.PAGES.values():
+            page(r)
+    finally:
+        r.close()
+    return True
 
 
 def _alerts_data(service: Service, filters: Filters) -> AlertsPage:

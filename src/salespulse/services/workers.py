@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -164,6 +165,29 @@ class Workers:
             raise
         finally:
             self._idle.put(slot)
+
+    def each(
+        self, func: Task, args: tuple[Any, ...], abandoned: Callable[[], bool] = lambda: False
+    ) -> list[Any]:
+        """``func(service, *args)`` once in every worker process (each keeps its own
+        values, e.g. rollups), one after another, so the others go on serving."""
+        done: set[int] = set()
+        out: list[Any] = []
+        while not self._closed and any(s.process.pid not in done for s in self.slots):
+            slot = self._idle.get()
+            if slot.process.pid in done:
+                self._idle.put(slot)
+                time.sleep(POLL)  # wait for a worker that has not had it
+                continue
+            try:
+                out.append(slot.call(func, args, abandoned)[1])
+                done.add(slot.process.pid)
+            except WorkerDied:
+                slot = self._replace(slot)
+                raise
+            finally:
+                self._idle.put(slot)
+        return out
 
     def _replace(self, dead: _Slot) -> _Slot:
         with self._lock:

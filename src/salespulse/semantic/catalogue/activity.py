@@ -12,7 +12,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from salespulse.semantic import timecal
-from salespulse.semantic.kpi import ACTIVITY_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.kpi import ACTIVITY_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit, same_rows
 from salespulse.semantic.measures import Count, Mean, Ratio, Sum
 from salespulse.semantic.model import Context, days_between
 from salespulse.semantic.timecal import Grain
@@ -87,7 +87,14 @@ def crm_week_facts(ctx: Context) -> Facts:
         j = j.left_join(u, [j.rep_id == u._ur, j.period == u._up]).drop("_ur", "_up")
         return j.mutate(used=j.used.fill_null(0).cast("float64"))
 
-    return Facts(ctx.reps, "reps", "rep_id", per_period=per_period, default_grain=Grain.month)
+    return Facts(
+        ctx.reps,
+        "reps",
+        "rep_id",
+        per_period=per_period,
+        per_period_rows=same_rows,
+        default_grain=Grain.month,
+    )
 
 
 def task_facts(ctx: Context) -> Facts:

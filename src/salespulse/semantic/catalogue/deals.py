@@ -274,13 +274,18 @@ def _pipeline_items(ctx: Context) -> ir.Table:
     return deals.union(leads)
 
 
+def _with_leads(dims: frozenset[Dim]) -> bool:
+    """Whether leads take part in the conversion rows for these breakdowns."""
+    return dims <= set(LEAD_DIMS)
+
+
 def _conversion_rows(items: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.Table:
     """Pipeline items × periods with ``in_pipeline`` and ``won_in`` (won in the period).
 
     Leads take part only when every breakdown is one a lead has (rep, team, region,
     channel, industry); a lead counts until it becomes a deal (then the deal counts).
     """
-    if not dims <= set(LEAD_DIMS):
+    if not _with_leads(dims):
         items = items.filter(items.record == "deal")
     j = items.cross_join(periods)
     in_pipeline = (
@@ -298,6 +303,7 @@ def conversion_facts(ctx: Context) -> Facts:
         "pipeline_items",
         "id",
         per_period=_conversion_rows,
+        per_period_rows=_with_leads,
         default_grain=Grain.quarter,
     )
 

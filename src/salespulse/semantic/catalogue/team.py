@@ -10,7 +10,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from salespulse.semantic.kpi import Dim, Facts, Kind, Kpi, Unit
+from salespulse.semantic.kpi import Dim, Facts, Kind, Kpi, Unit, same_rows
 from salespulse.semantic.measures import Count, Ratio
 from salespulse.semantic.model import Context
 from salespulse.semantic.timecal import Grain
@@ -34,7 +34,14 @@ def _staff_periods(r: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.T
 
 
 def staff_facts(ctx: Context) -> Facts:
-    return Facts(ctx.reps, "reps", "rep_id", per_period=_staff_periods, default_grain=Grain.year)
+    return Facts(
+        ctx.reps,
+        "reps",
+        "rep_id",
+        per_period=_staff_periods,
+        per_period_rows=same_rows,
+        default_grain=Grain.year,
+    )
 
 
 KPIS = (
