@@ -7,15 +7,27 @@ reference_pandas.py) for the main KPIs on the same data.
 Prints one table per side (KPI, rows, seconds; for the engine also the Ibis compile time —
 building the expression and rendering its SQL — the rest is execution in the database), the
 totals, the slowest KPIs, and whether the engine's figures equal the reference's.
+
+``--db`` may be a URL (``postgresql://…``). ``--pg URL`` compares engines instead: every
+KPI on the DuckDB file and on the PostgreSQL database holding the same data, interleaved
+(DuckDB, then PostgreSQL, per KPI and round; each run on a fresh context, the DuckDB
+compiled-SQL cache emptied first, so both build and render their SQL), with the median
+seconds of each, the ratio and whether both gave the same rows and values (rel. 1e-6):
+
+    .venv/bin/python scripts/bench_kpis.py --db /tmp/demo.duckdb \
+        --pg postgresql://postgres@127.0.0.1:5432/demo --as-of 2026-11-14 -n 3
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,7 +44,7 @@ from salespulse.semantic.catalogue import all_kpis
 from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, compile_query, context, run
 from salespulse.settings import Settings
-from salespulse.warehouse.store import connect
+from salespulse.warehouse.store import Store, connect
 
 
 @dataclass
@@ -53,7 +65,6 @@ def bench_engine(
     db: str, as_of: date, only: set[str] | None, timeout: float, derived: bool = True
 ) -> tuple[list[Timing], dict]:
     store = connect(db, create=False)
-    raw = store.con.con  # type: ignore[attr-defined]  # the DuckDB connection (to interrupt)
     settings = Settings()
     out: list[Timing] = []
     frames: dict[str, pd.DataFrame] = {}
@@ -66,13 +77,9 @@ def bench_engine(
             ctx = context(store, settings, as_of)
             if not derived:  # the window path, as without the derived tables
                 ctx._flags["derived:stage_visits"] = False
-            timer = threading.Timer(timeout, raw.interrupt)
-            timer.start()
             t0 = time.perf_counter()
-            try:
+            with _time_limit(store, timeout):
                 frame = run(store, q, settings, ctx=ctx).frame
-            finally:
-                timer.cancel()
             secs = time.perf_counter() - t0
             if getattr(k, "compute", None) is None:
                 # Ibis alone: build the expression again and render its SQL, on a fresh
@@ -91,6 +98,82 @@ def bench_engine(
         print(f"  engine {k.id:<28} {out[-1].seconds:8.2f} s", file=sys.stderr, flush=True)
     store.close()
     return out, frames
+
+
+@contextmanager
+def _time_limit(store: Store, seconds: float) -> Iterator[None]:
+    """Stop the store's queries after ``seconds``: DuckDB is interrupted, PostgreSQL has
+    a statement timeout."""
+    if store.engine == "postgres":
+        raw = store.con.con  # psycopg connection
+        with raw.cursor() as cur:
+            cur.execute(f"SET statement_timeout = {int(seconds * 1000)}")
+        yield
+        return
+    timer = threading.Timer(seconds, store.con.con.interrupt)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def bench_engines(
+    db: str, pg: str, as_of: date, only: set[str] | None, timeout: float, rounds: int
+) -> pd.DataFrame:
+    """Every KPI on DuckDB (``db``) and PostgreSQL (``pg``), interleaved, ``rounds`` times:
+    median seconds per engine, the ratio, whether the figures agree."""
+    from salespulse.semantic import sqlcache
+    from scripts.bench_hand_sql import same_rows
+
+    stores = {"duckdb": connect(db, create=False), "postgres": connect(pg, create=False)}
+    settings = Settings()
+    kpis = [k for k in all_kpis() if not only or k.id in only]
+    times: dict[str, dict[str, list[float]]] = {k.id: {e: [] for e in stores} for k in kpis}
+    agrees: dict[str, str] = {}
+    for r in range(rounds):
+        for k in kpis:
+            q = Query(k.id, by=k.default_by, as_of=as_of)
+            frames = {}
+            for engine, store in stores.items():
+                sqlcache.clear()
+                t0 = time.perf_counter()
+                try:
+                    with _time_limit(store, timeout):
+                        frames[engine] = run(store, q, settings).frame
+                    times[k.id][engine].append(time.perf_counter() - t0)
+                except Exception as exc:  # a benchmark shows everything it can
+                    agrees[k.id] = f"{engine} failed: {exc!r}"[:80]
+                    times[k.id][engine].append(float("nan"))
+            if r == 0 and k.id not in agrees:
+                try:
+                    same_rows(frames["duckdb"], frames["postgres"], k.id)
+                    agrees[k.id] = "yes"
+                except AssertionError as exc:
+                    agrees[k.id] = "NO: " + str(exc).splitlines()[0][:70]
+            t = times[k.id]
+            print(
+                f"  round {r + 1} {k.id:<28} duckdb {t['duckdb'][-1]:7.2f} s  "
+                f"postgres {t['postgres'][-1]:7.2f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    for store in stores.values():
+        store.close()
+    rows = []
+    for k in kpis:
+        med = {e: statistics.median(v) for e, v in times[k.id].items()}
+        rows.append(
+            {
+                "kpi": k.id,
+                "by": _by(k.default_by),
+                "duckdb_s": med["duckdb"],
+                "postgres_s": med["postgres"],
+                "pg/duckdb": med["postgres"] / med["duckdb"],
+                "same": agrees.get(k.id, "—"),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def reference_cases(as_of: date) -> dict[str, tuple[tuple[str, ...], dict[str, Any]]]:
@@ -181,9 +264,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--timeout", type=float, default=900.0, help="stop a KPI's query after this many seconds"
     )
+    ap.add_argument(
+        "--pg", default="", help="compare with this PostgreSQL database (same data) instead"
+    )
+    ap.add_argument("-n", "--repeat", type=int, default=3, help="rounds with --pg (median)")
     a = ap.parse_args(argv)
     only = {x for x in a.kpis.split(",") if x} or None
     as_of = a.as_of
+    if a.pg:
+        if as_of is None:
+            ap.error("--pg needs --as-of")
+        print(f"DuckDB {a.db} against PostgreSQL {a.pg}, as of {as_of}, {a.repeat} rounds")
+        t = bench_engines(a.db, a.pg, as_of, only, a.timeout, a.repeat)
+        with pd.option_context("display.max_rows", 200, "display.width", 200):
+            print(t.to_string(index=False, float_format="%.3f"))
+        ok = t[t.same == "yes"]
+        print(
+            f"\n{len(ok)} of {len(t)} KPIs with the same figures; over those: DuckDB "
+            f"{ok.duckdb_s.sum():.1f} s, PostgreSQL {ok.postgres_s.sum():.1f} s "
+            f"({ok.postgres_s.sum() / ok.duckdb_s.sum():.1f}×); ratio per KPI "
+            f"{ok['pg/duckdb'].min():.1f}–{ok['pg/duckdb'].max():.1f}×, "
+            f"median {ok['pg/duckdb'].median():.1f}×"
+        )
+        return
     if as_of is None:
         import duckdb
 

@@ -120,13 +120,15 @@ class Settings:
     )
     duckdb_threads: int = _s(
         0,
-        "DuckDB worker threads; 0 = one per CPU core this process may use (machine "
-        "setting: settings.toml only, see warehouse/tuning.py).",
+        "DuckDB worker threads; 0 = one per CPU core this process may use; each of "
+        "`serve`'s N worker processes gets this / N, at least 1 (machine setting: "
+        "settings.toml only, see warehouse/tuning.py).",
     )
     duckdb_memory_limit: str = _s(
         "",
         'DuckDB memory limit, e.g. "4GB"; empty = 60 % of physical memory (beyond it DuckDB '
-        "spills to the temporary directory). Machine setting: settings.toml only.",
+        "spills to the temporary directory); each of `serve`'s N worker processes gets "
+        "this / (N + 1). Machine setting: settings.toml only.",
     )
     duckdb_temp_directory: str = _s(
         "",

@@ -190,6 +190,11 @@ class Facts:
     per_period_rows: Callable[[frozenset[Dim]], Hashable] | None = None
     #: Period facts: the period used when a query gives neither a grain nor dates.
     default_grain: Grain | None = None
+    #: Period facts whose records roll up to ``key`` (contracts to accounts): ``table``
+    #: holds only what ``per_period`` needs, which groups by key × period; this table (one
+    #: row per key) holds the breakdown columns, left-joined after that grouping and only
+    #: when a breakdown, filter or drill-down asks for them. None: ``table`` has them.
+    dims: ir.Table | None = None
     #: Drill-down only: adds columns that explain a record but that the figure does not
     #: use (its query does not pay for them), e.g. an SQL lead's first outbound contact.
     detail: Callable[[ir.Table], ir.Table] | None = None

@@ -354,11 +354,23 @@ def period_table(ctx: Context, p: Plan, q: Query, default_grain: Grain) -> ir.Ta
     return ibis.memtable(frame)
 
 
-def _period(ctx: Context, p: Plan, q: Query) -> tuple[Facts, ir.Table, ir.Table]:
-    facts, t = _filtered(ctx, p)
+def _period(
+    ctx: Context, p: Plan, q: Query, with_dims: bool = False
+) -> tuple[Facts, ir.Table, ir.Table]:
+    """Period facts; with :attr:`Facts.dims`, the records are grouped by key × period
+    first and the breakdown columns joined after (``with_dims``: even without breakdowns
+    or filters, for the drill-down)."""
+    assert p.kpi.facts is not None, f"{p.kpi.id}: period facts need facts"
+    facts = p.kpi.facts(ctx)
+    t = facts.table if facts.dims is not None else _filtered(ctx, p)[1]
     assert facts.per_period is not None, f"{p.kpi.id}: period facts need per_period"
     periods = period_table(ctx, p, q, facts.default_grain or Grain.year)
     j = facts.per_period(t, periods, frozenset(d for d in p.dims if isinstance(d, Dim)))
+    if facts.dims is not None and (with_dims or p.dims or p.where):
+        d = facts.dims.rename(_dims_key=facts.key)
+        j = j.left_join(d, j[facts.key] == d._dims_key).drop("_dims_key")
+        for dim, values in p.where:
+            j = j.filter(j[dim.column].cast("string").isin(list(values)))
     keys: dict[str, ir.Value] = {}
     if p.grain:
         keys["period"] = j.period
@@ -725,8 +737,10 @@ def records(
         sub = replace(sub, kpi=p.kpi.drill)
         return records(store, sub, settings, limit, numerator_only, ctx, order_by)
     whole = Plan(p.kpi, None, (), p.where)
-    build = {Kind.flow: _flow, Kind.snapshot: _snapshot, Kind.period: _period}[p.kpi.kind]
-    facts, t, _ = build(ctx, whole, query)
+    if p.kpi.kind is Kind.period:
+        facts, t, _ = _period(ctx, whole, query, with_dims=True)
+    else:
+        facts, t, _ = {Kind.flow: _flow, Kind.snapshot: _snapshot}[p.kpi.kind](ctx, whole, query)
     t = facts.detail(t) if facts.detail else t
     part = p.kpi.measure.in_denominator(t)
     if part is not None:

@@ -28,7 +28,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,9 @@ class Entry:
     #: (ask the question again on a context, the answer the SQL was built with)
     deps: tuple[tuple[Callable[[Context], Any], Any], ...]
     con: weakref.ref[Any]
+    #: Whether Ibis's pre-execute hooks (registering the in-memory tables and UDFs, a
+    #: walk over the whole expression: milliseconds) ran on ``con`` already.
+    hooked: list[bool] = field(default_factory=lambda: [False], compare=False)
 
 
 _lock = threading.Lock()
@@ -154,7 +157,9 @@ def _run(con: Any, entry: Entry) -> pd.DataFrame:
     import pyarrow.types as pat
     from ibis.backends.duckdb.converter import DuckDBPandasData
 
-    con._run_pre_execute_hooks(entry.expr)  # registers its in-memory tables if needed
+    if not entry.hooked[0]:  # registered once: ``expr`` keeps its in-memory tables alive
+        con._run_pre_execute_hooks(entry.expr)
+        entry.hooked[0] = True
     table = con.con.sql(entry.sql).to_arrow_table()
     df = pd.DataFrame(
         {

@@ -44,6 +44,7 @@ from typing import Any
 
 from salespulse.errors import UserError
 from salespulse.settings import Settings
+from salespulse.warehouse import tuning
 from salespulse.warehouse.access import Busy, DatabaseBusy
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Workers:
     """``n`` worker processes over the database at ``location`` (a DuckDB file or a URL)."""
 
     def __init__(self, location: str, settings: Settings, n: int = 2, nice: int = NICE):
-        self._args = (location, settings, nice)
+        self._args = (location, tuning.worker_settings(settings, n), nice)
         self._lock = threading.Lock()
         self._closed = False
         self._idle: queue.Queue[_Slot] = queue.Queue()
@@ -249,6 +250,7 @@ def _serve(conn: Connection) -> None:
 
     def open_service() -> Service:
         if not services:
+            tuning.use(settings)  # this worker's share of DuckDB's memory and threads
             services.append(Service(open_served(location), settings))
         return services[0]
 

@@ -233,6 +233,8 @@ def connect(
             raise UserError(f"cannot open database {location}: {exc}") from exc
         if con.name == "duckdb" and location == ":memory:":
             tuning.apply(con.con, None)
+        elif con.name == "postgres":
+            tuning.apply_postgres(con.con)
         migrations.ensure_schema(con)
         return Store(con, location)
     path = Path(location).expanduser()

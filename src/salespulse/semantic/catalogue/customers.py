@@ -9,6 +9,9 @@ Breakdowns by rep, team and region follow the account owner.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import ibis
 import ibis.expr.types as ir
 from ibis import _
@@ -49,49 +52,89 @@ def contract_facts(ctx: Context) -> Facts:
     return Facts(c, "contracts", "contract_id", at="signed_on")
 
 
-def _customer_periods(c: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.Table:
+def _customer_periods(
+    c: ir.Table, periods: ir.Table, dims: frozenset[Dim], window_days: int
+) -> ir.Table:
     """Accounts × periods: ``at_start`` / ``at_end`` (a customer on the first / last day),
     ``new`` (first became a customer in the period: its first signing or start, whichever
     came first, lies in it, and it is a customer at the end) and ``reactivated`` (a customer
-    at the end that was one before the period, but not at its start: won back)."""
-    j = c.cross_join(periods)
-    last_day = j.p_end_on - ibis.interval(days=1)
-    window = j.window_days
+    at the end that was one before the period, but not at its start: won back).
 
-    def active(day: ir.DateValue) -> ir.BooleanValue:
+    Grouped by account × period over the contract dates alone, as hand-written SQL would
+    (the breakdowns are joined after: :attr:`Facts.dims`). The group holds all the
+    account's contracts, so "its first signing-or-start lies in the period" is "one
+    contract's lies in it and none lies before it"."""
+
+    def days_before(d: ir.DateValue, n: int) -> ir.DateValue:
+        # a date, not the timestamp DuckDB makes of date - interval (Ibis drops a plain
+        # cast to date, its type already is one)
+        return (d - ibis.interval(days=n)).cast("timestamp").date()
+
+    p = periods.select(  # the days each period asks about, as dates (per period, not row)
+        "period",
+        "p_start_on",
+        _last=days_before(periods.p_end_on, 1),
+        _start_window=days_before(periods.p_start_on, window_days),
+        _last_window=days_before(periods.p_end_on, 1 + window_days),
+    )
+    j = c.cross_join(p)
+
+    def active(day: ir.DateValue, window_start: ir.DateValue) -> ir.BooleanValue:
         running = (j.start_on <= day) & (j.end_on.isnull() | (j.end_on >= day))
-        recent = (j.signed_on <= day) & (j.signed_on > day - window.as_interval("D"))
+        recent = (j.signed_on <= day) & (j.signed_on > window_start)
         return running | recent
 
-    j = j.mutate(
-        _start=active(j.p_start_on),
-        _end=active(last_day),
-        _new=(j.first_on >= j.p_start_on) & (j.first_on <= last_day),
+    first = ibis.least(j.signed_on, j.start_on)
+    per = j.group_by(["account_id", "period"]).aggregate(
+        at_start=active(j.p_start_on, j._start_window).any(),
+        at_end=active(j._last, j._last_window).any(),
+        _in=((first >= j.p_start_on) & (first <= j._last)).any(),
+        _before=(first < j.p_start_on).any(),
     )
-    keys = ["account_id", "period", *(d.column for d in CUSTOMER_DIMS)]
-    per = j.group_by(keys).aggregate(
-        at_start=j._start.any(),
-        at_end=j._end.any(),
-        first_new=j._new.any(),
-        contracts=j.contract_id.nunique(),
-        value_eur=j.value_eur.sum(),
+    first_new = per._in & ~per._before
+    return per.select(
+        "account_id",
+        "period",
+        "at_start",
+        "at_end",
+        new=first_new & per.at_end,
+        reactivated=per.at_end & ~per.at_start & ~first_new,
     )
-    new = per.first_new & per.at_end
-    return per.mutate(new=new, reactivated=per.at_end & ~per.at_start & ~per.first_new).drop(
-        "first_new"
-    )
+
+
+def _customer_detail(ctx: Context) -> Callable[[ir.Table], ir.Table]:
+    """Drill-down columns: each account's contracts signed by the as-of date and their
+    total value (reporting currency), in the records' usual column order."""
+
+    def detail(t: ir.Table) -> ir.Table:
+        c = ctx.contracts
+        per = c.group_by(_da="account_id").aggregate(
+            contracts=c.contract_id.nunique(), value_eur=c.value_eur.sum()
+        )
+        t = t.left_join(per, t.account_id == per._da).drop("_da")
+        head = ["account_id", "period", *(d.column for d in CUSTOMER_DIMS)]
+        tail = ["at_start", "at_end", "contracts", "value_eur", "new", "reactivated"]
+        return t.select(*head, *tail, *(x for x in t.columns if x not in (*head, *tail)))
+
+    return detail
 
 
 def customer_facts(ctx: Context) -> Facts:
-    """Contracts with their account's first signing-or-start (for period facts)."""
-    c = ctx.contracts
-    first = c.group_by(_fa="account_id").aggregate(
-        first_on=ibis.least(_.signed_on, _.start_on).min()
-    )
-    c = c.left_join(first, c.account_id == first._fa).drop("_fa")
-    c = c.mutate(window_days=ibis.literal(ctx.settings.customer_window_days))
+    """Contract dates (signed by as-of) per account, for period facts; breakdowns by the
+    account's industry and owner (rep, team, region) in ``dims``."""
+    c = ctx.t("contracts").filter(_.signed_on <= ctx.as_of)
+    c = c.select("account_id", "signed_on", "start_on", "end_on")
+    acc = ctx.t("accounts").select("account_id", "industry", rep_id="owner_rep_id")
+    rd = ctx.rep_dims.rename(_r="rep_id")
+    acc = acc.left_join(rd, acc.rep_id == rd._r).drop("_r")
     return Facts(
-        c, "accounts", "account_id", per_period=_customer_periods, default_grain=Grain.year
+        c,
+        "accounts",
+        "account_id",
+        per_period=partial(_customer_periods, window_days=ctx.settings.customer_window_days),
+        default_grain=Grain.year,
+        dims=acc.select("account_id", *(d.column for d in CUSTOMER_DIMS)),
+        detail=_customer_detail(ctx),
     )
 
 
