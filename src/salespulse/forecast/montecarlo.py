@@ -192,10 +192,12 @@ def _thresholds(p: Floats, shares: Floats, blocks: int) -> npt.NDArray[np.uint16
     step = max(1, 4_000_000 // max(1, n_periods * blocks))
     for a in range(0, n, step):
         b = min(n, a + step)
-        pc = np.clip(np.asarray(p[a:b], np.float64), 0.0, 1.0)
-        cum = np.cumsum(np.asarray(shares[a:b], np.float64), axis=1)
-        x = np.round(pc[:, None, :] * cum * 65536.0)
-        thr[a:b] = np.minimum(np.broadcast_to(x, (b - a, n_periods, blocks)), 65535)
+        pc = np.clip(np.asarray(p[a:b], np.float32), 0.0, 1.0) * np.float32(65536.0)
+        cum = np.cumsum(np.asarray(shares[a:b], np.float32), axis=1)
+        x = np.multiply(pc[:, None, :], cum, dtype=np.float32)
+        np.rint(x, out=x)
+        np.minimum(x, 65535, out=x)
+        thr[a:b] = np.broadcast_to(x, (b - a, n_periods, blocks))
     return thr
 
 

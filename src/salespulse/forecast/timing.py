@@ -104,20 +104,27 @@ def resampled(c: Curves, rng: np.random.Generator, k: int) -> tuple[FloatArray, 
     spread of the replicates is the sampling uncertainty of the curve (of the timing and
     of ``W(∞)``); their mean is close to the curve itself.
     """
+    s, w = _resampled(c, rng, k)
+    # flat after the last observation, out to MAX_DAYS like the curve itself
+    days = c.still_open.shape[0]
+    pad = days - s.shape[1]
+    if pad > 0:
+        s = np.concatenate([s, np.repeat(s[:, -1:], pad, axis=1)], axis=1)
+        w = np.concatenate([w, np.repeat(w[:, -1:], pad, axis=1)], axis=1)
+    return s[:, :days], w[:, :days]
+
+
+def _resampled(c: Curves, rng: np.random.Generator, k: int) -> tuple[FloatArray, FloatArray]:
+    """:func:`resampled` up to the curve's last observation (flat after it)."""
     assert c.counts is not None
-    counts = c.counts
-    last = int(np.flatnonzero(counts.sum(axis=0))[-1]) + 1 if counts.any() else 1
-    cnt = counts[:, :last]
+    seen = np.flatnonzero(c.counts.sum(axis=0))  # (the last day holds times cut off)
+    cnt = c.counts[:, : int(seen[-1]) + 1 if len(seen) else 1]
     g = np.zeros((k, *cnt.shape))
     nz = cnt > 0
     g[:, nz] = rng.gamma(cnt[nz], 1.0, (k, int(nz.sum())))
     s, w = _curves(g[:, 0], g[:, 1], g[:, 2])
-    # flat after the last observation, out to MAX_DAYS like the curve itself
-    pad = c.still_open.shape[0] - last
-    if pad > 0:
-        s = np.concatenate([s, np.repeat(s[:, -1:], pad, axis=1)], axis=1)
-        w = np.concatenate([w, np.repeat(w[:, -1:], pad, axis=1)], axis=1)
-    return s[:, : c.still_open.shape[0]], w[:, : c.still_open.shape[0]]
+    days = c.still_open.shape[0]
+    return s[:, :days], w[:, :days]
 
 
 @dataclass
@@ -294,10 +301,11 @@ def share_draws(
     starts = np.searchsorted(cell[order], np.arange(len(stack) + 1))
     for j, c in enumerate(stack):
         idx = order[starts[j] : starts[j + 1]]
-        s_r, w_r = resampled(c, rng, k)  # k × days
+        s_r, w_r = _resampled(c, rng, k)  # k × days up to the last observation
+        last = s_r.shape[1] - 1  # flat after it
         age = age_deal[idx] if c.since_created else age_stage[idx]
-        a = np.minimum(np.floor(age).astype(np.int64), MAX_DAYS)
-        at = np.minimum(np.floor(age[:, None] + edges[None, :]).astype(np.int64), MAX_DAYS)
+        a = np.minimum(np.floor(age).astype(np.int64), last)
+        at = np.minimum(np.floor(age[:, None] + edges[None, :]).astype(np.int64), last)
         s_a, w_a = s_r[:, a], w_r[:, a]  # k × m
         within = np.maximum(w_r[:, at] - w_a[:, :, None], 0.0)  # k × m × b
         rest = np.maximum(w_r[:, -1:] - w_a, 0.0)
