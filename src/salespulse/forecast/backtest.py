@@ -21,6 +21,10 @@ date. Per method and horizon:
 The recommended method has the lowest quarter WAPE; how sure that is comes from a paired
 bootstrap over the periods: the share of resamples in which it also has the lowest WAPE.
 
+Each forecast's simulation draws the learned methods' parameters ``uncertainty`` times
+(:data:`montecarlo.PARAM_DRAWS`; 0 = point parameters, independent deals), as live
+forecasts do, so the calibration learns the spread of the same simulation.
+
 The history is read once (:class:`salespulse.forecast.replay.Replay`) and replayed at each
 month end. Forecasts from ``CALIBRATION_LEAD_MONTHS`` before the first scored month end
 are made and checked too, not scored: a stopgap record for the first calibrations.
