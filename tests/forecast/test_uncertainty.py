@@ -3,13 +3,16 @@ and of the timing curves, against hand-computed Beta and Beta-Binomial cases."""
 
 from __future__ import annotations
 
+from datetime import date
 from math import comb, exp, lgamma
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from salespulse.forecast import montecarlo, probability, timing
+from salespulse.forecast import inputs, montecarlo, probability, run, timing
+from salespulse.semantic.query import context
+from salespulse.warehouse.store import Store
 
 
 def _history(won: int, lost: int, open_days: tuple[float, ...] = ()) -> pd.DataFrame:
@@ -145,3 +148,36 @@ def test_share_draws_are_centred_on_the_point_shares() -> None:
     assert pd_[0].mean() == pytest.approx(p_age[0], abs=0.02)
     assert sd[0].std(axis=1).min() > 0.01  # they do vary
     assert not found[1] and not sd[1].any() and not pd_[1].any()
+
+
+@pytest.mark.slow
+def test_per_deal_draws_on_the_demo_data(demo: Store) -> None:
+    # the draws of every learned method are centred on its point figures; the configured
+    # probabilities have none; uncertainty 0 is the independent-deal forecast
+    as_of = date(2025, 11, 30)
+    ctx = context(demo, as_of=as_of)
+    inp = inputs.load(ctx)
+    ms = run.month_periods(as_of, 3)
+    figs = run.per_deal(ctx, inp, run.METHODS, ms, uncertainty=200, seed=3)
+    assert figs["stage_default"].p_draws is None and figs["stage_default"].share_draws is None
+    n = len(inp.open)
+    for m in ("stage_learned", "learned_timing", "stage_age"):
+        f = figs[m]
+        assert f.p_draws is not None and f.p_draws.shape == (n, 200)
+        err = np.abs(f.p_draws.mean(axis=1) - f.p)
+        assert err.mean() < 0.01 and err.max() < 0.06, (m, err.mean(), err.max())
+    lt = figs["learned_timing"]
+    assert lt.share_draws is not None and lt.share_draws.shape == (n, 3, 200)
+    assert np.abs(lt.share_draws.mean(axis=2) - lt.shares).mean() < 0.01
+    # deals of one cell share each draw (one rate per stage × product, not per deal)
+    cell = inp.open.groupby(["pipeline_id", "product_id", "stage_id"]).ngroup().to_numpy()
+    big = np.bincount(cell).argmax()
+    rows = lt.p_draws[cell == big]
+    assert len(rows) > 5 and (rows == rows[0]).all()
+    # the simulated quarter spreads wider with the draws than without (on ~260 large
+    # deals the outcome noise dominates: a few per cent, ~4 standard errors at 8,000 draws)
+    amount = np.nan_to_num(inp.open["amount_eur"].to_numpy(float, na_value=np.nan))
+    point = run.per_deal(ctx, inp, ("learned_timing",), ms)["learned_timing"]
+    assert point.p_draws is None and point.share_draws is None
+    sd = [f.simulate(amount, 8_000, 1).total().sum(axis=0).std() for f in (lt, point)]
+    assert sd[0] > 1.02 * sd[1], sd
