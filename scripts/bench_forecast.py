@@ -2,8 +2,10 @@
 walk-forward backtest with the accuracy figures.
 
     .venv/bin/python scripts/bench_forecast.py montecarlo [--draws 10000] [--deals 100000]
+    .venv/bin/python scripts/bench_forecast.py montecarlo --uncertainty 100
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/large.duckdb --as-of 2026-11-14
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --likelihood
+    .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --no-uncertainty
 
 The Monte Carlo case: 100,000 synthetic open deals (log-uniform amounts 1k–1M, win
 probabilities 5–90 %, timing over 3 months + later), grouped by 200 reps and 8 products,
@@ -28,32 +30,47 @@ from salespulse.settings import load_settings
 from salespulse.warehouse.store import connect
 
 
-def bench_montecarlo(draws: int, deals: int) -> None:
+def bench_montecarlo(draws: int, deals: int, uncertainty: int = 0) -> None:
     rng = np.random.default_rng(0)
     amount = np.exp(rng.uniform(np.log(1e3), np.log(1e6), deals))
     p = rng.uniform(0.05, 0.9, deals)
     shares = rng.dirichlet([1, 1, 1, 1], deals)[:, :3]
-    groups = {"rep": (rng.integers(0, 200, deals), 200), "product": (rng.integers(0, 8, deals), 8)}
+    product = rng.integers(0, 8, deals)
+    groups = {"rep": (rng.integers(0, 200, deals), 200), "product": (product, 8)}
+    p_in: np.ndarray = p
+    sh_in: np.ndarray = shares
+    what = "independent deals, shared factor σ = 0.15"
+    if uncertainty:
+        # parameter draws as the forecast makes them: per product a factor on p (as a
+        # Beta posterior with 200 deals would give) and its own timing, broadcast to its
+        # deals — deals × K win probabilities and deals × 3 × K shares (float32)
+        f = rng.beta(100, 100, (8, uncertainty)) * 2
+        p_in = np.clip(p[:, None] * f[product], 0, 1).astype(np.float32)
+        tilt = rng.dirichlet([20, 20, 20, 20], (8, uncertainty)).transpose(0, 2, 1)[:, :3] * 4
+        sh_in = np.clip(shares[:, :, None] * tilt[product], 0, None)
+        sh_in = (sh_in / np.maximum(sh_in.sum(axis=1, keepdims=True), 1)).astype(np.float32)
+        what = f"{uncertainty} parameter draws (deals × K probabilities, deals × 3 × K shares)"
     t = time.perf_counter()
     sim = montecarlo.simulate(
-        amount, p, shares, groups, draws=draws, seed=1, spread=montecarlo.SPREAD
+        amount, p_in, sh_in, groups, draws=draws, seed=1, spread=montecarlo.SPREAD
     )
     secs = time.perf_counter() - t
     q = montecarlo.quantiles(sim.total().sum(axis=0))
     print(
-        f"Monte Carlo {draws:,} draws × {deals:,} deals, 3 months, 200 reps × 8 products: "
-        f"{secs:.1f} s (P10/P50/P90 of the 3 months: {q[0]:,.0f} / {q[1]:,.0f} / {q[2]:,.0f})"
+        f"Monte Carlo {draws:,} draws × {deals:,} deals, 3 months, 200 reps × 8 products, "
+        f"{what}: {secs:.1f} s (P10/P50/P90 of the 3 months: {q[0]:,.0f} / {q[1]:,.0f} / "
+        f"{q[2]:,.0f})"
     )
 
 
-def bench_backtest(db: str, as_of: date, with_likelihood: bool = False) -> None:
+def bench_backtest(db: str, as_of: date, with_likelihood: bool = False, k: int = 100) -> None:
     store = connect(db, create=False)
     methods = (*METHODS, likelihood.NAME) if with_likelihood else METHODS
     t = time.perf_counter()
-    r = backtest.run(store, load_settings(), as_of, methods)
+    r = backtest.run(store, load_settings(), as_of, methods, uncertainty=k)
     secs = time.perf_counter() - t
     n = r.periods["as_of"].nunique() if not r.periods.empty else 0
-    print(f"Backtest {db} as of {as_of}: {secs:.1f} s, {n} month ends")
+    print(f"Backtest {db} as of {as_of}: {secs:.1f} s, {n} month ends, {k} parameter draws")
     print(r.methods.to_string(index=False))
     for note in r.notes:
         print(note)
@@ -72,6 +89,13 @@ def main() -> None:
     ap.add_argument("what", choices=["montecarlo", "backtest"])
     ap.add_argument("--draws", type=int, default=10_000)
     ap.add_argument("--deals", type=int, default=100_000)
+    ap.add_argument(
+        "--uncertainty",
+        type=int,
+        default=0,
+        help="montecarlo: K parameter draws (the forecast's default is "
+        f"{montecarlo.PARAM_DRAWS}); backtest: K (default {montecarlo.PARAM_DRAWS}, 0 = off)",
+    )
     ap.add_argument("--db")
     ap.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 14))
     ap.add_argument(
@@ -79,11 +103,13 @@ def main() -> None:
         action="store_true",
         help="also the likelihood-to-close model, trained per month end (slow: opt-in)",
     )
+    ap.add_argument("--no-uncertainty", action="store_true", help="backtest: point parameters only")
     a = ap.parse_args()
     if a.what == "montecarlo":
-        bench_montecarlo(a.draws, a.deals)
+        bench_montecarlo(a.draws, a.deals, a.uncertainty)
     else:
-        bench_backtest(a.db, a.as_of, a.likelihood)
+        k = montecarlo.PARAM_DRAWS if a.uncertainty == 0 and not a.no_uncertainty else a.uncertainty
+        bench_backtest(a.db, a.as_of, a.likelihood, k)
 
 
 if __name__ == "__main__":

@@ -134,11 +134,18 @@ def backtest(
     from salespulse.forecast import calibration
 
     store = connect(db, create=False, read_only=not save)
-    ctx = context(store, as_of=parse_date(as_of, "as-of"))
-    with progress_bar(not quiet and fmt is OutputFormat.table) as bar:
-        result = bt.run(store, ctx.settings, ctx.as_of, _methods(method), draws=draws, progress=bar)
-    if save and not result.methods.empty:
-        calibration.save(store, result.methods, result.as_of)
+    try:
+        ctx = context(store, as_of=parse_date(as_of, "as-of"))
+        with progress_bar(not quiet and fmt is OutputFormat.table) as bar:
+            result = bt.run(
+                store, ctx.settings, ctx.as_of, _methods(method), draws=draws, progress=bar
+            )
+        if save and not result.methods.empty:
+            calibration.save(store, result.methods, result.as_of)
+    finally:
+        # release the (writing) connection now, not when it is garbage-collected: the
+        # next command on the file would wait for it
+        store.close()
     if fmt is OutputFormat.json:
         print_json(result.to_dict())
         return

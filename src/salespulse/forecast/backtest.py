@@ -21,6 +21,10 @@ date. Per method and horizon:
 The recommended method has the lowest quarter WAPE; how sure that is comes from a paired
 bootstrap over the periods: the share of resamples in which it also has the lowest WAPE.
 
+Each forecast's simulation draws the learned methods' parameters ``uncertainty`` times
+(:data:`montecarlo.PARAM_DRAWS`; 0 = point parameters, independent deals), as live
+forecasts do, so the calibration learns the spread of the same simulation.
+
 The history is read once (:class:`salespulse.forecast.replay.Replay`) and replayed at each
 month end. Forecasts from ``CALIBRATION_LEAD_MONTHS`` before the first scored month end
 are made and checked too, not scored: a stopgap record for the first calibrations.
@@ -38,7 +42,7 @@ import pandas as pd
 
 from salespulse.forecast import calibration, likelihood, montecarlo
 from salespulse.forecast.replay import Replay
-from salespulse.forecast.run import METHODS, month_periods, per_deal
+from salespulse.forecast.run import METHODS, DealFigures, month_periods, per_deal
 from salespulse.semantic import timecal
 from salespulse.semantic.catalogue.deals import won_facts
 from salespulse.semantic.model import Context
@@ -134,6 +138,7 @@ def run(
     progress: Progress | None = None,
     warmup_months: int = WARMUP_MONTHS,
     spread: float = 0.0,
+    uncertainty: int = montecarlo.PARAM_DRAWS,
 ) -> Backtest:
     report = progress or (lambda step, done, total: None)
     final = Context(store, settings, as_of)
@@ -168,13 +173,14 @@ def run(
         ctx = Context(store, settings, t)
         inp = loader.load(t)
         ms = month_periods(t, 3)
-        res = per_deal(ctx, inp, base, ms)
+        res = per_deal(ctx, inp, base, ms, uncertainty, seed=k)
         deals = inp.open
         if lk is not None:
-            p_learned, t_shares = res["learned_timing"]
-            p_model = lk.probabilities(t, deals["deal_id"], p_learned)
+            lt = res["learned_timing"]
+            p_model = lk.probabilities(t, deals["deal_id"], lt.p)
             res = {m: res[m] for m in methods if m in res}
-            res[likelihood.NAME] = (p_model, t_shares)
+            # the model's probabilities are points; its timing keeps the model's draws
+            res[likelihood.NAME] = DealFigures(p_model, lt.shares, None, lt.share_draws)
         amount = np.nan_to_num(deals["amount_eur"].to_numpy(float, na_value=np.nan))
         won = actual.reindex(deals["deal_id"])
         closed_on = pd.to_datetime(won["closed_on"]).to_numpy()
@@ -183,9 +189,9 @@ def run(
             timecal.period_start(t + timedelta(days=1), Grain.quarter, settings), Grain.quarter
         ) - timedelta(days=1)
         windows = {"month": ms[0].end, "quarter": ms[2].end, "rest_of_quarter": q_end}
-        for method, (p, shares) in res.items():
-            exp = amount[:, None] * p[:, None] * shares
-            sim = montecarlo.simulate(amount, p, shares, draws=draws, seed=k, spread=spread).total()
+        for method, fig in res.items():
+            exp = amount[:, None] * fig.p[:, None] * fig.shares
+            sim = fig.simulate(amount, draws, seed=k, spread=spread).total()
             for horizon, end in windows.items():
                 n_m = sum(1 for m in ms if m.end <= end)
                 inside = (closed_on > np.datetime64(t)) & (closed_on <= np.datetime64(end))

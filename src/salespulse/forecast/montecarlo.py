@@ -15,21 +15,29 @@ draw so each comparison is contiguous, and each cell's revenue is an amount-weig
 float32 × uint8 ``einsum`` (no float copy of the 0/1 matrix; sums exact to ~1e-6
 relative), so 10,000 draws × 100,000 deals never need a 10⁹-element float array.
 
-What the independent draws miss (errors many deals share) is not modelled here beyond the
-optional shared factor (``spread``); the backtest calibrates the range on its own track
-record instead (:mod:`salespulse.forecast.calibration`).
+Errors many deals share come in two ways. *Parameter draws*: the learned win
+probabilities and timing curves are estimates; ``p`` and ``shares`` may carry K draws
+from their posterior (:func:`salespulse.forecast.probability.learned_draws`,
+:func:`salespulse.forecast.timing.share_draws`), each shared by a block of outcome draws,
+so all deals of a cell move together when its estimate is off. That is sampling
+uncertainty only; what else the model gets wrong together (drift, seasonal timing) the
+backtest calibrates on its own track record (:mod:`salespulse.forecast.calibration`).
+The older optional shared factor (``spread``) remains for methods without draws.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 FloatArray = npt.NDArray[np.float64]
+#: float64 or float32 (the parameter draws are float32 to halve their memory).
+Floats = npt.NDArray[np.floating[Any]]
 IntArray = npt.NDArray[np.int64]
 
 #: Draws per forecast unless asked otherwise.
@@ -37,6 +45,9 @@ DRAWS = 10_000
 #: The (deal × draw) block generated at once, in elements (~2 bytes each).
 BLOCK = 20_000_000
 QUANTILES = (0.1, 0.5, 0.9)
+#: Posterior draws of the parameters (win probabilities, timing) per forecast; each is
+#: shared by ``draws / PARAM_DRAWS`` outcome draws (see :func:`simulate`).
+PARAM_DRAWS = 100
 #: σ of the shared probability factor in live forecasts (see :func:`simulate`); chosen on
 #: the demo data's backtest by an earlier version. The backtest does not use it: it scores
 #: the independent-draw range calibrated walk-forward (docs/forecast.md).
@@ -58,8 +69,8 @@ class Simulation:
 
 def simulate(
     amount: FloatArray,
-    p: FloatArray,
-    shares: FloatArray,
+    p: Floats,
+    shares: Floats,
     groups: Mapping[str, tuple[IntArray, int]] | None = None,
     draws: int = DRAWS,
     seed: int = 0,
@@ -73,6 +84,12 @@ def simulate(
     the draws come in ``BLOCKS`` blocks, block ``k`` multiplies every win probability by
     the same factor (lognormal, mean 1, σ = ``spread``, stratified over the blocks), so the
     deals move together when the probabilities themselves are off (0 = independent deals).
+
+    *Parameter draws*: ``p`` may be deals × K and ``shares`` deals × periods × K — K draws
+    of the parameters (win probabilities, timing) from their posterior. The draws then
+    come in K blocks of ``draws / K``; block ``k`` uses the parameters of draw ``k`` for
+    every deal, the deals' outcomes independent given them (``spread`` is ignored). With
+    K = 1 (or 1-d ``p`` and 2-d ``shares``) this is the independent-deal simulation.
     Deterministic for a given ``seed``.
     """
     groups = dict(groups or {})
@@ -80,20 +97,26 @@ def simulate(
         groups = {"all": (np.zeros(amount.shape[0], np.int64), 1)}
     amt = np.nan_to_num(np.asarray(amount, float)).astype(np.float32)
     n_periods = shares.shape[1]
-    factors = _factors(spread, draws)
+    p = np.asarray(p)
+    blocks = max(p.shape[1] if p.ndim == 2 else 1, shares.shape[2] if shares.ndim == 3 else 1)
+    if blocks > 1:  # parameter draws: one per block of draws
+        blocks = min(blocks, draws)
+        factors = np.ones(blocks)
+        pb = p[:, :blocks] if p.ndim == 2 else p[:, None]
+        sb = shares[:, :, :blocks] if shares.ndim == 3 else shares[:, :, None]
+        thr = _thresholds(pb, sb, blocks)
+    else:
+        factors = _factors(spread, draws)
+        pc = np.clip(np.asarray(p, float).reshape(-1), 0, 1)
+        sh = shares.reshape(shares.shape[0], n_periods)
+        thr = _thresholds(
+            np.minimum(pc[:, None] * factors[None, :], 1.0), sh[:, :, None], len(factors)
+        )
     block_of_draw = np.repeat(np.arange(len(factors)), -(-draws // len(factors)))[:draws]
     bounds = np.r_[0, np.flatnonzero(np.diff(block_of_draw)) + 1, draws]
-    pc = np.clip(np.asarray(p, float), 0, 1)
-    cum_sh = np.cumsum(shares, axis=1)
-    # thresholds per deal × period × block
-    thr = np.stack(
-        [
-            np.minimum(np.round(np.minimum(pc * f, 1.0)[:, None] * cum_sh * 65536.0), 65535)
-            for f in factors
-        ],
-        axis=2,
-    ).astype(np.uint16)
-    keep = (amt != 0) & (thr[:, -1, -1] > 0) if n_periods else np.zeros(amt.shape[0], bool)
+    keep = (
+        (amt != 0) & (thr[:, -1, :].max(axis=1) > 0) if n_periods else np.zeros(amt.shape[0], bool)
+    )
     kinds = list(groups)
     codes = np.stack([groups[k][0][keep] for k in kinds]) if kinds else np.zeros((0, 0))
     sizes = [groups[k][1] for k in kinds]
@@ -159,6 +182,23 @@ def _run(
                 prev[g] = won_by
                 for ki, kind in enumerate(kinds):
                     out[kind][cell_codes[ki][a + s0], j] += rev
+
+
+def _thresholds(p: Floats, shares: Floats, blocks: int) -> npt.NDArray[np.uint16]:
+    """16-bit thresholds deal × period × block: ``u < thr`` ⇔ won by the end of the period.
+    ``p``: deals × (1 or blocks); ``shares``: deals × periods × (1 or blocks)."""
+    n, n_periods = shares.shape[0], shares.shape[1]
+    thr = np.empty((n, n_periods, blocks), np.uint16)
+    step = max(1, 4_000_000 // max(1, n_periods * blocks))
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        pc = np.clip(np.asarray(p[a:b], np.float32), 0.0, 1.0) * np.float32(65536.0)
+        cum = np.cumsum(np.asarray(shares[a:b], np.float32), axis=1)
+        x = np.multiply(pc[:, None, :], cum, dtype=np.float32)
+        np.rint(x, out=x)
+        np.minimum(x, 65535, out=x)
+        thr[a:b] = np.broadcast_to(x, (b - a, n_periods, blocks))
+    return thr
 
 
 #: Blocks of draws that share one probability factor (when ``spread`` > 0).

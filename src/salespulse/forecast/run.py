@@ -152,39 +152,82 @@ def _place_by_close_date(
     return shares, overdue.to_numpy()
 
 
+@dataclass
+class DealFigures:
+    """One method's figures for the open deals: win probability ``p`` and ``shares`` (deals
+    × months, P(won in the month | won)); with parameter uncertainty also ``K`` draws of
+    them from their posterior: ``p_draws`` (deals × K) and ``share_draws`` (deals × months
+    × K), None where the method has none (the configured probabilities are not learned)."""
+
+    p: FloatArray
+    shares: FloatArray
+    p_draws: npt.NDArray[np.float32] | None = None
+    share_draws: npt.NDArray[np.float32] | None = None
+
+    def simulate(
+        self, amount: FloatArray, draws: int, seed: int, spread: float = 0.0, **kw: Any
+    ) -> montecarlo.Simulation:
+        """The Monte Carlo of :func:`montecarlo.simulate`, over the parameter draws when
+        there are any (then ``spread`` is not used)."""
+        p: montecarlo.Floats = self.p
+        sh: montecarlo.Floats = self.shares
+        if self.p_draws is not None:
+            p = self.p_draws
+        if self.share_draws is not None:
+            sh = self.share_draws
+        return montecarlo.simulate(amount, p, sh, draws=draws, seed=seed, spread=spread, **kw)
+
+
 def per_deal(
-    ctx: Context, inp: Inputs, methods: tuple[str, ...], ms: list[Period]
-) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """method → (win probability, shares per month) for each open deal."""
+    ctx: Context,
+    inp: Inputs,
+    methods: tuple[str, ...],
+    ms: list[Period],
+    uncertainty: int = 0,
+    seed: int = 0,
+) -> dict[str, DealFigures]:
+    """method → :class:`DealFigures` for each open deal; with ``uncertainty`` = K > 0 also
+    K posterior draws of the learned methods' parameters (seeded by ``seed``)."""
     deals = inp.open
     edges = np.array([(m.end - ctx.as_of).days for m in ms], float)
     by_date, overdue = _place_by_close_date(deals, ms, ctx.as_of)
-    out: dict[str, tuple[FloatArray, FloatArray]] = {}
+    out: dict[str, DealFigures] = {}
     if "stage_default" in methods:
         sh = by_date.copy()
         if len(ms):
             sh[overdue, 0] = 1.0
-        out["stage_default"] = (probability.stage_default(deals), sh)
+        out["stage_default"] = DealFigures(probability.stage_default(deals), sh)
     if not (set(methods) & LEARNED) or not inp.has_history:
         return out
     model = timing.fit(inp.history)
     t_shares, p_timing, evidence, found = timing.bucket_shares(model, deals, edges)
-    p_learned = probability.stage_learned(inp.history, deals)
+    p_learned = probability.stage_learned(inp.history, deals, model)
     first = np.zeros_like(by_date)
     if len(ms):
         first[:, 0] = 1.0
     # a deal without a timing curve keeps its close date (or the first period if overdue)
     fallback = np.where(overdue[:, None], first, by_date)
     model_shares = np.where(found[:, None], t_shares, fallback)
+    p_draws = share_draws = p_age_draws = None
+    if uncertainty > 0:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
+        p_draws = probability.learned_draws(inp.history, deals, uncertainty, rng, model)
+        sd, p_age_draws = timing.share_draws(model, deals, edges, uncertainty, rng)
+        share_draws = np.where(found[:, None, None], sd, fallback[:, :, None].astype(np.float32))
     if "stage_learned" in methods:
-        out["stage_learned"] = (p_learned, np.where(overdue[:, None], model_shares, by_date))
-    if "learned_timing" in methods:
-        out["learned_timing"] = (p_learned, model_shares)
-    if "stage_age" in methods:
-        out["stage_age"] = (
-            probability.stage_age(p_learned, p_timing, evidence, found),
-            model_shares,
+        out["stage_learned"] = DealFigures(
+            p_learned, np.where(overdue[:, None], model_shares, by_date), p_draws
         )
+    if "learned_timing" in methods:
+        out["learned_timing"] = DealFigures(p_learned, model_shares, p_draws, share_draws)
+    if "stage_age" in methods:
+        p_age = probability.stage_age(p_learned, p_timing, evidence, found)
+        age_draws = None
+        if p_draws is not None and p_age_draws is not None:
+            age_draws = probability.stage_age(
+                p_draws, p_age_draws, evidence[:, None], found[:, None]
+            ).astype(np.float32)
+        out["stage_age"] = DealFigures(p_age, model_shares, age_draws, share_draws)
     return out
 
 
@@ -225,12 +268,14 @@ def compute(
         deals.assign(_r=rep_code).groupby("_r")["team_id"].first().reindex(range(len(reps)))
     )
     team_code, teams = _codes(team_of_rep.fillna("unknown"))
-    results = per_deal(ctx, inp, methods, ms)
+    uncertainty = montecarlo.PARAM_DRAWS if with_range and draws > 0 else 0
+    results = per_deal(ctx, inp, methods, ms, uncertainty, seed)
     cals = calibration.stored(ctx.store, ctx.as_of) if with_range and draws > 0 else {}
     deal_rows, summary_rows = [], []
     uncalibrated: list[str] = []
     used: dict[str, dict[str, dict[str, Any]]] = {}
-    for method, (p, shares) in results.items():
+    for method, fig in results.items():
+        p, shares = fig.p, fig.shares
         exp_month = np.nan_to_num(amount)[:, None] * p[:, None] * shares  # deals × months
         d = deals[["deal_id", "rep_id", "team_id", "product_id", "product_line", "stage_id",
                    "amount_eur", "expected_close_on", "age_days"]].copy()  # fmt: skip
@@ -249,15 +294,14 @@ def compute(
                 used[method] = {g: _calibration_info(c, d) for g, (c, d) in cal.items()}
             else:
                 uncalibrated.append(method)
-            sim = montecarlo.simulate(
+            sim = fig.simulate(
                 amount,
-                p,
-                shares,
-                {"rep": (rep_code, len(reps)), "product": (prod_code, len(prods))},
-                draws=draws,
-                seed=seed,
-                # a calibrated range widens the independent draws it was learned on
+                draws,
+                seed,
+                # a calibrated range widens the draws it was learned on; without one a
+                # method without parameter draws gets the shared factor
                 spread=0.0 if cal else montecarlo.SPREAD,
+                groups={"rep": (rep_code, len(reps)), "product": (prod_code, len(prods))},
             )
         kinds: dict[str, tuple[list[str], FloatArray, FloatArray | None]] = {}
         rep_exp = _sum_by(exp_month, rep_code, len(reps))

@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 #: A timing cell needs at least this many deals, else it falls back to a coarser cell.
 MIN_DEALS = 30
@@ -45,6 +46,16 @@ class Curves:
     n: int
     #: Time counted from the deal's creation instead of from entering the stage.
     since_created: bool = False
+    #: Deals behind it that were decided (won or lost) — the outcomes actually observed.
+    decided: int = 0
+    #: Daily counts won / lost / censored (3 × days), for :func:`resampled`.
+    counts: FloatArray | None = None
+
+    @property
+    def p_win(self) -> float:
+        """The censored estimate of the chance of eventually being won: ``W(∞)`` (a deal
+        still open at the end of the curve counts as not won)."""
+        return float(self.won[-1])
 
 
 def aalen_johansen(
@@ -60,20 +71,60 @@ def aalen_johansen(
     won = np.bincount(t[outcome == 1], minlength=grid)[:grid].astype(float)
     lost = np.bincount(t[outcome == 2], minlength=grid)[:grid].astype(float)
     cens = np.bincount(t[outcome == 0], minlength=grid)[:grid].astype(float)
+    s, w = _curves(won, lost, cens)
+    return Curves(
+        np.asarray(s[..., : max_days + 1], np.float64),
+        np.asarray(w[..., : max_days + 1], np.float64),
+        int(days.shape[0]),
+        decided=int(np.count_nonzero(outcome)),
+        counts=np.stack([won, lost, cens]),
+    )
+
+
+def _curves(won: FloatArray, lost: FloatArray, cens: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``S`` and ``W`` from (weighted) daily counts over the last axis (any leading axes)."""
     leaving = won + lost + cens
     # at risk on day k: everyone whose time is >= k (events on day k happen after day k-1)
-    at_risk = leaving[::-1].cumsum()[::-1]
+    at_risk = np.flip(np.cumsum(np.flip(leaving, -1), -1), -1)
     with np.errstate(divide="ignore", invalid="ignore"):
         h_won = np.where(at_risk > 0, won / at_risk, 0.0)
         h_all = np.where(at_risk > 0, (won + lost) / at_risk, 0.0)
-    s = np.cumprod(1.0 - h_all)  # S(k) after the events of day k
-    s_before = np.r_[1.0, s[:-1]]
-    w = np.cumsum(s_before * h_won)
-    return Curves(
-        np.asarray(s[: max_days + 1], np.float64),
-        np.asarray(w[: max_days + 1], np.float64),
-        int(days.shape[0]),
-    )
+    s = np.cumprod(1.0 - h_all, axis=-1)  # S(k) after the events of day k
+    s_before = np.concatenate([np.ones((*s.shape[:-1], 1)), s[..., :-1]], axis=-1)
+    w = np.cumsum(s_before * h_won, axis=-1)
+    return np.asarray(s, np.float64), np.asarray(w, np.float64)
+
+
+def resampled(c: Curves, rng: np.random.Generator, k: int) -> tuple[FloatArray, FloatArray]:
+    """``k`` Bayesian-bootstrap replicates of the curves: ``S`` and ``W``, each k × days.
+
+    Every deal behind the curve gets a weight ~ Exp(1) (Rubin's Bayesian bootstrap); the
+    weights of the ``c`` deals leaving on one day with one outcome sum to Gamma(c, 1), so
+    a replicate needs one Gamma draw per non-empty (day, outcome) count, not per deal. The
+    spread of the replicates is the sampling uncertainty of the curve (of the timing and
+    of ``W(∞)``); their mean is close to the curve itself.
+    """
+    s, w = _resampled(c, rng, k)
+    # flat after the last observation, out to MAX_DAYS like the curve itself
+    days = c.still_open.shape[0]
+    pad = days - s.shape[1]
+    if pad > 0:
+        s = np.concatenate([s, np.repeat(s[:, -1:], pad, axis=1)], axis=1)
+        w = np.concatenate([w, np.repeat(w[:, -1:], pad, axis=1)], axis=1)
+    return s[:, :days], w[:, :days]
+
+
+def _resampled(c: Curves, rng: np.random.Generator, k: int) -> tuple[FloatArray, FloatArray]:
+    """:func:`resampled` up to the curve's last observation (flat after it)."""
+    assert c.counts is not None
+    seen = np.flatnonzero(c.counts.sum(axis=0))  # (the last day holds times cut off)
+    cnt = c.counts[:, : int(seen[-1]) + 1 if len(seen) else 1]
+    g = np.zeros((k, *cnt.shape))
+    nz = cnt > 0
+    g[:, nz] = rng.gamma(cnt[nz], 1.0, (k, int(nz.sum())))
+    s, w = _curves(g[:, 0], g[:, 1], g[:, 2])
+    days = c.still_open.shape[0]
+    return s[:, :days], w[:, :days]
 
 
 @dataclass
@@ -136,7 +187,7 @@ def fit(history: pd.DataFrame) -> TimingModel:
         for k, idx in _groups(frame, cols):
             if whole_deal:
                 c = aalen_johansen(days_d[idx], code_d[idx])
-                c = Curves(c.still_open, c.won, c.n, since_created=True)
+                c = Curves(c.still_open, c.won, c.n, True, c.decided, c.counts)
             else:
                 c = aalen_johansen(days[idx], code[idx])
             cells[(str(level), *k)] = c
@@ -182,17 +233,7 @@ def bucket_shares(
     last period is "later" (not returned). Deals without a curve get zeros.
     """
     n, b = len(deals), len(edges)
-    curves = model.deal_curves(deals)
-    uniq: dict[int, int] = {}
-    stack: list[Curves] = []
-    cell = np.full(n, -1, np.int64)
-    for i, c in enumerate(curves):
-        if c is None:
-            continue
-        if id(c) not in uniq:
-            uniq[id(c)] = len(stack)
-            stack.append(c)
-        cell[i] = uniq[id(c)]
+    stack, cell = _deal_cells(model, deals)
     found = cell >= 0
     shares = np.zeros((n, b))
     p_age = np.zeros(n)
@@ -224,3 +265,57 @@ def bucket_shares(
     p_age[found] = ev
     evidence[found] = s_a * size[k]
     return shares, p_age, evidence, found
+
+
+def _deal_cells(model: TimingModel, deals: pd.DataFrame) -> tuple[list[Curves], IntArray]:
+    """The distinct curves the deals use, and each deal's index into them (−1: none)."""
+    uniq: dict[int, int] = {}
+    stack: list[Curves] = []
+    cell = np.full(len(deals), -1, np.int64)
+    for i, c in enumerate(model.deal_curves(deals)):
+        if c is None:
+            continue
+        if id(c) not in uniq:
+            uniq[id(c)] = len(stack)
+            stack.append(c)
+        cell[i] = uniq[id(c)]
+    return stack, cell
+
+
+def share_draws(
+    model: TimingModel, deals: pd.DataFrame, edges: FloatArray, k: int, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """:func:`bucket_shares` under ``k`` Bayesian-bootstrap replicates of every curve
+    (:func:`resampled`): P(won in each period | won) as deals × periods × k and the timing
+    model's P(won | still open at its age) as deals × k. Deals without a curve get zeros
+    (as in :func:`bucket_shares`); replicate ``r`` of all curves is one joint draw."""
+    n, b = len(deals), len(edges)
+    shares = np.zeros((n, b, k), np.float32)
+    p_age = np.zeros((n, k), np.float32)
+    stack, cell = _deal_cells(model, deals)
+    if not stack:
+        return shares, p_age
+    age_stage = deals["age_days"].to_numpy(float)
+    age_deal = deals["deal_age_days"].to_numpy(float)
+    order = np.argsort(cell, kind="stable")
+    starts = np.searchsorted(cell[order], np.arange(len(stack) + 1))
+    for j, c in enumerate(stack):
+        idx = order[starts[j] : starts[j + 1]]
+        s_r, w_r = _resampled(c, rng, k)  # k × days up to the last observation
+        last = s_r.shape[1] - 1  # flat after it
+        age = age_deal[idx] if c.since_created else age_stage[idx]
+        a = np.minimum(np.floor(age).astype(np.int64), last)
+        at = np.minimum(np.floor(age[:, None] + edges[None, :]).astype(np.int64), last)
+        s_a, w_a = s_r[:, a], w_r[:, a]  # k × m
+        within = np.maximum(w_r[:, at] - w_a[:, :, None], 0.0)  # k × m × b
+        rest = np.maximum(w_r[:, -1:] - w_a, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ev = np.where(s_a > 1e-12, rest / s_a, 0.0)
+            cum = np.where(
+                (rest > 1e-12)[:, :, None], np.minimum(within / rest[:, :, None], 1.0), 0.0
+            )
+        cum = np.maximum.accumulate(cum, axis=2)
+        sh = np.diff(cum, axis=2, prepend=0.0)
+        shares[idx] = np.transpose(sh, (1, 2, 0))
+        p_age[idx] = ev.T
+    return shares, p_age
