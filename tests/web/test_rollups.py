@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 
 from salespulse.services import pages
 from salespulse.services.filters import Filters, Period
-from salespulse.services.runner import Runner
 from salespulse.services.service import Service
 from salespulse.settings import Settings
 from salespulse.warehouse.shared import open_served
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.xdist_group("workers")
 
 def _rollups_kept(service: Service) -> tuple[int, int]:
     """(rollups this worker keeps, rollups it has computed)."""
-    kept = sum(1 for k in list(service.cache._entries) if k[1][0] == "rollup")
+    keys = [cast(tuple[Any, Any], k) for k in list(service.cache._entries)]
+    kept = sum(1 for _version, key in keys if key[0] == "rollup")
     return kept, service.cache.computed["rollup"]
 
 
@@ -34,14 +35,7 @@ def here(demo_db: str) -> Iterator[Service]:
 
 def _page(service: Service, name: str, filters: Filters, rollups: bool) -> dict[str, object]:
     def compute() -> dict[str, object]:
-        r = Runner(
-            service.store,
-            service.settings,
-            service.window(filters),
-            filters,
-            materialize=True,
-            rollups=service.rollup if rollups else None,
-        )
+        r = service.page_runner(filters, rollups=rollups)
         try:
             cards, figures, tables = pages.PAGES[name](r)
         finally:
@@ -88,6 +82,7 @@ def test_a_page_from_rollups_is_the_page_computed_in_full(here: Service, name: s
         assert _differences(rolled, full) == [], (name, filters)
 
 
+@pytest.mark.slow
 def test_every_worker_answers_new_filters_from_the_rollups_built(demo_db: str) -> None:
     service = Service(open_served(demo_db), Settings(), workers=2)
     try:

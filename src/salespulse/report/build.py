@@ -33,7 +33,6 @@ from salespulse.semantic.timecal import Grain
 from salespulse.services.filters import Filters, Period
 from salespulse.services.models import AlertData, Card, Figure, Layer, PageData, Table
 from salespulse.services.pages import card, figure
-from salespulse.services.runner import Runner
 from salespulse.services.service import Service
 from salespulse.warehouse.store import date_ranges
 
@@ -447,14 +446,7 @@ def _forecast(service: Service, base: ReportFilters, as_of: date) -> Forecast:
 
 def _cards(service: Service, filters: Filters, kpi_ids: list[str]) -> dict[str, Card]:
     """The pages' cards of ``kpi_ids`` for another window (the same card function)."""
-    r = Runner(
-        service.store,
-        service.settings,
-        service.window(filters),
-        filters,
-        materialize=True,
-        rollups=service.rollup,
-    )
+    r = service.page_runner(filters)
     try:
         return {k: card(r, k) for k in kpi_ids}
     finally:

@@ -118,6 +118,21 @@ class Service:
     def runner(self, filters: Filters) -> Runner:
         return Runner(self.store, self.settings, self.window(filters), filters, rollups=self.rollup)
 
+    def page_runner(
+        self, filters: Filters, *, rollups: bool = True, rollups_only: bool = False
+    ) -> Runner:
+        """The runner of a page: one materialized context for its queries, answered from
+        this service's rollups (``rollups_only``: computing only those)."""
+        return Runner(
+            self.store,
+            self.settings,
+            self.window(filters),
+            filters,
+            materialize=True,
+            rollups=self.rollup if rollups else None,
+            rollups_only=rollups_only,
+        )
+
     def rollup(self, key: Hashable, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """The rows of a fine query (:mod:`salespulse.semantic.rollup`), kept per data
         version: every filter combination of a page is answered from them."""
@@ -137,14 +152,7 @@ class Service:
         return access.page(self.principal, data, self.reps())
 
     def _page(self, name: str, filters: Filters) -> PageData:
-        r = Runner(
-            self.store,
-            self.settings,
-            self.window(filters),
-            filters,
-            materialize=True,
-            rollups=self.rollup,
-        )
+        r = self.page_runner(filters)
         try:
             cards, figures, tables = pages.PAGES[name](r)
         finally:
@@ -327,16 +335,7 @@ def _page_data(service: Service, name: str, filters: Filters) -> PageData:
 def _build_rollups(service: Service, period: Period) -> bool:
     """Compute the rollups every page asks for in ``period`` into the service's cache (one
     materialized context for all pages)."""
-    f = Filters(period=period)
-    r = Runner(
-        service.store,
-        service.settings,
-        service.window(f),
-        f,
-        materialize=True,
-        rollups=service.rollup,
-        rollups_only=True,
-    )
+    r = service.page_runner(Filters(period=period), rollups_only=True)
     try:
         for page in pages.PAGES.values():
             page(r)
