@@ -487,9 +487,9 @@ def _compile(ctx: Context, p: Plan, q: Query, rollups: rollup.Rollups | None = N
 def _aggregate(t: ir.Table, keys: dict[str, ir.Value], p: Plan) -> ir.Table:
     kpi = p.kpi
     aggs = kpi.measure.parts(t, rollup.PART) if p.parts else kpi.measure.aggregates(t)
-    if p.parts:
-        return t.group_by(**keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
     agg = t.group_by(**keys).aggregate(**aggs) if keys else t.aggregate(**aggs)
+    if p.parts:  # a rollup: the parts, summed and combined when a query is answered
+        return agg
     if kpi.is_ratio:
         return agg.mutate(value=ratio_value(agg.numerator, agg.denominator, kpi.scale))
     if kpi.scale != 1.0:
@@ -553,9 +553,13 @@ def expression(
 
 def fine_rows(ctx: Context, fine: Query) -> pd.DataFrame:
     """The rows of a fine query (:func:`rollup.fine_query`): the measure's parts per key,
-    with labels."""
+    with labels, in key order."""
     p = replace(plan(fine), parts=True)
-    return _labelled(ctx, _compile(ctx, p, fine), p).execute()
+    rows = _labelled(ctx, _compile(ctx, p, fine), p).execute()
+    # in key order: parts summed over them add up in the same order every time (the
+    # engine returns groups in any order; floating-point sums depend on it)
+    keys = _key_names(p)
+    return rows.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
 
 
 def _from_rollup(ctx: Context, p: Plan, q: Query, fine: pd.DataFrame) -> pd.DataFrame:
