@@ -21,6 +21,7 @@ from salespulse.semantic import rollup
 from salespulse.semantic.catalogue import all_kpis, get_kpi
 from salespulse.semantic.kpi import Dim, Kind
 from salespulse.semantic.measures import Count, Median, Ratio, Sum
+from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, context, plan, records, run
 from salespulse.warehouse.store import Store, connect
 
@@ -82,13 +83,34 @@ def _filters(store: Store) -> list[dict[str, Any]]:
 ANSWERABLE = [k.id for k in all_kpis() if k.kind is not Kind.derived and k.measure.additive]
 
 
+Case = tuple[str, dict[str, Any], tuple[date, date]]
+
+
+def _compare(demo: Store, ctx: Context, kpi_id: str, cases: list[Case]) -> None:
+    """Each (breakdowns, filters, window) case straight and from rollups: the same frames
+    (point-in-time KPIs ignore the window; filters on dimensions the KPI lacks are dropped).
+    Closes ``ctx``."""
+    kpi = get_kpi(kpi_id)
+    kept = Kept()
+    try:
+        for by, where, window in cases:
+            w = {k: v for k, v in where.items() if Dim(k) in kpi.dims}
+            start, end = (None, None) if kpi.point_only else window
+            q = Query.make(kpi.id, by=by.strip(","), start=start, end=end, where=w, as_of=AS_OF)
+            direct = run(demo, q, ctx=ctx)
+            rolled = run(demo, q, ctx=ctx, rollups=kept)
+            assert direct.available == rolled.available
+            _same(direct.frame, rolled.frame)
+    finally:
+        ctx.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kpi_id", ANSWERABLE)
 def test_every_answerable_kpi_matches_the_compile_path(demo: Store, kpi_id: str) -> None:
     kpi = get_kpi(kpi_id)
     ctx = context(demo, None, AS_OF, materialize=True)  # as pages ask
-    kept = Kept()
-    if kpi.kind is Kind.period and kpi.facts(ctx).per_period_rows is None:  # type: ignore[misc]
+    if kpi.kind is Kind.period and kpi.facts(ctx).per_period_rows is None:
         q = Query.make(kpi.id, as_of=AS_OF)
         assert rollup.fine_query(q, plan(q), ctx) is None  # its rows depend on the breakdowns
         return
@@ -103,17 +125,7 @@ def test_every_answerable_kpi_matches_the_compile_path(demo: Store, kpi_id: str)
         ("", f[6], LAST_Q),
         (f"quarter,{first}" if periodic else "", f[2], FYTD),
     ]
-    try:
-        for by, where, window in cases:
-            w = {k: v for k, v in where.items() if Dim(k) in kpi.dims}
-            start, end = (None, None) if kpi.point_only else window
-            q = Query.make(kpi.id, by=by.strip(","), start=start, end=end, where=w, as_of=AS_OF)
-            direct = run(demo, q, ctx=ctx)
-            rolled = run(demo, q, ctx=ctx, rollups=kept)
-            assert direct.available == rolled.available
-            _same(direct.frame, rolled.frame)
-    finally:
-        ctx.close()
+    _compare(demo, ctx, kpi.id, cases)
 
 
 DERIVED = [k.id for k in all_kpis() if k.kind is Kind.derived]
@@ -124,23 +136,12 @@ DERIVED = [k.id for k in all_kpis() if k.kind is Kind.derived]
 def test_derived_kpis_from_rolled_up_inputs_match(demo: Store, kpi_id: str) -> None:
     kpi = get_kpi(kpi_id)
     ctx = context(demo, None, AS_OF, materialize=True)
-    kept = Kept()
     f = _filters(demo)
     first = kpi.dims[0].value if kpi.dims else ""
-    cases = [("", f[0]), (first, f[1]), ("", f[3]), (first, f[2])]
+    cases = [("", f[0], FYTD), (first, f[1], FYTD), ("", f[3], FYTD), (first, f[2], FYTD)]
     if not kpi.point_only:
-        cases.append((f"quarter,{first}".strip(","), f[1]))
-    try:
-        for by, where in cases:
-            w = {k: v for k, v in where.items() if Dim(k) in kpi.dims}
-            start, end = (None, None) if kpi.point_only else FYTD
-            q = Query.make(kpi.id, by=by, start=start, end=end, where=w, as_of=AS_OF)
-            direct = run(demo, q, ctx=ctx)
-            rolled = run(demo, q, ctx=ctx, rollups=kept)
-            assert direct.available == rolled.available
-            _same(direct.frame, rolled.frame)
-    finally:
-        ctx.close()
+        cases.append((f"quarter,{first}", f[1], FYTD))
+    _compare(demo, ctx, kpi.id, cases)
 
 
 def test_a_page_filter_reuses_the_fine_rows(demo: Store) -> None:
