@@ -20,7 +20,7 @@ from salespulse.demo import generate
 from salespulse.semantic import rollup
 from salespulse.semantic.catalogue import all_kpis, get_kpi
 from salespulse.semantic.kpi import Dim, Kind
-from salespulse.semantic.measures import Count, Median, Ratio, Sum
+from salespulse.semantic.measures import Count, Median, Quantile, Ratio, Sum
 from salespulse.semantic.model import Context
 from salespulse.semantic.query import Query, context, plan, records, run
 from salespulse.warehouse.store import Store, connect
@@ -80,7 +80,7 @@ def _filters(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-ANSWERABLE = [k.id for k in all_kpis() if k.kind is not Kind.derived and k.measure.additive]
+ANSWERABLE = [k.id for k in all_kpis() if k.kind is not Kind.derived and k.measure.rolls_up]
 
 
 Case = tuple[str, dict[str, Any], tuple[date, date]]
@@ -183,9 +183,7 @@ def test_records_from_the_unfiltered_records_match(demo: Store, kpi_id: str) -> 
 
 def test_what_a_rollup_cannot_answer_takes_the_full_query() -> None:
     for kpi_id, by in [
-        ("time_in_stage_median", "stage"),  # a quantile
         ("quota_attainment", "rep"),  # derived from other KPIs
-        ("customer_retention", ""),  # per period: its facts depend on the breakdowns
         ("won_revenue", "deal.segment"),  # a custom attribute
     ]:
         q = Query.make(kpi_id, by=by, as_of=AS_OF)
@@ -197,15 +195,22 @@ def test_period_kpis_whose_rows_do_not_depend_on_the_breakdowns_are_answered(dem
     for kpi_id, where, answered in [
         ("staff_retention", {}, True),  # reps x periods, whatever the breakdown
         ("crm_feature_share", {"team": "T01"}, True),
-        ("customer_retention", {}, False),  # accounts per breakdown value
+        ("customer_retention", {"team": "T01"}, True),  # accounts x periods
         ("conversion_rate", {"channel": "web_form"}, True),  # a lead's dimensions: leads count
-        ("conversion_rate", {"product": "P1"}, False),  # a deal's: leads would not count
+        ("conversion_rate", {"product": "P1"}, True),  # a deal's: deals alone
     ]:
         q = Query.make(kpi_id, where=where, as_of=AS_OF)
         fine = rollup.fine_query(q, plan(q), ctx)
         assert (fine is not None) is answered, kpi_id
-        if kpi_id == "conversion_rate" and fine is not None:
-            assert "product" not in fine.by and {"rep", "channel"} <= set(fine.by)
+    ctx.close()
+    with_leads = Query.make("conversion_rate", where={"channel": "web_form"}, as_of=AS_OF)
+    deals_only = Query.make("conversion_rate", where={"product": "P1"}, as_of=AS_OF)
+    fine_leads = rollup.fine_query(with_leads, plan(with_leads), ctx)
+    fine_deals = rollup.fine_query(deals_only, plan(deals_only), ctx)
+    assert fine_leads is not None and fine_deals is not None
+    # leads lack a product: breaking down by it would drop them from the lead-side rows
+    assert "product" not in fine_leads.by and {"rep", "channel"} <= set(fine_leads.by)
+    assert {"rep", "team", "region", "product", "channel"} <= set(fine_deals.by)
 
 
 def test_the_fine_query_ignores_filters_and_the_order_of_breakdowns() -> None:
@@ -260,7 +265,7 @@ def _combined(measure: Any, groups: list[str]) -> tuple[float | None, ...]:
 @pytest.mark.parametrize("groups", [["a"], ["b"], ["b", "c"], ["a", "b", "c", "d"], []])
 def test_parts_add_up_to_the_measure(measure: Any, groups: list[str]) -> None:
     # group b: won rows all without an amount (no value); c: no won row (nothing: 0)
-    assert measure.additive
+    assert measure.rolls_up
     assert _combined(measure, groups) == _direct(measure, FACTS[FACTS.g.isin(groups)])
 
 
@@ -270,7 +275,60 @@ def test_sum_over_rows_that_all_lack_a_value_stays_no_value() -> None:
     assert _combined(Sum("amount", where=ibis._.won), ["c"]) == (0.0,)  # nothing won: 0
 
 
-def test_medians_and_distinct_counts_are_not_additive() -> None:
-    assert not Median("amount").additive
-    assert not Count(distinct="g").additive
-    assert not Ratio(Count(distinct="g"), Count()).additive
+def test_distinct_counts_do_not_roll_up() -> None:
+    assert not Count(distinct="g").rolls_up
+    assert not Ratio(Count(distinct="g"), Count()).rolls_up
+
+
+QUANTILE_FACTS = pd.DataFrame(
+    {
+        "g": ["a", "a", "a", "b", "b", "c", "d", "d"],
+        "won": [True, True, False, True, False, True, False, True],
+        "amount": [10.0, 40.0, 25.0, 20.0, 7.0, None, 3.0, 1.0],
+    }
+)
+
+
+def _quantile_combined(measure: Quantile, groups: list[str]) -> pd.DataFrame:
+    schema = {"g": "string", "won": "boolean", "amount": "float64"}
+    t = ibis.memtable(QUANTILE_FACTS, schema=schema)
+    parts = t.group_by("g").aggregate(**measure.parts(t, "_p_")).execute()
+    parts = parts[parts.g.isin(groups)].sort_values("g")
+    merged = measure.merge(parts, [], ["_p_v"])
+    return merged.assign(value=measure.combine(merged, "_p_"))
+
+
+@pytest.mark.parametrize(
+    ("q", "where", "groups", "expected"),
+    [
+        # hand-computed: a, b and d's values sorted are 1 3 7 10 20 25 40; the median is
+        # the 4th (10); the P90 lies at rank 0.9 * 6 = 5.4: 25 + 0.4 * (40 - 25) = 31
+        (0.5, None, ["a", "b", "d"], 10.0),
+        (0.9, None, ["a", "b", "d"], 31.0),
+        # won rows of a and d: 1 10 40; P90 at rank 1.8: 10 + 0.8 * 30 = 34
+        (0.9, ibis._.won, ["a", "d"], 34.0),
+        (0.5, None, ["a", "c"], 25.0),  # c's only value is missing: a's 10 25 40
+        (0.5, None, ["c"], None),  # no values: no value
+        (0.5, None, [], None),  # no rows: no value
+    ],
+)
+def test_a_quantile_of_groups_is_the_quantile_of_their_values_together(
+    q: float, where: Any, groups: list[str], expected: float | None
+) -> None:
+    measure = Quantile("amount", q, where)
+    got = _quantile_combined(measure, groups)
+    value = got["value"].iloc[0]
+    assert (None if pd.isna(value) else float(value)) == pytest.approx(expected)
+    assert _direct(measure, QUANTILE_FACTS[QUANTILE_FACTS.g.isin(groups)]) == pytest.approx(
+        (expected,)
+    )
+
+
+def test_a_quantile_merges_per_key_in_the_groups_order() -> None:
+    parts = pd.DataFrame(
+        {"k": ["y", "x", "y", "x"], "_p_v": [[5.0, 1.0], [2.0], None, [4.0, 8.0, 6.0]]}
+    )
+    measure = Median("amount")
+    merged = measure.merge(parts, ["k"], ["_p_v"])
+    assert merged["k"].tolist() == ["y", "x"]
+    assert measure.combine(merged, "_p_").tolist() == [3.0, 5.0]  # 1 5 -> 3; 2 4 6 8 -> 5

@@ -181,12 +181,13 @@ class Facts:
     valid_to: str | None = None
     #: Period facts: crosses the (filtered) records with the query's periods (a table with
     #: ``period``, ``p_start_on``/``p_end_on`` local dates and ``p_start_at``/``p_end_at``
-    #: UTC instants, ends exclusive), given the breakdowns asked for; one row per record ×
-    #: period, with the flags the measure counts.
+    #: UTC instants, ends exclusive), given the dimensions the query breaks down or filters
+    #: by; one row per record × period, with the flags the measure counts.
     per_period: Callable[[ir.Table, ir.Table, frozenset[Dim]], ir.Table] | None = None
     #: Period facts whose figures add up over breakdowns (rollups): the rows ``per_period``
-    #: makes for a set of breakdowns depend only on this function of the set (a constant:
-    #: on none). None: they may depend on the breakdowns in any way.
+    #: makes for a set of dimensions depend only on this function of the set (a constant:
+    #: on none). None: they may depend on the dimensions in any way. The same for every
+    #: context (it is read once per KPI).
     per_period_rows: Callable[[frozenset[Dim]], Hashable] | None = None
     #: Period facts: the period used when a query gives neither a grain nor dates.
     default_grain: Grain | None = None

@@ -15,6 +15,8 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from ibis.common.deferred import Deferred
 
@@ -45,20 +47,30 @@ class Measure:
         return None
 
     @property
-    def additive(self) -> bool:
+    def rolls_up(self) -> bool:
         """Whether :meth:`parts` exist: the figure of a union of disjoint groups of fact
-        rows follows from the groups' parts, summed (a count does; a median does not)."""
+        rows follows from the groups' parts, merged (a count's are summed, a median's
+        values put together; a distinct count has none: a value may be in several)."""
         return False
 
     def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
-        """The additive parts, named ``prefix`` + a letter; summed over groups they give
-        :meth:`combine` what it needs (see :mod:`salespulse.semantic.rollup`)."""
-        raise NotImplementedError(f"{type(self).__name__} is not additive")
+        """The parts, named ``prefix`` + a letter; merged over groups (:meth:`merge`) they
+        give :meth:`combine` what it needs (see :mod:`salespulse.semantic.rollup`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not roll up")
+
+    def merge(self, parts: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
+        """The parts ``columns`` of groups of rows merged per ``keys`` (keys as columns,
+        groups in the order they first occur), or into one row without keys — also of no
+        rows. Parts are summed (a sum over no groups is null)."""
+        if keys:
+            groups = parts.groupby(keys, dropna=False, sort=False, observed=True)
+            return groups[columns].sum(min_count=1).reset_index()
+        return parts[columns].sum(min_count=1).to_frame().T.astype("float64")
 
     def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
-        """The measure's value from its summed parts (``parts`` columns as :meth:`parts`
-        names them; a sum over no groups is null)."""
-        raise NotImplementedError(f"{type(self).__name__} is not additive")
+        """The measure's value from its merged parts (``parts`` columns as :meth:`parts`
+        names them)."""
+        raise NotImplementedError(f"{type(self).__name__} does not roll up")
 
     def in_denominator(self, t: ir.Table) -> ir.BooleanValue | None:
         """For drill-down: which fact rows are part of the figure at all (None = all)."""
@@ -89,7 +101,7 @@ class Count(Measure):
         return _where(t, self.where)
 
     @property
-    def additive(self) -> bool:
+    def rolls_up(self) -> bool:
         return self.distinct is None  # a value may be in several groups
 
     def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
@@ -120,7 +132,7 @@ class Sum(Measure):
         return _where(t, self.where)
 
     @property
-    def additive(self) -> bool:
+    def rolls_up(self) -> bool:
         return True
 
     def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
@@ -146,6 +158,47 @@ class Quantile(Measure):
     def aggregates(self, t: ir.Table) -> dict[str, ir.Scalar]:
         col = resolve(t, self.column).cast("float64")
         return {"value": col.quantile(self.q, where=_where(t, self.where))}
+
+    @property
+    def rolls_up(self) -> bool:
+        return True
+
+    def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
+        # the values themselves (nulls left out): a quantile of a union needs them all
+        col = resolve(t, self.column).cast("float64")
+        return {f"{prefix}v": col.collect(where=_where(t, self.where))}
+
+    def merge(self, parts: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
+        (col,) = columns
+        if not keys:
+            return pd.DataFrame({col: [_together(parts[col])]})
+        groups = parts.groupby(keys, dropna=False, sort=False, observed=True)[col]
+        out = groups.size().reset_index()[keys]  # the keys, in the groups' order
+        out[col] = pd.Series([_together(v) for _, v in groups], index=out.index, dtype=object)
+        return out
+
+    def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
+        values = [_interpolated(v, self.q) for v in parts[f"{prefix}v"]]
+        return pd.Series(values, index=parts.index, dtype="float64")
+
+
+def _together(lists: pd.Series) -> npt.NDArray[np.float64]:
+    """The values of several groups' lists, as one array (a group without values: none)."""
+    arrays = [np.asarray(v, dtype="float64") for v in lists if v is not None]
+    return np.concatenate(arrays) if arrays else np.empty(0)
+
+
+def _interpolated(values: npt.NDArray[np.float64], q: float) -> float:
+    """The ``q``-quantile of ``values`` as the engines compute it (DuckDB ``quantile_cont``,
+    PostgreSQL ``percentile_cont``): linear between the two nearest ranks; NaN (no
+    value) for no values."""
+    if len(values) == 0:
+        return float("nan")
+    v = np.sort(values)
+    pos = q * (len(v) - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, len(v) - 1)
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
 def Median(column: Expr, where: Expr | None = None) -> Quantile:
@@ -173,8 +226,8 @@ class Ratio(Measure):
         return self.denominator.in_numerator(t)
 
     @property
-    def additive(self) -> bool:
-        return self.numerator.additive and self.denominator.additive
+    def rolls_up(self) -> bool:
+        return self.numerator.rolls_up and self.denominator.rolls_up
 
     def parts(self, t: ir.Table, prefix: str = "") -> dict[str, ir.Scalar]:
         return {

@@ -15,11 +15,12 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from salespulse import serialize
 from salespulse.errors import UserError
-from salespulse.semantic import rollup, sqlcache, timecal
+from salespulse.semantic import rollup, sqlcache, targets, timecal
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import (
     DIM_LABELS,
@@ -132,7 +133,8 @@ class Plan:
     grain: Grain | None
     dims: tuple[Breakdown, ...]
     where: tuple[tuple[Breakdown, tuple[str, ...]], ...]
-    #: Aggregate to the measure's additive parts instead of its value (a rollup).
+    #: Aggregate to the measure's parts (counts, sums, a quantile's values) instead of its
+    #: value (a rollup).
     parts: bool = False
 
 
@@ -365,7 +367,8 @@ def _period(
     t = facts.table if facts.dims is not None else _filtered(ctx, p)[1]
     assert facts.per_period is not None, f"{p.kpi.id}: period facts need per_period"
     periods = period_table(ctx, p, q, facts.default_grain or Grain.year)
-    j = facts.per_period(t, periods, frozenset(d for d in p.dims if isinstance(d, Dim)))
+    asked = [*p.dims, *(d for d, _ in p.where)]
+    j = facts.per_period(t, periods, frozenset(d for d in asked if isinstance(d, Dim)))
     if facts.dims is not None and (with_dims or p.dims or p.where):
         d = facts.dims.rename(_dims_key=facts.key)
         j = j.left_join(d, j[facts.key] == d._dims_key).drop("_dims_key")
@@ -559,16 +562,19 @@ def fine_rows(ctx: Context, fine: Query) -> pd.DataFrame:
     # in key order: parts summed over them add up in the same order every time (the
     # engine returns groups in any order; floating-point sums depend on it)
     keys = _key_names(p)
-    return rows.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    rows = rows.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    return rollup.compact(rows, p)
 
 
 def _from_rollup(ctx: Context, p: Plan, q: Query, fine: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``q`` from its fine query's, with targets as :func:`expression` adds them."""
     frame = rollup.answer(fine, p)
-    if (p.kpi.target_kpi or p.kpi.id) in ctx.target_kpi_ids:
-        joined = with_targets(ctx, ibis.memtable(frame), p, q).execute()
-        frame = joined.astype({c: frame[c].dtype for c in frame.columns})
-    return frame
+    if (p.kpi.target_kpi or p.kpi.id) not in ctx.target_kpi_ids:
+        return frame
+    if not targets.applies(ctx, p):  # what with_targets gives, without a query
+        return frame.assign(target=np.nan, attainment=np.nan)
+    joined = with_targets(ctx, ibis.memtable(frame), p, q).execute()
+    return joined.astype({c: frame[c].dtype for c in frame.columns})
 
 
 def _known_values(ctx: Context, dim: Breakdown) -> frozenset[str] | None:

@@ -94,19 +94,28 @@ def _at_grain(ctx: Context, t: ir.Table, grain: str) -> ir.Table:
     return u.group_by([*cols, "period"]).aggregate(value=u.value.sum())
 
 
+def applies(ctx: Context, p: Plan) -> bool:
+    """Whether ``p``'s rows can have targets: its KPI has some at a grain it is asked at,
+    and it is broken down and filtered by reps and teams only."""
+    grain = _target_grain(ctx, p.kpi.target_kpi or p.kpi.id, p.grain)
+    filters = {d for d, _v in p.where}
+    return grain is not None and set(p.dims) <= TARGET_DIMS and filters <= TARGET_DIMS
+
+
 def target_rows(ctx: Context, p: Plan, q: Query) -> ir.Table:
     """The targets of ``p``'s KPI per result key (``period`` with a grain, then the
     breakdowns), in a column ``target``. Empty where targets do not apply."""
     keys = ["period"] if p.grain else []
     dims = [d.value for d in p.dims]
-    empty = ibis.memtable({"target": [1.0]}).filter(ibis.literal(False))
-    for k in [*keys, *dims]:
-        empty = empty.mutate(**{k: ibis.null("date" if k == "period" else "string")})
+    if not applies(ctx, p):
+        empty = ibis.memtable({"target": [1.0]}).filter(ibis.literal(False))
+        for k in [*keys, *dims]:
+            empty = empty.mutate(**{k: ibis.null("date" if k == "period" else "string")})
+        return empty.select(*keys, *dims, "target")
     kpi_id = p.kpi.target_kpi or p.kpi.id
     grain = _target_grain(ctx, kpi_id, p.grain)
+    assert grain is not None
     filters = {d for d, _v in p.where}
-    if grain is None or not set(p.dims) <= TARGET_DIMS or not filters <= TARGET_DIMS:
-        return empty.select(*keys, *dims, "target")
     raw = ctx.t("targets").filter(_.kpi_id == kpi_id)
     t = _at_grain(ctx, raw, grain)
     if q.start:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 from datetime import date
@@ -12,8 +13,8 @@ import pandas as pd
 from salespulse.errors import UserError
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.kpi import Attr, Kind, Kpi
-from salespulse.semantic.query import Query, context, jsonable, plan, run
-from salespulse.semantic.rollup import Rollups, answerable
+from salespulse.semantic.query import Query, context, fine_rows, jsonable, plan, run
+from salespulse.semantic.rollup import Rollups, answerable, fine_queries
 from salespulse.semantic.timecal import Grain
 from salespulse.services.cache import checkpoint
 from salespulse.services.filters import Filters, Window, where_for
@@ -48,9 +49,10 @@ class Runner:
         rollups_only: bool = False,
     ):
         """``rollups``: where the rows of fine queries are kept, to answer the page's
-        additive KPIs from them (:mod:`salespulse.semantic.rollup`); None: every query
-        is computed in full. ``rollups_only``: compute only what goes into ``rollups``
-        (the other layers come back empty): to build them ahead of visitors."""
+        KPIs from them where their measures roll up (:mod:`salespulse.semantic.rollup`);
+        None: every query is computed in full. ``rollups_only``: compute only what goes
+        into ``rollups`` (the other layers come back empty): to build them ahead of
+        visitors, for every filter combination."""
         self.store, self.settings, self.window, self.filters = store, settings, window, filters
         self.rollups = rollups
         self.rollups_only = rollups_only and rollups is not None
@@ -112,8 +114,13 @@ class Runner:
             query=query_params(q),
             style=style,  # type: ignore[arg-type]
         )
-        if self.rollups_only and kpi.kind is not Kind.derived and not answerable(plan(q), self.ctx):
-            return base.model_copy(update={"available": False, "reason": "not computed"})
+        if self.rollups_only and kpi.kind is not Kind.derived:
+            p = plan(q)
+            if not answerable(p, self.ctx):
+                return base.model_copy(update={"available": False, "reason": "not computed"})
+            assert self.rollups is not None
+            for fine in fine_queries(q, p, self.ctx):  # what every filter combination asks
+                self.rollups(fine, functools.partial(fine_rows, self.ctx, fine))
         try:
             result = run(self.store, q, ctx=self.ctx, rollups=self.rollups)
         except UserError as exc:

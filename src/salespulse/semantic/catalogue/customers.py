@@ -16,7 +16,17 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from salespulse.semantic.kpi import REP_DIMS, Derived, Dim, Facts, Input, Kind, Kpi, Unit
+from salespulse.semantic.kpi import (
+    REP_DIMS,
+    Derived,
+    Dim,
+    Facts,
+    Input,
+    Kind,
+    Kpi,
+    Unit,
+    same_rows,
+)
 from salespulse.semantic.measures import Count, Mean, Ratio
 from salespulse.semantic.model import Context
 from salespulse.semantic.timecal import Grain
@@ -132,6 +142,7 @@ def customer_facts(ctx: Context) -> Facts:
         "accounts",
         "account_id",
         per_period=partial(_customer_periods, window_days=ctx.settings.customer_window_days),
+        per_period_rows=same_rows,  # accounts × periods, whatever the breakdowns
         default_grain=Grain.year,
         dims=acc.select("account_id", *(d.column for d in CUSTOMER_DIMS)),
         detail=_customer_detail(ctx),

@@ -275,15 +275,17 @@ def _pipeline_items(ctx: Context) -> ir.Table:
 
 
 def _with_leads(dims: frozenset[Dim]) -> bool:
-    """Whether leads take part in the conversion rows for these breakdowns."""
+    """Whether leads take part in the conversion rows for these breakdowns and filters (a
+    filter on a dimension leads lack, e.g. product, keeps no lead either way)."""
     return dims <= set(LEAD_DIMS)
 
 
 def _conversion_rows(items: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.Table:
     """Pipeline items × periods with ``in_pipeline`` and ``won_in`` (won in the period).
 
-    Leads take part only when every breakdown is one a lead has (rep, team, region,
-    channel, industry); a lead counts until it becomes a deal (then the deal counts).
+    Leads take part only when every breakdown and filter is on a dimension a lead has (rep,
+    team, region, channel, industry); a lead counts until it becomes a deal (then the deal
+    counts).
     """
     if not _with_leads(dims):
         items = items.filter(items.record == "deal")
