@@ -15,7 +15,8 @@ spread constant chosen by eye, the range is calibrated on the method's own track
   running), the *split-conformal* half-width ``q`` = the ``⌈0.8 (n + 1)⌉``-th smallest
   ``|z_j|``: if the periods are exchangeable, the next residual falls within ``± q`` with
   probability at least 80 % (and at most 80 % + 1/(n + 1)), whatever their distribution —
-  heavy tails included; no constant is fitted;
+  heavy tails included; no constant is fitted (this is the nominal level; it is adapted
+  below);
 * the calibrated range is ``P50 ± q · s``, never below 0.
 
 The periods are **not** exchangeable, though: the forecast improves as its history grows
