@@ -6,6 +6,7 @@ walk-forward backtest with the accuracy figures.
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/large.duckdb --as-of 2026-11-14
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --likelihood
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --no-uncertainty
+    .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --gamma 0
 
 The Monte Carlo case: 100,000 synthetic open deals (log-uniform amounts 1k–1M, win
 probabilities 5–90 %, timing over 3 months + later), grouped by 200 reps and 8 products,
@@ -24,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from salespulse.forecast import backtest, likelihood, montecarlo
+from salespulse.forecast import backtest, calibration, likelihood, montecarlo
 from salespulse.forecast.run import METHODS
 from salespulse.settings import load_settings
 from salespulse.warehouse.store import connect
@@ -63,14 +64,23 @@ def bench_montecarlo(draws: int, deals: int, uncertainty: int = 0) -> None:
     )
 
 
-def bench_backtest(db: str, as_of: date, with_likelihood: bool = False, k: int = 100) -> None:
+def bench_backtest(
+    db: str,
+    as_of: date,
+    with_likelihood: bool = False,
+    k: int = 100,
+    gamma: float = calibration.GAMMA,
+) -> None:
     store = connect(db, create=False)
     methods = (*METHODS, likelihood.NAME) if with_likelihood else METHODS
     t = time.perf_counter()
-    r = backtest.run(store, load_settings(), as_of, methods, uncertainty=k)
+    r = backtest.run(store, load_settings(), as_of, methods, uncertainty=k, gamma=gamma)
     secs = time.perf_counter() - t
     n = r.periods["as_of"].nunique() if not r.periods.empty else 0
-    print(f"Backtest {db} as of {as_of}: {secs:.1f} s, {n} month ends, {k} parameter draws")
+    print(
+        f"Backtest {db} as of {as_of}: {secs:.1f} s, {n} month ends, {k} parameter draws, "
+        f"calibration step gamma = {gamma}"
+    )
     print(r.methods.to_string(index=False))
     for note in r.notes:
         print(note)
@@ -104,12 +114,20 @@ def main() -> None:
         help="also the likelihood-to-close model, trained per month end (slow: opt-in)",
     )
     ap.add_argument("--no-uncertainty", action="store_true", help="backtest: point parameters only")
+    ap.add_argument(
+        "--gamma",
+        type=float,
+        default=calibration.GAMMA,
+        help="backtest: step of the range calibration's adapted level (default "
+        f"{calibration.GAMMA}; 0 = split conformal at 80 %%, the calibration before issue #10's "
+        "drift work)",
+    )
     a = ap.parse_args()
     if a.what == "montecarlo":
         bench_montecarlo(a.draws, a.deals, a.uncertainty)
     else:
         k = montecarlo.PARAM_DRAWS if a.uncertainty == 0 and not a.no_uncertainty else a.uncertainty
-        bench_backtest(a.db, a.as_of, a.likelihood, k)
+        bench_backtest(a.db, a.as_of, a.likelihood, k, a.gamma)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,10 @@ def test_backtest_json_shape(demo_path: Path) -> None:
         assert isinstance(m["wape"], float) and isinstance(m["bias"], float)
         assert m["coverage_p10_p90"] is None or 0.0 <= m["coverage_p10_p90"] <= 1.0
         assert isinstance(m["n_periods"], int) and m["n_periods"] >= 1
+        # the calibration's adapted quantile level at the backtest's as-of
+        assert 0.0 <= m["calibration_level"] <= 1.0
     assert out["recommended"] in {m["method"] for m in methods}
+    assert {"as_of", "methods", "recommended", "periods"} <= set(out)
 
 
 @pytest.mark.slow
@@ -159,7 +162,28 @@ def test_backtest_calibrates_each_period_from_windows_already_over(demo: Store) 
         want = len(own) if len(own) >= calibration.MIN_PERIODS else len(over)
         assert row.calibration_n == want, row
         assert float(row.lo) <= float(row.p50) <= float(row.hi)  # type: ignore[arg-type]
+        assert 0.0 <= float(row.calibration_level) <= 1.0  # type: ignore[arg-type]
     assert (scored["calibration_n"] >= 4).all()  # the lead gives every scored period a record
+    # the adapted level: the scored rows' own feedback once the stopgaps are out of the
+    # record, in the order the windows ended (a row over counts; one still running not)
+    checked = 0
+    for horizon, g in scored.groupby("horizon"):
+        g = g.sort_values("as_of")
+        before = g["calibration_level"].iloc[0]
+        for i in range(len(g)):
+            t_row = g["as_of"].iloc[i]
+            fed = g[g["end"] <= t_row].sort_values(["end", "as_of"])
+            hits = (fed["actual"] >= fed["lo"]) & (fed["actual"] <= fed["hi"])
+            if fed.empty:
+                assert g["calibration_level"].iloc[i] == before  # only the stopgaps' feedback
+                continue
+            # the level after the stopgaps' feedback, then each scored window as it ended
+            a = 1 - before
+            for e in (~hits).astype(float):
+                a = min(max(a + calibration.GAMMA * (0.2 - e), 0.0), 1.0)
+            assert g["calibration_level"].iloc[i] == pytest.approx(1 - a), (horizon, i)
+            checked += 1
+    assert checked >= 4 and scored["calibration_level"].nunique() > 1
 
 
 @pytest.mark.slow

@@ -46,7 +46,8 @@ def test_a_period_is_calibrated_only_from_periods_already_over() -> None:
     changed = _periods(z)
     changed.loc[later, "actual"] += 1e6 * np.arange(1, later.sum() + 1)
     got = calibration.walk_forward(changed)
-    assert got.loc[:k, ["lo", "hi"]].equals(base.loc[:k, ["lo", "hi"]])
+    cols = ["lo", "hi", "calibration_level"]
+    assert got.loc[:k, cols].equals(base.loc[:k, cols])
     assert got["calibration_n"].iloc[k] == over.sum() == k - 2
     # ... while a change to a period that is over does move it
     earlier = _periods(z)
@@ -54,6 +55,26 @@ def test_a_period_is_calibrated_only_from_periods_already_over() -> None:
     assert calibration.walk_forward(earlier)["hi"].iloc[k] != base["hi"].iloc[k]
     # the same rule for a live forecast: only what was over by its date
     assert calibration.as_of(changed, t) == calibration.as_of(_periods(z), t)
+
+
+@pytest.mark.parametrize("months_ahead", [1, 3])
+def test_a_later_outcome_never_changes_an_earlier_range(months_ahead: int) -> None:
+    # every as-of in turn: the outcomes of all periods not over by then are replaced (hits
+    # turned into misses and back); its range, level and record stay as they were —
+    # including the adapted level's feedback, which is delayed until a window is over
+    rng = np.random.default_rng(11)
+    z = rng.normal(0, 2, 30) * np.linspace(4, 1, 30)
+    base = calibration.walk_forward(_periods(z, months_ahead))
+    cols = ["lo", "hi", "calibration_n", "calibration_level"]
+    assert base["calibration_level"].nunique() > 3  # the level did move
+    for k in range(len(z)):
+        later = base["end"] > base["as_of"].iloc[k]
+        changed = _periods(z, months_ahead)
+        changed.loc[later, "actual"] = 100 + rng.normal(0, 50, int(later.sum()))
+        got = calibration.walk_forward(changed)
+        pd.testing.assert_frame_equal(got.loc[:k, cols], base.loc[:k, cols])
+        day = base["as_of"].iloc[k]
+        assert calibration.as_of(changed, day) == calibration.as_of(_periods(z, months_ahead), day)
 
 
 def test_too_short_a_record_keeps_the_simulated_range() -> None:
@@ -75,9 +96,76 @@ def test_prediction_interval_covers_80_percent() -> None:
     inside = (got["actual"] >= got["lo"]) & (got["actual"] <= got["hi"])
     assert raw < 0.45
     assert inside.iloc[50:].mean() == pytest.approx(0.8, abs=0.05)
-    # the conformal half-width is the 80 % quantile of |z| (t with 4 df: 1.533 × 3)
-    c = calibration.as_of(got, got["as_of"].iloc[-1])
+    # split conformal (no adaptation, γ = 0): the same, and its half-width is the 80 %
+    # quantile of |z| (t with 4 df: 1.533 × 3)
+    split = calibration.walk_forward(_periods(z, months_ahead=1), gamma=0.0)
+    assert (split["calibration_level"] == calibration.COVERAGE).all()
+    inside = (split["actual"] >= split["lo"]) & (split["actual"] <= split["hi"])
+    assert inside.iloc[50:].mean() == pytest.approx(0.8, abs=0.05)
+    c = calibration.as_of(got, got["as_of"].iloc[-1], gamma=0.0)
     assert c.scale * calibration.Z90 == pytest.approx(1.533 * 3.0, rel=0.1)
+    # the adapted level wanders around 80 % (exchangeable residuals need no correction)
+    assert got["calibration_level"].iloc[50:].mean() == pytest.approx(0.8, abs=0.05)
+
+
+def test_adapted_level_by_hand() -> None:
+    # α = 0.2, γ = 0.2: a hit adds γ α = 0.04 to α, a miss takes γ (1 − α) = 0.16 from it
+    levels = [calibration.adapted_level(e, 0.2) for e in ([], [0], [0, 0], [0, 0, 1])]
+    assert levels == pytest.approx([0.8, 0.76, 0.72, 0.88])
+    assert calibration.adapted_level([0, 0, 1, 0, 1], 0.2) == pytest.approx(1.0)
+    # clipped to [0, 1]: no wind-up beyond what the record can give
+    assert calibration.adapted_level([0, 0, 1, 0, 1, 1], 0.2) == pytest.approx(1.0)
+    assert calibration.adapted_level([0, 0, 1, 0, 1, 1, 0], 0.2) == pytest.approx(0.96)
+    assert calibration.adapted_level([0] * 25, 0.2) == pytest.approx(0.0)
+    assert calibration.adapted_level([0] * 25 + [1], 0.2) == pytest.approx(0.16)
+    assert calibration.adapted_level([1, 1, 0], 0.0) == calibration.COVERAGE
+    # the quantile at a level: the ⌈level (n + 1)⌉-th smallest |z|, clipped to 1 … n
+    z = np.array([-3.0, 1.0, 4.0, -2.0, 0.5])
+    for level, want in ((0.8, 4.0), (0.76, 4.0), (0.6, 3.0), (0.5, 2.0), (0.0, 0.5)):
+        assert calibration.fit(z, level).scale * calibration.Z90 == pytest.approx(want)
+        assert calibration.fit(z, level).level == level
+
+
+def test_walk_forward_widths_by_hand() -> None:
+    # month windows (each over at the next as-of), raw range P50 ± 1.2816 (σ = 1), so the
+    # calibrated half-width is q itself
+    z = np.array([1.0, 2.0, -3.0, 4.0, 0.5, -0.5, 0.5, 5.0, 0.0])
+    got = calibration.walk_forward(_periods(z, months_ahead=1), gamma=0.2)
+    half = (got["hi"] - got["p50"]).to_numpy()
+    # rows 0–3: fewer than 4 periods over, the simulated range, no feedback
+    np.testing.assert_allclose(half[:4], calibration.Z90)
+    # row 4: {1, 2, 3, 4}, level 0.8 → 4th of 4 = 4; hit (0.5)
+    # row 5: + 0.5, one hit → level 0.76, ⌈0.76 · 6⌉ = 5th of 5 = 4; hit
+    # row 6: + 0.5, two hits → 0.72, ⌈0.72 · 7⌉ = 6th of 6 = 4; hit
+    # row 7: + 0.5, three hits → 0.68, ⌈0.68 · 8⌉ = 6th of 7 = 3 (split conformal: 4);
+    #        5.0 is a miss
+    # row 8: + 5, three hits and a miss → α = 0.32 − 0.16, level 0.84, ⌈0.84 · 9⌉ = 8th
+    #        of 8 = 5
+    np.testing.assert_allclose(half[4:], [4.0, 4.0, 4.0, 3.0, 5.0])
+    np.testing.assert_allclose(got["calibration_level"].iloc[4:], [0.8, 0.76, 0.72, 0.68, 0.84])
+    assert got["calibration_n"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    split = calibration.walk_forward(_periods(z, months_ahead=1), gamma=0.0)
+    np.testing.assert_allclose((split["hi"] - split["p50"]).iloc[4:], [4, 4, 4, 4, 5])
+    # a live forecast once row 8 is over: its hit (0.0) fed back too, α = 0.16 + 0.04
+    c = calibration.as_of(_periods(z, months_ahead=1), got["end"].iloc[-1], gamma=0.2)
+    assert (c.n, c.level) == (9, pytest.approx(0.8))
+    assert c.scale * calibration.Z90 == pytest.approx(4.0)  # ⌈0.8 · 10⌉ = 8th of 9
+
+
+def test_adaptation_follows_a_shrinking_error() -> None:
+    # the forecast improves as history grows: residuals 6 σ at first, 1 σ at the end.
+    # A fixed-level record overstates later misses (too wide); the adapted level corrects
+    rng = np.random.default_rng(5)
+    z = rng.normal(0, 1, 240) * np.linspace(6.0, 1.0, 240)
+    split = calibration.walk_forward(_periods(z, months_ahead=3), gamma=0.0)
+    got = calibration.walk_forward(_periods(z, months_ahead=3))
+
+    def cover(f: pd.DataFrame) -> float:
+        return float(((f["actual"] >= f["lo"]) & (f["actual"] <= f["hi"])).iloc[24:].mean())
+
+    assert cover(split) > 0.86
+    assert cover(got) == pytest.approx(0.8, abs=0.03)
+    assert got["calibration_level"].iloc[-60:].mean() < 0.75
 
 
 def test_never_below_zero() -> None:

@@ -14,8 +14,10 @@ date. Per method and horizon:
 * **WAPE** = Σ|forecast − actual| / Σ actual over the periods (0 = perfect);
 * **bias** = Σ(forecast − actual) / Σ actual (positive = too high);
 * **P10–P90 coverage** = share of periods whose actual fell within the range calibrated
-  walk-forward on the periods already over (:mod:`salespulse.forecast.calibration`; 80 %
-  is right); ``coverage_raw`` the same for the simulation's own [P10, P90];
+  walk-forward on the periods already over (:mod:`salespulse.forecast.calibration`: a
+  conformal quantile at a level adapted to the earlier ranges' hits and misses, step
+  ``gamma``; 0 = split conformal at 80 %; 80 % is right); ``coverage_raw`` the same for
+  the simulation's own [P10, P90];
 * per rep and per product the same WAPE over (period, rep) and (period, product) pairs.
 
 The recommended method has the lowest quarter WAPE; how sure that is comes from a paired
@@ -67,7 +69,7 @@ Progress = Callable[[str, int, int], None]
 @dataclass
 class Backtest:
     as_of: date
-    methods: pd.DataFrame  # method, horizon, wape, bias, coverage_p10_p90, n_periods
+    methods: pd.DataFrame  # method, horizon, wape, bias, coverage_p10_p90, n_periods, …
     periods: pd.DataFrame  # one row per (T, method, horizon)
     by_group: pd.DataFrame  # method, horizon, by, group, forecast, actual, wape
     by_weeks_left: pd.DataFrame  # method, weeks_left, wape, n_periods
@@ -139,6 +141,7 @@ def run(
     warmup_months: int = WARMUP_MONTHS,
     spread: float = 0.0,
     uncertainty: int = montecarlo.PARAM_DRAWS,
+    gamma: float = calibration.GAMMA,
 ) -> Backtest:
     report = progress or (lambda step, done, total: None)
     final = Context(store, settings, as_of)
@@ -221,7 +224,7 @@ def run(
                     group_rows.append(g.assign(method=method, horizon=horizon, by=by, as_of=t))
         report("Backtest", k + 1, len(ends))
     periods = pd.DataFrame(rows)
-    result = _score(as_of, periods, group_rows, methods)
+    result = _score(as_of, periods, group_rows, methods, gamma)
     if lk is not None:
         result.notes.append(
             f"{likelihood.NAME}: the logistic likelihood-to-close model refitted at "
@@ -237,7 +240,11 @@ def _wape(f: np.ndarray, a: np.ndarray) -> float:
 
 
 def _score(
-    as_of: date, periods: pd.DataFrame, group_rows: list[pd.DataFrame], methods: tuple[str, ...]
+    as_of: date,
+    periods: pd.DataFrame,
+    group_rows: list[pd.DataFrame],
+    methods: tuple[str, ...],
+    gamma: float = calibration.GAMMA,
 ) -> Backtest:
     empty = pd.DataFrame()
     if periods.empty or not periods["scored"].any():
@@ -251,14 +258,14 @@ def _score(
         ["method", "horizon"], sort=False
     ):
         # from the earlier periods; the unscored ones only until the scored have a record
-        g = calibration.walk_forward(g.assign(provisional=~g["scored"]))
-        g = g[g["scored"]]
+        walked = calibration.walk_forward(g.assign(provisional=~g["scored"]), gamma)
+        g = walked[walked["scored"]]
         scored.append(g)
         f, a = g["forecast"].to_numpy(), g["actual"].to_numpy()
         s = float(a.sum())
         cover = ((g["actual"] >= g["lo"]) & (g["actual"] <= g["hi"])).mean()
         raw = ((g["actual"] >= g["p10"]) & (g["actual"] <= g["p90"])).mean()
-        cal = calibration.as_of(g, as_of)
+        cal = calibration.as_of(walked, as_of, gamma)
         table.append(
             {
                 "method": method,
@@ -270,6 +277,7 @@ def _score(
                 "coverage_raw": float(raw),
                 "calibration_scale": cal.scale,
                 "calibration_n": cal.n,
+                "calibration_level": cal.level,
             }
         )
     mt = pd.DataFrame(table)
