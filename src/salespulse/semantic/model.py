@@ -87,6 +87,7 @@ class Context:
     materialize: bool = False
     _flags: dict[str, bool] = field(default_factory=dict, repr=False)
     _values: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _tables: dict[str, ir.Table] = field(default_factory=dict, repr=False)
     _temps: list[str] = field(default_factory=list, repr=False)
     _cached: list[ir.Table] = field(default_factory=list, repr=False)
     _calendar: ir.Table | None = field(default=None, repr=False)
@@ -129,7 +130,11 @@ class Context:
         return ibis.timestamp(self.as_of_at)
 
     def t(self, name: str) -> ir.Table:
-        return self.store.table(name)
+        """Stored table ``name`` (looked up once per context: each lookup reads the
+        database's catalogue, and a page asks for the same tables dozens of times)."""
+        if name not in self._tables:
+            self._tables[name] = self.store.table(name)
+        return self._tables[name]
 
     def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
         return timecal.to_local(ts, self.settings.timezone, self.store.engine)
@@ -171,13 +176,18 @@ class Context:
 
     @cached_property
     def currencies_without_rate(self) -> list[str]:
-        """Currencies used by deals or contracts that cannot be converted on ``as_of``."""
+        """Currencies used by deals or contracts that cannot be converted on ``as_of``
+        (cached per data version)."""
         rc = self.settings.reporting_currency
-        used = self.t("deals").select("currency").union(self.t("contracts").select("currency"))
-        used = used.filter(used.currency.notnull() & (used.currency != rc)).distinct()
-        known = self.rates.select(_c="currency")
-        gaps = used.anti_join(known, used.currency == known._c)
-        return sorted(str(c) for c in gaps.currency.execute())
+        key = f"currencies:{rc}:{self.as_of.isoformat()}"
+        shared = self._shared
+        if key not in shared:
+            used = self.t("deals").select("currency").union(self.t("contracts").select("currency"))
+            used = used.filter(used.currency.notnull() & (used.currency != rc)).distinct()
+            known = self.rates.select(_c="currency")
+            gaps = used.anti_join(known, used.currency == known._c)
+            shared[key] = sorted(str(c) for c in gaps.currency.execute())
+        return list(cast(list[str], shared[key]))
 
     @property
     def target_kpi_ids(self) -> frozenset[str]:

@@ -182,7 +182,11 @@ def _as_given(col: pd.Series) -> DtypeObj:
 def answer(fine: pd.DataFrame, p: Plan) -> pd.DataFrame:
     """The rows of plan ``p`` (before targets) from the rows of its fine query: the
     columns and values the compile path gives, in the same order."""
-    rows = fine
+    keys = (["period"] if p.grain else []) + [d.value for d in p.dims]
+    labels = label_columns(p)
+    measure = p.kpi.measure
+    parts = [c for c in fine.columns if c.startswith(PART)]
+    rows = fine[[*keys, *parts, *labels]]  # only what the answer needs is filtered
     if p.where:
         keep = np.ones(len(fine), dtype=bool)
         for dim, values in p.where:
@@ -190,11 +194,7 @@ def answer(fine: pd.DataFrame, p: Plan) -> pd.DataFrame:
             if not isinstance(col.dtype, pd.CategoricalDtype):
                 col = col.astype("string")
             keep &= col.isin(list(values)).to_numpy(dtype=bool, na_value=False)
-        rows = fine[keep]
-    keys = (["period"] if p.grain else []) + [d.value for d in p.dims]
-    labels = label_columns(p)
-    measure = p.kpi.measure
-    parts = [c for c in fine.columns if c.startswith(PART)]
+        rows = rows[keep]
     out = measure.merge(rows, keys, parts)
     if labels:  # one name per key: the first (groups in the same order as merged)
         named = rows.groupby(keys, dropna=False, sort=False, observed=True)[labels].first()

@@ -26,7 +26,7 @@ from salespulse.semantic.query import Query, jsonable, records
 from salespulse.semantic.timecal import Grain
 from salespulse.services.filters import where_for
 from salespulse.services.models import Card, Column, Figure, Layer, Ref, Table
-from salespulse.services.records import Names, load_names
+from salespulse.services.names import Names
 from salespulse.services.runner import Runner, query_params, rows_of
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def home(r: Runner) -> Parts:
             refs=[ref(1.0, "ref.quota")],
         ),
     ]
-    names = load_names(r.store)
+    names = r.names()
     tables = [
         deal_table(r, "top_open", "open_pipeline", "expected_close_on", names),
         deal_table(r, "top_won", "won_revenue", "closed_at", names),

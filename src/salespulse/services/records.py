@@ -17,8 +17,8 @@ import pandas as pd
 
 from salespulse.i18n import both
 from salespulse.services.models import Column, Table
+from salespulse.services.names import Names
 from salespulse.services.runner import rows_of
-from salespulse.warehouse.store import Store
 
 
 @dataclass(frozen=True)
@@ -79,17 +79,6 @@ FIELDS: tuple[Field, ...] = (
     Field("ramp_days", "ramp_days", "col.ramp_days", unit="days"),
 )
 
-#: Lookup tables: name → (table, id column, name column).
-LOOKUPS = {
-    "reps": ("reps", "rep_id", "name"),
-    "teams": ("teams", "team_id", "name"),
-    "accounts": ("accounts", "account_id", "name"),
-    "stages": ("stages", "stage_id", "name"),
-    "products": ("products", "product_id", "name"),
-}
-
-Names = dict[str, dict[Any, str]]
-
 
 def counted_first(frame: pd.DataFrame) -> pd.DataFrame:
     """The records a figure counts (``in_numerator``) before the rest of its denominator,
@@ -97,15 +86,6 @@ def counted_first(frame: pd.DataFrame) -> pd.DataFrame:
     if "in_numerator" not in frame.columns:
         return frame
     return frame.sort_values("in_numerator", ascending=False, kind="stable")
-
-
-def load_names(store: Store) -> Names:
-    """The display name of every rep, team, account, stage and product, by id."""
-    out: Names = {}
-    for key, (table, id_col, name_col) in LOOKUPS.items():
-        df = store.table(table).select(id_col, name_col).execute()
-        out[key] = dict(zip(df[id_col], df[name_col], strict=True))
-    return out
 
 
 def readable(

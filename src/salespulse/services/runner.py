@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from salespulse.semantic.timecal import Grain
 from salespulse.services.cache import checkpoint
 from salespulse.services.filters import Filters, Window, where_for
 from salespulse.services.models import Layer
+from salespulse.services.names import Names, load_names
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
 
@@ -47,20 +49,27 @@ class Runner:
         materialize: bool = False,
         rollups: Rollups | None = None,
         rollups_only: bool = False,
+        names: Callable[[], Names] | None = None,
     ):
         """``rollups``: where the rows of fine queries are kept, to answer the page's
         KPIs from them where their measures roll up (:mod:`salespulse.semantic.rollup`);
         None: every query is computed in full. ``rollups_only``: compute only what goes
         into ``rollups`` (the other layers come back empty): to build them ahead of
-        visitors, for every filter combination."""
+        visitors, for every filter combination. ``names``: the display names by id, where
+        they are kept (read from the database when None)."""
         self.store, self.settings, self.window, self.filters = store, settings, window, filters
         self.rollups = rollups
+        self._names = names
         self.rollups_only = rollups_only and rollups is not None
         # a page asks many KPIs of one context: materializing its base relations pays off
         self.ctx = context(store, settings, window.as_of, materialize=materialize)
 
     def close(self) -> None:
         self.ctx.close()
+
+    def names(self) -> Names:
+        """The display name of every rep, team, account, stage and product, by id."""
+        return self._names() if self._names is not None else load_names(self.store)
 
     def query(
         self,

@@ -34,7 +34,8 @@ from salespulse.services.models import (
     PageData,
     Table,
 )
-from salespulse.services.records import Names, counted_first, load_names, readable
+from salespulse.services.names import Names, load_names
+from salespulse.services.records import counted_first, readable
 from salespulse.services.runner import Runner, query_params, rows_of
 from salespulse.services.workers import Remote, Workers
 from salespulse.settings import Settings
@@ -116,7 +117,14 @@ class Service:
         return resolve(filters, self.settings, self.data_day())
 
     def runner(self, filters: Filters) -> Runner:
-        return Runner(self.store, self.settings, self.window(filters), filters, rollups=self.rollup)
+        return Runner(
+            self.store,
+            self.settings,
+            self.window(filters),
+            filters,
+            rollups=self.rollup,
+            names=self.names,
+        )
 
     def page_runner(
         self, filters: Filters, *, rollups: bool = True, rollups_only: bool = False
@@ -131,6 +139,7 @@ class Service:
             materialize=True,
             rollups=self.rollup if rollups else None,
             rollups_only=rollups_only,
+            names=self.names,
         )
 
     def rollup(self, key: Hashable, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
