@@ -7,6 +7,7 @@ walk-forward backtest with the accuracy figures.
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --likelihood
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --no-uncertainty
     .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --gamma 0
+    .venv/bin/python scripts/bench_forecast.py backtest --db /tmp/fc/demo.duckdb --no-tail
 
 The Monte Carlo case: 100,000 synthetic open deals (log-uniform amounts 1k–1M, win
 probabilities 5–90 %, timing over 3 months + later), grouped by 200 reps and 8 products,
@@ -70,16 +71,17 @@ def bench_backtest(
     with_likelihood: bool = False,
     k: int = 100,
     gamma: float = calibration.GAMMA,
+    tail: bool = True,
 ) -> None:
     store = connect(db, create=False)
     methods = (*METHODS, likelihood.NAME) if with_likelihood else METHODS
     t = time.perf_counter()
-    r = backtest.run(store, load_settings(), as_of, methods, uncertainty=k, gamma=gamma)
+    r = backtest.run(store, load_settings(), as_of, methods, uncertainty=k, gamma=gamma, tail=tail)
     secs = time.perf_counter() - t
     n = r.periods["as_of"].nunique() if not r.periods.empty else 0
     print(
         f"Backtest {db} as of {as_of}: {secs:.1f} s, {n} month ends, {k} parameter draws, "
-        f"calibration step gamma = {gamma}"
+        f"calibration step gamma = {gamma}, tail beyond the record {'on' if tail else 'off'}"
     )
     print(r.methods.to_string(index=False))
     for note in r.notes:
@@ -122,12 +124,18 @@ def main() -> None:
         f"{calibration.GAMMA}; 0 = split conformal at 80 %%, the calibration before issue #10's "
         "drift work)",
     )
+    ap.add_argument(
+        "--no-tail",
+        action="store_true",
+        help="backtest: stop the calibrated range at the record's largest miss (no "
+        "extrapolated tail beyond it: the calibration before the tail was added)",
+    )
     a = ap.parse_args()
     if a.what == "montecarlo":
         bench_montecarlo(a.draws, a.deals, a.uncertainty)
     else:
         k = montecarlo.PARAM_DRAWS if a.uncertainty == 0 and not a.no_uncertainty else a.uncertainty
-        bench_backtest(a.db, a.as_of, a.likelihood, k, a.gamma)
+        bench_backtest(a.db, a.as_of, a.likelihood, k, a.gamma, not a.no_tail)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,64 @@ def test_walk_forward_widths_by_hand() -> None:
     assert c.scale * calibration.Z90 == pytest.approx(4.0)  # ⌈0.8 · 10⌉ = 8th of 9
 
 
+def test_tail_beyond_the_record_by_hand() -> None:
+    # |z| = 1 … 5 (n = 5): the largest is the conformal quantile at 5/6; beyond it an
+    # exponential tail anchored there, scale b = mean excess of {3, 4, 5} over the 2nd
+    # smallest (2) = 2, down to the tail probability 0.5 / 6 at most
+    z = np.array([-1.0, 2.0, -3.0, 4.0, 5.0])
+    half = {lv: calibration.fit(z, lv).scale * calibration.Z90 for lv in (0.8, 5 / 6, 0.9, 1.0)}
+    assert half[0.8] == pytest.approx(5.0)  # ⌈0.8 · 6⌉ = 5th of 5: inside the record
+    assert half[5 / 6] == pytest.approx(5.0)  # continuous where the record ends
+    assert half[0.9] == pytest.approx(5 + 2 * np.log(1 / (6 * 0.1)))  # 6.0217
+    assert half[1.0] == pytest.approx(5 + 2 * np.log(2))  # the floor: 6.3863
+    assert calibration.fit(z, 0.9, tail=False).scale * calibration.Z90 == pytest.approx(5.0)
+    assert calibration.tail_quantile(z, 0.9) == pytest.approx(6.021651, rel=1e-6)
+
+
+def test_walk_forward_beyond_the_record_by_hand() -> None:
+    # month windows, raw range P50 ± 1.2816 (σ = 1): a miss at row 4 sends the level past
+    # what a five-residual record holds
+    z = np.array([1.0, 2.0, 3.0, 4.0, 6.0, 7.0, 2.0])
+    got = calibration.walk_forward(_periods(z, months_ahead=1))
+    half = (got["hi"] - got["p50"]).to_numpy()
+    # row 4: {1, 2, 3, 4} at 0.8 → 4; 6 is a miss → α = 0.2 − 0.16 = 0.04
+    # row 5: {1, 2, 3, 4, 6} at 0.96: ⌈0.96 · 6⌉ = 6 > 5 → tail: u = 2, b = (1 + 2 + 4) / 3,
+    #        tail probability max(0.04, 0.5 / 6) → 6 + 7/3 · ln 2 = 7.617; 7 is a hit
+    # row 6: {1, 2, 3, 4, 6, 7} at 0.92: ⌈0.92 · 7⌉ = 7 > 6 → u = 3, b = (1 + 3 + 4) / 3,
+    #        probability 0.08 → 7 + 8/3 · ln(1 / 0.56) = 8.546
+    np.testing.assert_allclose(
+        half[4:], [4.0, 6 + 7 / 3 * np.log(2), 7 + 8 / 3 * np.log(1 / 0.56)], rtol=1e-9
+    )
+    np.testing.assert_allclose(got["calibration_level"].iloc[4:], [0.8, 0.96, 0.92])
+    # stopping at the largest past miss instead: 6 (so 7 is a second miss), then 7 at level 1
+    cut = calibration.walk_forward(_periods(z, months_ahead=1), tail=False)
+    np.testing.assert_allclose((cut["hi"] - cut["p50"]).iloc[4:], [4.0, 6.0, 7.0])
+    np.testing.assert_allclose(cut["calibration_level"].iloc[4:], [0.8, 0.96, 1.0])
+
+
+@pytest.mark.parametrize("months_ahead", [1, 3])
+def test_an_extrapolated_range_never_sees_a_later_outcome(months_ahead: int) -> None:
+    # errors that grow (so the level runs past the record and the tail is used): at every
+    # as-of, replacing the outcomes not over by then leaves its range, level and record
+    rng = np.random.default_rng(4)
+    z = rng.normal(0, 1, 30) * np.linspace(1, 8, 30)
+    base = calibration.walk_forward(_periods(z, months_ahead))
+    cols = ["lo", "hi", "calibration_n", "calibration_level"]
+    used = 0
+    for k in range(len(z)):
+        over = base["end"] <= base["as_of"].iloc[k]
+        n = int(base["calibration_n"].iloc[k])
+        lv = float(base["calibration_level"].iloc[k])
+        if n >= calibration.MIN_PERIODS and np.ceil(round(lv * (n + 1), 9)) > n:
+            used += 1
+            assert base["hi"].iloc[k] - 100 > np.abs(z[over.to_numpy()]).max()
+        changed = _periods(z, months_ahead)
+        changed.loc[~over, "actual"] = 100 + rng.normal(0, 50, int((~over).sum()))
+        got = calibration.walk_forward(changed)
+        pd.testing.assert_frame_equal(got.loc[:k, cols], base.loc[:k, cols])
+    assert used >= 2  # the tail was in play
+
+
 def test_adaptation_follows_a_shrinking_error() -> None:
     # the forecast improves as history grows: residuals 6 σ at first, 1 σ at the end.
     # A fixed-level record overstates later misses (too wide); the adapted level corrects

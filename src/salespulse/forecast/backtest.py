@@ -16,7 +16,8 @@ date. Per method and horizon:
 * **P10–P90 coverage** = share of periods whose actual fell within the range calibrated
   walk-forward on the periods already over (:mod:`salespulse.forecast.calibration`: a
   conformal quantile at a level adapted to the earlier ranges' hits and misses, step
-  ``gamma``; 0 = split conformal at 80 %; 80 % is right); ``coverage_raw`` the same for
+  ``gamma``; 0 = split conformal at 80 %; beyond the record's largest miss an
+  extrapolated tail unless ``tail=False``; 80 % is right); ``coverage_raw`` the same for
   the simulation's own [P10, P90];
 * per rep and per product the same WAPE over (period, rep) and (period, product) pairs.
 
@@ -142,6 +143,7 @@ def run(
     spread: float = 0.0,
     uncertainty: int = montecarlo.PARAM_DRAWS,
     gamma: float = calibration.GAMMA,
+    tail: bool = True,
 ) -> Backtest:
     report = progress or (lambda step, done, total: None)
     final = Context(store, settings, as_of)
@@ -224,7 +226,7 @@ def run(
                     group_rows.append(g.assign(method=method, horizon=horizon, by=by, as_of=t))
         report("Backtest", k + 1, len(ends))
     periods = pd.DataFrame(rows)
-    result = _score(as_of, periods, group_rows, methods, gamma)
+    result = _score(as_of, periods, group_rows, methods, gamma, tail)
     if lk is not None:
         result.notes.append(
             f"{likelihood.NAME}: the logistic likelihood-to-close model refitted at "
@@ -245,6 +247,7 @@ def _score(
     group_rows: list[pd.DataFrame],
     methods: tuple[str, ...],
     gamma: float = calibration.GAMMA,
+    tail: bool = True,
 ) -> Backtest:
     empty = pd.DataFrame()
     if periods.empty or not periods["scored"].any():
@@ -258,14 +261,14 @@ def _score(
         ["method", "horizon"], sort=False
     ):
         # from the earlier periods; the unscored ones only until the scored have a record
-        walked = calibration.walk_forward(g.assign(provisional=~g["scored"]), gamma)
+        walked = calibration.walk_forward(g.assign(provisional=~g["scored"]), gamma, tail)
         g = walked[walked["scored"]]
         scored.append(g)
         f, a = g["forecast"].to_numpy(), g["actual"].to_numpy()
         s = float(a.sum())
         cover = ((g["actual"] >= g["lo"]) & (g["actual"] <= g["hi"])).mean()
         raw = ((g["actual"] >= g["p10"]) & (g["actual"] <= g["p90"])).mean()
-        cal = calibration.as_of(walked, as_of, gamma)
+        cal = calibration.as_of(walked, as_of, gamma, tail)
         table.append(
             {
                 "method": method,

@@ -29,7 +29,8 @@ range,
 
     α_{j+1} = clip(α_j + γ (α − err_j), 0, 1),   level = 1 − α_t,
 
-``q`` = the ``⌈level · (n + 1)⌉``-th smallest ``|z|`` (clipped to the first … the n-th).
+``q`` = the ``⌈level · (n + 1)⌉``-th smallest ``|z|`` (at least the first; beyond the n-th
+extrapolated, below).
 A period's hit or miss is fed back only once it is over (delayed feedback: a quarter's
 three months after its as-of date), in the order the windows end, and only from periods
 whose range was calibrated. Every hit raises α by ``γ α`` (a narrower range), every miss
@@ -37,11 +38,30 @@ lowers it by ``γ (1 − α)``, so the level settles where the share of misses i
 whether or not the residuals are exchangeable: without the clip, and with an infinite
 range for α < 0 and an empty one for α > 1, α stays within [−γ, 1 + γ] and the miss rate
 over T periods is within (1 + γ) / (γ T) of α (Gibbs & Candès' bound, for any sequence).
-The range here is never infinite or empty (``q`` is one of the past ``|z|``), so the clip
-stops the level from winding up where it no longer moves the range; the bound is then a
-guide, not a guarantee.
+The range here is never infinite or empty (``q`` is at least the smallest past ``|z|`` and
+at most a half-step of the extrapolated tail beyond the largest), so the clip stops the
+level from winding up where it no longer moves the range; the bound is then a guide, not
+a guarantee.
 ``γ`` (:data:`GAMMA`) was chosen on data sets that are not reported as the measurement
 (docs/benchmarks.md, "Range calibration under drift"); ``γ = 0`` is split conformal.
+
+**Beyond the record.** Where the adapted level asks for more than the record holds
+(``⌈level (n + 1)⌉ > n``: after a run of misses, when the errors grow), the ``n`` past
+``|z|`` have no such quantile: the largest is at the conformal level ``n / (n + 1)``, and
+the textbook range would be infinite. Rather than stopping at the largest past miss, the
+tail is **extrapolated** as an exponential (a generalized Pareto tail of shape 0, the
+peaks-over-threshold default where a shape cannot be estimated from a few dozen points):
+with ``u`` the ``⌊n/2⌋``-th smallest ``|z|`` and ``b`` the mean excess of the larger half
+over it (the exponential's maximum-likelihood scale; memoryless, so the same beyond the
+largest),
+
+    q = |z|_(n) + b · ln( (1 / (n + 1)) / max(1 − level, TAIL_FLOOR / (n + 1)) ),
+
+continuous with the conformal quantile at ``level = n / (n + 1)`` and at most
+``b · ln(1 / TAIL_FLOOR)`` beyond the largest ``|z|`` (at ``level`` = 1, where α is
+clipped). So a record that understates growing errors can still widen, step by step,
+with each further miss; below ``n / (n + 1)`` nothing changes. ``tail=False`` stops at the
+largest, as before.
 
 With fewer than :data:`MIN_PERIODS` earlier periods the range is the simulation's own.
 The residuals are in units of the simulation's own spread, so a period with a thinner
@@ -76,6 +96,11 @@ Z90 = NormalDist().inv_cdf(0.9)
 #: over tuning data sets (demo seeds 11–13, large seeds 11–12; learned_timing and
 #: stage_age, month and quarter), none of which is reported as the measurement.
 GAMMA = 0.2
+#: Beyond the record the extrapolated tail goes down to the tail probability
+#: TAIL_FLOOR / (n + 1) at most (at level 1): half the record's resolution, one half-step
+#: beyond its largest ``|z|``. Fixed in advance, not tuned (0.25 gives the same tuning
+#: result, docs/benchmarks.md "Range calibration: early quarters and the tail").
+TAIL_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -116,17 +141,34 @@ def residuals(periods: pd.DataFrame) -> FloatArray:
         return np.where(s > 0, (actual - p50) / s, np.nan)
 
 
-def fit(z: FloatArray, level: float = COVERAGE) -> Calibration:
+def fit(z: FloatArray, level: float = COVERAGE, tail: bool = True) -> Calibration:
     """The conformal half-width for the next standardized residual from earlier ones (NaNs
-    ignored): the ``⌈level (n + 1)⌉``-th smallest ``|z|`` (at least the smallest, at most
-    the largest), as a scale. At the nominal level 0.8 this is split conformal."""
+    ignored): the ``⌈level (n + 1)⌉``-th smallest ``|z|`` (at least the smallest), as a
+    scale. At the nominal level 0.8 this is split conformal. Where that is beyond the
+    largest (``⌈level (n + 1)⌉ > n``), :func:`tail_quantile` (``tail=False``: the
+    largest)."""
     z = np.asarray(z, float)
     z = np.sort(np.abs(z[np.isfinite(z)]))
     n = len(z)
     if n < MIN_PERIODS:
         return Calibration(n=n, level=level)
     k = int(np.ceil(round(level * (n + 1), 9))) - 1
-    return Calibration(float(z[min(max(k, 0), n - 1)]) / Z90, n, level=level)
+    inside = k < n or not tail
+    q = float(z[min(max(k, 0), n - 1)]) if inside else tail_quantile(z, level)
+    return Calibration(q / Z90, n, level=level)
+
+
+def tail_quantile(z: FloatArray, level: float) -> float:
+    """The ``level`` quantile of ``|z|`` beyond the largest of the ``n`` (sorted, n ≥ 2):
+    an exponential tail anchored at the largest (conformal level n / (n + 1)), its scale
+    the mean excess of the larger half over the ``⌊n/2⌋``-th smallest, down to the tail
+    probability :data:`TAIL_FLOOR` / (n + 1)."""
+    z = np.sort(np.abs(np.asarray(z, float)))
+    n = len(z)
+    m = n // 2
+    b = float(np.mean(z[m:] - z[m - 1]))
+    p = max(1.0 - level, TAIL_FLOOR / (n + 1))
+    return float(z[-1] + b * np.log(1.0 / ((n + 1) * p)))
 
 
 def adapted_level(errs: Iterable[float], gamma: float = GAMMA) -> float:
@@ -179,7 +221,7 @@ class _Walk:
         return adapted_level(errs.astype(float), gamma)
 
 
-def walk_forward(periods: pd.DataFrame, gamma: float = GAMMA) -> pd.DataFrame:
+def walk_forward(periods: pd.DataFrame, gamma: float = GAMMA, tail: bool = True) -> pd.DataFrame:
     """Calibrated ``lo``/``hi`` (and the calibration's ``n`` and quantile level) for every
     backtest period.
 
@@ -187,7 +229,8 @@ def walk_forward(periods: pd.DataFrame, gamma: float = GAMMA) -> pd.DataFrame:
     window), ``p10``, ``p50``, ``p90``, ``actual`` and optionally ``provisional`` (a
     stopgap forecast, e.g. made with less history than the scored ones). The row of as-of
     ``T`` is calibrated from the rows whose ``end`` ≤ ``T`` only: their residuals (see
-    :func:`_usable`) and their calibrated ranges' hits and misses (:func:`adapted_level`).
+    :func:`_usable`) and their calibrated ranges' hits and misses (:func:`adapted_level`);
+    ``tail``: extrapolate beyond the record's largest ``|z|`` (:func:`fit`).
     """
     periods = periods.drop(columns=["lo", "hi", "calibration_n", "calibration_level"],
                            errors="ignore")  # fmt: skip
@@ -200,20 +243,20 @@ def walk_forward(periods: pd.DataFrame, gamma: float = GAMMA) -> pd.DataFrame:
         # the rows not walked yet have n = 0 and are not over by this as-of anyway
         day = w.as_ofs[i]
         level[i] = w.level(lo, hi, n, day, gamma)
-        c = fit(w.z[w.usable(day)], level[i])
+        c = fit(w.z[w.usable(day)], level[i], tail)
         a, b = c.apply(p10[i : i + 1], p50[i : i + 1], p90[i : i + 1])
         lo[i], hi[i], n[i] = float(a[0]), float(b[0]), c.n
     return periods.assign(lo=lo, hi=hi, calibration_n=n, calibration_level=level)
 
 
-def as_of(periods: pd.DataFrame, day: date, gamma: float = GAMMA) -> Calibration:
+def as_of(periods: pd.DataFrame, day: date, gamma: float = GAMMA, tail: bool = True) -> Calibration:
     """The calibration a forecast as of ``day`` may use: from the periods over by then
     (their residuals and, walked forward, their calibrated ranges' hits and misses)."""
-    p = walk_forward(periods, gamma)
+    p = walk_forward(periods, gamma, tail)
     w, d = _Walk(p), np.datetime64(day, "D")
     lo, hi = p["lo"].to_numpy(float), p["hi"].to_numpy(float)
     level = w.level(lo, hi, p["calibration_n"].to_numpy("int64"), d, gamma)
-    return fit(w.z[w.usable(d)], level)
+    return fit(w.z[w.usable(d)], level, tail)
 
 
 # -- stored calibrations (live forecasts) ---------------------------------------------
