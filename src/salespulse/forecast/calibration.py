@@ -208,9 +208,13 @@ class _Walk:
         return over
 
     def level(
-        self, lo: FloatArray, hi: FloatArray, n: npt.NDArray[np.int64], day: np.datetime64,
+        self,
+        lo: FloatArray,
+        hi: FloatArray,
+        n: npt.NDArray[np.int64],
+        day: np.datetime64,
         gamma: float,
-    ) -> float:  # fmt: skip
+    ) -> float:
         """The adapted level as of ``day``, fed back from the rows whose range was
         calibrated (``n`` ≥ MIN_PERIODS, their range ``lo``–``hi``) and whose window ended
         by then, in the order the windows ended."""
@@ -232,8 +236,8 @@ def walk_forward(periods: pd.DataFrame, gamma: float = GAMMA, tail: bool = True)
     :func:`_usable`) and their calibrated ranges' hits and misses (:func:`adapted_level`);
     ``tail``: extrapolate beyond the record's largest ``|z|`` (:func:`fit`).
     """
-    periods = periods.drop(columns=["lo", "hi", "calibration_n", "calibration_level"],
-                           errors="ignore")  # fmt: skip
+    derived = ["lo", "hi", "calibration_n", "calibration_level"]
+    periods = periods.drop(columns=derived, errors="ignore")
     w = _Walk(periods)
     p10, p50, p90 = (periods[c].to_numpy(float) for c in ("p10", "p50", "p90"))
     m = len(periods)
