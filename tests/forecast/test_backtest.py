@@ -8,6 +8,7 @@ import shutil
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -184,6 +185,18 @@ def test_backtest_calibrates_each_period_from_windows_already_over(demo: Store) 
             assert g["calibration_level"].iloc[i] == pytest.approx(1 - a), (horizon, i)
             checked += 1
     assert checked >= 4 and scored["calibration_level"].nunique() > 1
+    # the stopgaps are exposed: the lead's month ends only, unscored; with the scored rows
+    # they are the whole record, so walking it forward again gives the same ranges
+    stop = r.stopgaps
+    assert not stop.empty and not stop["scored"].any()
+    assert set(stop["as_of"]) == {t for t in made if t < start}
+    for horizon, g in scored.groupby("horizon"):
+        rec = pd.concat([stop[stop["horizon"] == horizon], g], ignore_index=True)
+        again = calibration.walk_forward(rec.assign(provisional=~rec["scored"]))
+        again = again[again["scored"]].set_index("as_of")
+        mine = g.set_index("as_of")
+        for col in ("lo", "hi", "calibration_n", "calibration_level"):
+            assert np.allclose(again[col].to_numpy(float), mine[col].to_numpy(float)), col
 
 
 @pytest.mark.slow

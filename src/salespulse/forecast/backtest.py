@@ -79,6 +79,10 @@ class Backtest:
     runner_up: str | None
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The stopgap forecasts (made before the first scored month end, checked, not scored;
+    #: month and quarter, walked like ``periods``): with ``periods`` the whole record the
+    #: calibration learned from, so it can be replayed (``scripts/bench_forecast.py``).
+    stopgaps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         from salespulse.semantic.query import jsonable
@@ -256,12 +260,13 @@ def _score(
             reason="the history is too short for a backtest (a year to learn from, then "
             "three months to check)",
         )  # fmt: skip
-    table, scored = [], []
+    table, scored, stopgaps = [], [], []
     for (method, horizon), g in periods[periods["horizon"].isin(list(HORIZONS))].groupby(
         ["method", "horizon"], sort=False
     ):
         # from the earlier periods; the unscored ones only until the scored have a record
         walked = calibration.walk_forward(g.assign(provisional=~g["scored"]), gamma, tail)
+        stopgaps.append(walked[~walked["scored"]])
         g = walked[walked["scored"]]
         scored.append(g)
         f, a = g["forecast"].to_numpy(), g["actual"].to_numpy()
@@ -315,7 +320,10 @@ def _score(
     rest = periods[~periods["horizon"].isin(list(HORIZONS)) & periods["scored"]]
     periods = pd.concat([*scored, rest], ignore_index=True)
     rec, conf, runner = _recommend(periods[periods["horizon"] == "quarter"])
-    return Backtest(as_of, mt, periods, by_group, pd.DataFrame(wl), rec, conf, runner)
+    stop = pd.concat(stopgaps, ignore_index=True) if stopgaps else empty
+    return Backtest(
+        as_of, mt, periods, by_group, pd.DataFrame(wl), rec, conf, runner, stopgaps=stop
+    )
 
 
 def _recommend(
