@@ -9,10 +9,12 @@ another order).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -22,8 +24,18 @@ from salespulse.semantic.catalogue import all_kpis, get_kpi
 from salespulse.semantic.kpi import Dim, Kind
 from salespulse.semantic.measures import Count, Median, Quantile, Ratio, Sum
 from salespulse.semantic.model import Context
-from salespulse.semantic.query import Query, context, plan, records, run
+from salespulse.semantic.query import (
+    Query,
+    _derived_from_rollups,
+    _rollup_targets,
+    context,
+    plan,
+    records,
+    run,
+)
+from salespulse.semantic.targets import target_rows
 from salespulse.warehouse.store import Store, connect
+from tests.semantic import tiny
 
 AS_OF = date(2026, 11, 14)
 FYTD = (date(2026, 1, 1), AS_OF)
@@ -38,8 +50,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     store.close()
 
 
+BESIDE = ("targets", "reps", "teams")
+
+
 class Kept:
-    """A rollup store that counts what it computed."""
+    """A rollup store that counts the fine queries it computed."""
 
     def __init__(self) -> None:
         self.rows: dict[Hashable, pd.DataFrame] = {}
@@ -48,7 +63,8 @@ class Kept:
     def __call__(self, fine: Hashable, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         if fine not in self.rows:
             self.rows[fine] = compute()
-            self.computed += 1
+            # not the targets and the reps and teams kept beside the rollups
+            self.computed += not (isinstance(fine, tuple) and fine[0] in BESIDE)
         return self.rows[fine]
 
 
@@ -294,7 +310,8 @@ def _quantile_combined(measure: Quantile, groups: list[str]) -> pd.DataFrame:
     t = ibis.memtable(QUANTILE_FACTS, schema=schema)
     parts = t.group_by("g").aggregate(**measure.parts(t, "_p_")).execute()
     parts = parts[parts.g.isin(groups)].sort_values("g")
-    merged = measure.merge(parts, [], ["_p_v"])
+    lists = parts["_p_v"].to_numpy(dtype=object)
+    merged = pd.DataFrame(measure.merge({"_p_v": lists}, np.zeros(len(lists), dtype=np.int64), 1))
     return merged.assign(value=measure.combine(merged, "_p_"))
 
 
@@ -325,10 +342,191 @@ def test_a_quantile_of_groups_is_the_quantile_of_their_values_together(
 
 
 def test_a_quantile_merges_per_key_in_the_groups_order() -> None:
-    parts = pd.DataFrame(
-        {"k": ["y", "x", "y", "x"], "_p_v": [[5.0, 1.0], [2.0], None, [4.0, 8.0, 6.0]]}
-    )
+    lists = np.array([[5.0, 1.0], [2.0], None, [4.0, 8.0, 6.0]], dtype=object)
     measure = Median("amount")
-    merged = measure.merge(parts, ["k"], ["_p_v"])
-    assert merged["k"].tolist() == ["y", "x"]
+    merged = pd.DataFrame(measure.merge({"_p_v": lists}, np.array([0, 1, 0, 1]), 2))
+    assert [len(v) for v in merged["_p_v"]] == [2, 4]  # the None of group 0 adds nothing
     assert measure.combine(merged, "_p_").tolist() == [3.0, 5.0]  # 1 5 -> 3; 2 4 6 8 -> 5
+
+
+def test_parts_sum_per_group_and_a_group_without_values_has_none() -> None:
+    parts = {"_p_s": np.array([1.0, np.nan, 2.5, np.nan, 4.0]), "_p_n": np.ones(5)}
+    merged = Sum("amount").merge(parts, np.array([0, 1, 0, 1, 2]), 4)
+    np.testing.assert_array_equal(merged["_p_s"], [3.5, np.nan, 4.0, np.nan])
+    np.testing.assert_array_equal(merged["_p_n"], [2.0, 2.0, 1.0, np.nan])  # group 3: no rows
+
+
+def test_an_answer_groups_by_the_kept_rows_in_their_first_order() -> None:
+    fine = pd.DataFrame(
+        {
+            "rep": pd.Categorical(["r2", "r1", "r2", None, "r1"]),
+            "team": pd.Categorical(["t1", "t1", "t2", "t1", "t2"]),
+            "_p_c": [1.0, 2.0, 4.0, 8.0, 16.0],
+            "rep_name": pd.Categorical(["Two", "One", "Two", None, "One"]),
+            "rep_left_on": pd.to_datetime([None, "2026-03-31", None, None, "2026-03-31"]),
+        }
+    )
+    kpi = replace(get_kpi("won_deals"), measure=Count())
+    q = Query.make("won_deals", by="rep", where={"team": "t1"})
+    got = rollup.answer(fine, replace(plan(q), kpi=kpi))
+    assert got["rep"].tolist()[:2] == ["r2", "r1"] and pd.isna(got["rep"].iloc[2])
+    assert got["value"].tolist() == [1.0, 2.0, 8.0]
+    assert got["rep_name"].tolist()[:2] == ["Two", "One"]
+    assert got["rep_left_on"].iloc[1] == pd.Timestamp("2026-03-31")
+
+
+@pytest.fixture(scope="module")
+def targeted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The tiny data set with targets at every level: a company year target, a team with
+    its own quarter targets (T1 in Q2) and one without (T2: its reps'), a rep target that
+    names another team than the rep's (R3's in T1), month targets for R2."""
+    f = tiny.frames()
+    extra = pd.DataFrame(
+        {
+            "target_id": ["G5", "G6", "G7", "G8"],
+            "kpi_id": ["won_revenue"] * 4,
+            "period_grain": ["year", "quarter", "month", "month"],
+            "period_start": [
+                date(2024, 1, 1),
+                date(2024, 4, 1),
+                date(2024, 2, 1),
+                date(2024, 5, 1),
+            ],
+            "rep_id": [None, "R3", "R2", "R2"],
+            "team_id": [None, "T1", None, None],
+            "value": [400000.0, 30000.0, 10000.0, 15000.0],
+        }
+    )
+    f["targets"] = pd.concat([f["targets"], extra], ignore_index=True)
+    store = connect(tmp_path_factory.mktemp("targets") / "tiny.duckdb")
+    store.load_all(f)
+    yield store
+    store.close()
+
+
+TINY_AS_OF = date(2024, 6, 30)
+TARGET_FILTERS: list[dict[str, Any]] = [
+    {},
+    {"team": "T1"},
+    {"team": "T2"},
+    {"team": ["T1", "T2"]},
+    {"rep": "R3"},
+    {"rep": ["R1", "R3"]},
+    {"rep": "R3", "team": "T1"},
+    {"rep": "R3", "team": "T2"},
+]
+
+
+@pytest.mark.parametrize(
+    "by", ["", "rep", "team", "rep,team", "quarter", "quarter,rep", "month,team"]
+)
+def test_targets_from_the_unfiltered_rows_match_every_filter(targeted: Store, by: str) -> None:
+    ctx = context(targeted, None, TINY_AS_OF)
+    kept = Kept()
+    try:
+        for where in TARGET_FILTERS:
+            q = Query.make(
+                "won_revenue",
+                by=by,
+                start="2024-01-01",
+                end=TINY_AS_OF,
+                where=where,
+                as_of=TINY_AS_OF,
+            )
+            p = plan(q)
+            keys = [*(["period"] if p.grain else []), *(d.value for d in p.dims)]
+            direct = target_rows(ctx, p, q).execute()
+            rows = _rollup_targets(ctx, p, q, kept)
+            assert rows is not None
+            if not keys:  # the engine's one row, or none: one total either way
+                total = direct["target"].sum(min_count=1)
+                assert rows["target"].sum(min_count=1) == pytest.approx(total, nan_ok=True)
+                continue
+            pd.testing.assert_frame_equal(
+                rows.sort_values(keys).reset_index(drop=True),
+                direct.sort_values(keys).reset_index(drop=True),
+                check_dtype=False,
+            )
+            # and joined beside the KPI's rows as the full query joins them
+            _same(run(targeted, q, ctx=ctx).frame, run(targeted, q, ctx=ctx, rollups=kept).frame)
+    finally:
+        ctx.close()
+    assert not [k for k in kept.rows if isinstance(k, tuple) and k[0] == "targets" and k[1].where]
+
+
+def test_targets_by_hand_from_the_unfiltered_rows(targeted: Store) -> None:
+    ctx = context(targeted, None, TINY_AS_OF)
+    kept = Kept()
+
+    def total(where: dict[str, Any]) -> float:
+        q = Query.make(
+            "won_revenue", start="2024-04-01", end=TINY_AS_OF, where=where, as_of=TINY_AS_OF
+        )
+        rows = _rollup_targets(ctx, plan(q), q, kept)
+        assert rows is not None
+        return float(rows["target"].sum(min_count=1))
+
+    try:
+        # Q2 2024: the company's year target counts a quarter (100,000)
+        assert total({}) == 100000.0
+        # T1 has its own Q2 target (150,000): that, not its reps' (R1 80,000; R3's 30,000)
+        assert total({"team": "T1"}) == 150000.0
+        # T2 has none: its reps' — R3's target names T1, so T2 has no rep target either
+        assert np.isnan(total({"team": "T2"}))  # no target: no value, not 0
+        # a rep filter: reps' targets only; R3's counts for the team on its row (T1)
+        assert total({"rep": ["R1", "R3"]}) == 110000.0
+        assert total({"rep": "R3", "team": "T1"}) == 30000.0
+        # R2's month targets in Q2 (May: 15,000)
+        assert total({"rep": "R2"}) == 15000.0
+    finally:
+        ctx.close()
+
+
+PAGE_DERIVED = [
+    ("quota_attainment", "rep", {}),
+    ("quota_attainment", "team", {}),
+    ("quota_attainment", "", {"team": "T1"}),
+    ("quota_attainment", "rep", {"rep": ["R1", "R3"]}),
+    ("pipeline_coverage", "rep", {"team": "T2"}),
+    ("pipeline_coverage", "", {}),
+    ("deal_velocity", "", {"region": "Noord"}),
+    ("deal_velocity", "region", {}),
+    ("clv", "", {}),
+]
+
+
+@pytest.mark.parametrize(("kpi_id", "by", "where"), PAGE_DERIVED)
+def test_derived_kpis_of_pages_are_answered_in_memory(
+    targeted: Store, kpi_id: str, by: str, where: dict[str, Any]
+) -> None:
+    ctx = context(targeted, None, TINY_AS_OF)
+    kept = Kept()
+    try:
+        q = Query.make(
+            kpi_id, by=by, start="2024-01-01", end=TINY_AS_OF, where=where, as_of=TINY_AS_OF
+        )
+        in_memory = _derived_from_rollups(ctx, plan(q), q, kept)
+        assert in_memory is not None  # no query compiled for it
+        direct = run(targeted, q, ctx=ctx).frame
+        rolled = run(targeted, q, ctx=ctx, rollups=kept).frame
+        _same(direct, rolled)
+        assert list(rolled.dtypes) == list(direct.dtypes)
+        assert direct["value"].notna().any() or kpi_id == "pipeline_coverage"
+    finally:
+        ctx.close()
+
+
+def test_a_derived_kpi_per_period_takes_the_compile_path(targeted: Store) -> None:
+    ctx = context(targeted, None, TINY_AS_OF)
+    try:
+        q = Query.make(
+            "quota_attainment",
+            by="quarter,rep",
+            start="2024-01-01",
+            end=TINY_AS_OF,
+            as_of=TINY_AS_OF,
+        )
+        assert _derived_from_rollups(ctx, plan(q), q, Kept()) is None
+        _same(run(targeted, q, ctx=ctx).frame, run(targeted, q, ctx=ctx, rollups=Kept()).frame)
+    finally:
+        ctx.close()

@@ -10,6 +10,7 @@ the fact table, resolved against the facts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,9 @@ import numpy.typing as npt
 import pandas as pd
 from ibis.common.deferred import Deferred
 
+IntArray = npt.NDArray[np.int64]
+#: Merged parts by name: one value per group.
+Parts = dict[str, npt.NDArray[Any]]
 Expr = Any  # an Ibis deferred (``_.amount``), a column name, or a function of the table
 
 
@@ -58,14 +62,13 @@ class Measure:
         give :meth:`combine` what it needs (see :mod:`salespulse.semantic.rollup`)."""
         raise NotImplementedError(f"{type(self).__name__} does not roll up")
 
-    def merge(self, parts: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
-        """The parts ``columns`` of groups of rows merged per ``keys`` (keys as columns,
-        groups in the order they first occur), or into one row without keys — also of no
-        rows. Parts are summed (a sum over no groups is null)."""
-        if keys:
-            groups = parts.groupby(keys, dropna=False, sort=False, observed=True)
-            return groups[columns].sum(min_count=1).reset_index()
-        return parts[columns].sum(min_count=1).to_frame().T.astype("float64")
+    def merge(self, parts: Mapping[str, npt.NDArray[Any]], group: IntArray, n: int) -> Parts:
+        """The parts of fact-row groups merged into ``n`` groups: ``group[i]`` (0 … n − 1)
+        is where row ``i`` goes. Parts are summed; a group where no row has a part (or with
+        no rows) gets null."""
+        return {
+            name: _summed(np.asarray(x, dtype="float64"), group, n) for name, x in parts.items()
+        }
 
     def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
         """The measure's value from its merged parts (``parts`` columns as :meth:`parts`
@@ -168,24 +171,28 @@ class Quantile(Measure):
         col = resolve(t, self.column).cast("float64")
         return {f"{prefix}v": col.collect(where=_where(t, self.where))}
 
-    def merge(self, parts: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
-        (col,) = columns
-        if not keys:
-            return pd.DataFrame({col: [_together(parts[col])]})
-        groups = parts.groupby(keys, dropna=False, sort=False, observed=True)[col]
-        out = groups.size().reset_index()[keys]  # the keys, in the groups' order
-        out[col] = pd.Series([_together(v) for _, v in groups], index=out.index, dtype=object)
-        return out
+    def merge(self, parts: Mapping[str, npt.NDArray[Any]], group: IntArray, n: int) -> Parts:
+        ((name, lists),) = parts.items()
+        together: list[list[npt.NDArray[np.float64]]] = [[] for _ in range(n)]
+        for g, v in zip(group.tolist(), lists, strict=True):
+            if v is not None and len(v):
+                together[g].append(np.asarray(v, dtype="float64"))
+        out = np.empty(n, dtype=object)
+        for i, arrays in enumerate(together):  # one by one: never a 2-d array of equal lists
+            out[i] = np.concatenate(arrays) if arrays else np.empty(0)
+        return {name: out}
 
     def combine(self, parts: pd.DataFrame, prefix: str = "") -> pd.Series:
         values = [_interpolated(v, self.q) for v in parts[f"{prefix}v"]]
         return pd.Series(values, index=parts.index, dtype="float64")
 
 
-def _together(lists: pd.Series) -> npt.NDArray[np.float64]:
-    """The values of several groups' lists, as one array (a group without values: none)."""
-    arrays = [np.asarray(v, dtype="float64") for v in lists if v is not None]
-    return np.concatenate(arrays) if arrays else np.empty(0)
+def _summed(x: npt.NDArray[np.float64], group: IntArray, n: int) -> npt.NDArray[np.float64]:
+    """``x`` summed per group, nulls left out; null where a group has no value."""
+    present = ~np.isnan(x)
+    total = np.bincount(group, weights=np.where(present, x, 0.0), minlength=n).astype("float64")
+    total[np.bincount(group[present], minlength=n) == 0] = np.nan
+    return total
 
 
 def _interpolated(values: npt.NDArray[np.float64], q: float) -> float:

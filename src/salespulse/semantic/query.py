@@ -9,6 +9,7 @@ any figure (drill-down); :func:`explain` shows the definition and the SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -566,15 +567,96 @@ def fine_rows(ctx: Context, fine: Query) -> pd.DataFrame:
     return rollup.compact(rows, p)
 
 
-def _from_rollup(ctx: Context, p: Plan, q: Query, fine: pd.DataFrame) -> pd.DataFrame:
+def _from_rollup(
+    ctx: Context, p: Plan, q: Query, fine: pd.DataFrame, rollups: rollup.Rollups
+) -> pd.DataFrame:
     """The rows of ``q`` from its fine query's, with targets as :func:`expression` adds them."""
     frame = rollup.answer(fine, p)
     if (p.kpi.target_kpi or p.kpi.id) not in ctx.target_kpi_ids:
         return frame
     if not targets.applies(ctx, p):  # what with_targets gives, without a query
         return frame.assign(target=np.nan, attainment=np.nan)
-    joined = with_targets(ctx, ibis.memtable(frame), p, q).execute()
-    return joined.astype({c: frame[c].dtype for c in frame.columns})
+    tg = _rollup_targets(ctx, p, q, rollups)
+    if tg is None:
+        joined = with_targets(ctx, ibis.memtable(frame), p, q).execute()
+        return joined.astype({c: frame[c].dtype for c in frame.columns})
+    keys = _key_names(p)
+    if keys:  # each row's target by its keys (a missing key matches a missing key)
+        tg = tg.astype({k: frame[k].dtype for k in keys})
+        at = _index(tg, keys).get_indexer(_index(frame, keys))
+        found = np.append(tg["target"].to_numpy(dtype="float64", na_value=np.nan), np.nan)
+        target = pd.Series(found[at], index=frame.index)  # −1 (no target row): the NaN
+    else:
+        target = pd.Series(tg["target"].sum(min_count=1), index=frame.index, dtype="float64")
+    return frame.assign(target=target, attainment=frame["value"] / target.where(target != 0))
+
+
+def _index(frame: pd.DataFrame, keys: list[str]) -> pd.Index:
+    return pd.Index(frame[keys[0]]) if len(keys) == 1 else pd.MultiIndex.from_frame(frame[keys])
+
+
+def _rollup_targets(
+    ctx: Context, p: Plan, q: Query, rollups: rollup.Rollups
+) -> pd.DataFrame | None:
+    """:func:`target_rows` of ``p`` (targets apply) from the unfiltered target rows of its
+    KPI, grain and dates, kept beside the rollups (:func:`targets.from_unfiltered`); None
+    when the KPI has no rep and team breakdowns to ask them by."""
+    if not {Dim.rep, Dim.team} <= set(p.kpi.dims):
+        return None
+    grain = (p.grain.value,) if p.grain else ()
+
+    def rows(by: tuple[str, ...]) -> pd.DataFrame:
+        tq = replace(q, by=grain + by, where=())
+        return rollups(("targets", tq), lambda: target_rows(ctx, plan(tq), tq).execute())
+
+    return targets.from_unfiltered(p, rows)
+
+
+def _derived_from_rollups(
+    ctx: Context, p: Plan, q: Query, rollups: rollup.Rollups
+) -> pd.DataFrame | None:
+    """A derived KPI's rows from its inputs' rollups and unfiltered targets, in memory (as
+    :func:`_derived` and :func:`_labelled` give them); None when an input has no rollup,
+    or for a period grain or a breakdown other than rep, team and region."""
+    m = p.kpi.measure
+    assert isinstance(m, Derived)
+    if p.grain or not set(p.dims) <= set(rollup.MEMBER_COLUMNS):
+        return None
+    keys = _key_names(p)
+    parts: dict[str, pd.DataFrame] = {}
+    for name, inp in m.inputs.items():
+        ip, iq = _input_query(ctx, p, q, name)
+        if inp.column == "target":
+            rel = (
+                _rollup_targets(ctx, ip, iq, rollups)
+                if targets.applies(ctx, ip)
+                else pd.DataFrame({c: pd.Series(dtype="string") for c in keys} | {"target": []})
+            )
+        else:
+            fine = rollup.fine_query(iq, ip, ctx)
+            rel = None if fine is None else rollup.answer(rollups(fine, _fine(ctx, fine)), ip)
+        if rel is None:
+            return None
+        parts[name] = rel[[*keys, inp.column]].rename(columns={inp.column: name})
+    people = rollups(("reps",), lambda: ctx.reps.execute())
+    scope = None
+    if keys:
+        start = ctx.as_of if p.kpi.point_only else q.start
+        scope = rollup.members(p, people, start, min(q.end or ctx.as_of, ctx.as_of))
+        parts = {n: rel.astype({k: scope[k].dtype for k in keys}) for n, rel in parts.items()}
+    labels = {
+        "rep": people.set_index(people["rep_id"].astype("str"))[["rep_name", "left_on"]].rename(
+            columns={"left_on": "rep_left_on"}
+        ),
+        "team": rollups(("teams",), lambda: ctx.t("teams").execute())
+        .pipe(lambda t: t.set_index(t["team_id"].astype("str"))[["name"]])
+        .rename(columns={"name": "team_name"}),
+    }
+    return rollup.derived(p, parts, scope, labels)
+
+
+def _fine(ctx: Context, fine: Query) -> Callable[[], pd.DataFrame]:
+    return lambda: fine_rows(ctx, fine)
 
 
 def _known_values(ctx: Context, dim: Breakdown) -> frozenset[str] | None:
@@ -691,10 +773,11 @@ def run(
         )
     fine = rollup.fine_query(query, p, ctx) if rollups is not None else None
     if rollups is not None and fine is not None:
-        frame = _from_rollup(ctx, p, query, rollups(fine, lambda: fine_rows(ctx, fine)))
+        frame = _from_rollup(ctx, p, query, rollups(fine, _fine(ctx, fine)), rollups)
     elif rollups is not None and p.kpi.kind is Kind.derived:
-        # inputs from rollups: in-memory tables of this data, so never kept as compiled SQL
-        frame = expression(ctx, query, rollups)[1].execute()
+        in_memory = _derived_from_rollups(ctx, p, query, rollups)
+        # else inputs from rollups: in-memory tables of this data, never kept as compiled SQL
+        frame = in_memory if in_memory is not None else expression(ctx, query, rollups)[1].execute()
     else:
         frame = sqlcache.execute(ctx, query, lambda: expression(ctx, query)[1])
     if "stage_order" in frame.columns:

@@ -29,19 +29,21 @@ dimension (a deal has one owner, one product), so groups by the fine key are dis
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Hashable
+import weakref
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from ibis.common.deferred import Deferred
 
-from salespulse.semantic.kpi import DIM_LABELS, Attr, Dim, Kind
+from salespulse.semantic.kpi import DIM_LABELS, Attr, Derived, Dim, Kind
 from salespulse.semantic.measures import Ratio
 
 if TYPE_CHECKING:
-    from pandas._typing import DtypeObj
-
     from salespulse.semantic.kpi import Facts
     from salespulse.semantic.model import Context
     from salespulse.semantic.query import Plan, Query
@@ -174,40 +176,180 @@ def compact(fine: pd.DataFrame, p: Plan) -> pd.DataFrame:
     return out
 
 
-def _as_given(col: pd.Series) -> DtypeObj:
-    """The dtype the engine gave a column kept by :func:`compact`."""
-    return col.cat.categories.dtype if isinstance(col.dtype, pd.CategoricalDtype) else col.dtype
+class _Arrays:
+    """A kept fine frame's columns as numpy, made once per frame and column: each key or
+    label column as codes into its distinct values (−1: missing), each part as values."""
+
+    def __init__(self, fine: pd.DataFrame) -> None:
+        self.fine = weakref.proxy(fine)
+        self._codes: dict[str, tuple[npt.NDArray[np.int64], pd.Index]] = {}
+        self._values: dict[str, npt.NDArray[Any]] = {}
+
+    def codes(self, c: str) -> tuple[npt.NDArray[np.int64], pd.Index]:
+        if c not in self._codes:
+            col = self.fine[c]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
+            else:
+                codes, uniques = pd.factorize(col, use_na_sentinel=True)
+                uniques = pd.Index(uniques, dtype=col.dtype)
+            self._codes[c] = (codes.astype(np.int64), uniques)
+        return self._codes[c]
+
+    def values(self, c: str) -> npt.NDArray[Any]:
+        if c not in self._values:
+            col = self.fine[c]
+            self._values[c] = (
+                col.to_numpy(dtype=object)
+                if col.dtype == object
+                else col.to_numpy(dtype="float64", na_value=np.nan)
+            )
+        return self._values[c]
+
+
+_ARRAYS: dict[int, _Arrays] = {}
+
+
+def _arrays(fine: pd.DataFrame) -> _Arrays:
+    """The :class:`_Arrays` of ``fine``, kept while ``fine`` lives (the rollups keep it)."""
+    got = _ARRAYS.get(id(fine))
+    if got is None:
+        got = _ARRAYS[id(fine)] = _Arrays(fine)
+        weakref.finalize(fine, _ARRAYS.pop, id(fine), None)
+    return got
+
+
+def _selected(a: _Arrays, p: Plan, n_rows: int) -> npt.NDArray[np.intp] | None:
+    """The positions of the fine rows ``p``'s filters keep (None: no filter, all)."""
+    if not p.where:
+        return None
+    keep = np.ones(n_rows, dtype=bool)
+    for dim, values in p.where:
+        codes, uniques = a.codes(dim.value)
+        wanted = np.asarray(uniques.astype("string").isin(list(values)), dtype=bool)
+        keep &= np.append(wanted, False)[codes]  # code −1 (missing) is never wanted
+    return np.flatnonzero(keep)
+
+
+def _groups(codes: list[npt.NDArray[np.int64]], n_rows: int) -> tuple[npt.NDArray[np.int64], int]:
+    """The group of each row by its codes in ``codes`` (a missing value is a value),
+    groups numbered in the order they first occur; and the number of groups."""
+    group = np.zeros(n_rows, dtype=np.int64)
+    for c in codes:
+        group = pd.factorize(group * (int(c.max(initial=-1)) + 2) + c + 1)[0]
+    return group.astype(np.int64), int(group.max(initial=-1)) + 1
+
+
+def _taken(codes: npt.NDArray[np.int64], uniques: pd.Index) -> pd.Index:
+    """The values at ``codes`` (−1: missing), in the dtype the engine gave them."""
+    if (codes < 0).any():
+        cat = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(uniques))
+        return pd.Index(cat).astype(uniques.dtype)
+    return uniques.take(codes)
 
 
 def answer(fine: pd.DataFrame, p: Plan) -> pd.DataFrame:
     """The rows of plan ``p`` (before targets) from the rows of its fine query: the
-    columns and values the compile path gives, in the same order."""
+    columns and values the compile path gives, in the same order. Numpy over codes of
+    the fine rows' columns, made once per fine frame: a page asks some forty of these."""
     keys = (["period"] if p.grain else []) + [d.value for d in p.dims]
     labels = label_columns(p)
     measure = p.kpi.measure
     parts = [c for c in fine.columns if c.startswith(PART)]
-    rows = fine[[*keys, *parts, *labels]]  # only what the answer needs is filtered
-    if p.where:
-        keep = np.ones(len(fine), dtype=bool)
-        for dim, values in p.where:
-            col = fine[dim.value]
-            if not isinstance(col.dtype, pd.CategoricalDtype):
-                col = col.astype("string")
-            keep &= col.isin(list(values)).to_numpy(dtype=bool, na_value=False)
-        rows = rows[keep]
-    out = measure.merge(rows, keys, parts)
-    if labels:  # one name per key: the first (groups in the same order as merged)
-        named = rows.groupby(keys, dropna=False, sort=False, observed=True)[labels].first()
-        out = out.join(named.reset_index(drop=True))
+    a = _arrays(fine)
+    at = _selected(a, p, len(fine))
+    n_rows = len(fine) if at is None else len(at)
+
+    def kept(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return x if at is None else x[at]
+
+    out: dict[str, Any] = {}
+    if keys:
+        group, n = _groups([kept(a.codes(k)[0]) for k in keys], n_rows)
+        first = np.unique(group, return_index=True)[1]  # the first row of each group
+        at_first = first if at is None else at[first]
+        for c in [*keys, *labels]:
+            codes, uniques = a.codes(c)
+            out[c] = _taken(codes[at_first], uniques)
+    else:
+        group, n = np.zeros(n_rows, dtype=np.int64), 1
+    merged = measure.merge({c: kept(a.values(c)) for c in parts}, group, n)
+    frame = pd.DataFrame({**out, **merged}, index=pd.RangeIndex(n))
     scale = p.kpi.scale
     if isinstance(measure, Ratio):
-        num, den = measure.combine_ratio(out, PART)
-        out["numerator"], out["denominator"] = num, den
+        num, den = measure.combine_ratio(frame, PART)
         value = num / den.where(den != 0)
-        out["value"] = value * scale if scale != 1.0 else value
+        figures = {"numerator": num, "denominator": den}
     else:
-        value = measure.combine(out, PART)
-        out["value"] = value * scale if scale != 1.0 else value
-    figures = ["numerator", "denominator", "value"] if isinstance(measure, Ratio) else ["value"]
-    out = out[[*keys, *figures, *labels]].reset_index(drop=True)
-    return out.astype({c: _as_given(fine[c]) for c in [*keys, *labels]})  # as the engine gave
+        value = measure.combine(frame, PART)
+        figures = {}
+    figures["value"] = value * scale if scale != 1.0 else value
+    return pd.DataFrame({**{k: frame[k] for k in keys}, **figures, **{c: frame[c] for c in labels}})
+
+
+#: The breakdowns a derived KPI is answered by from its inputs' rollups, and the column of
+#: the reps' table each takes its members from (every rep on staff in the query's dates).
+MEMBER_COLUMNS = {Dim.rep: "rep_id", Dim.team: "team_id", Dim.region: "region"}
+
+
+def members(p: Plan, people: pd.DataFrame, start: date | None, end: date) -> pd.DataFrame:
+    """Every rep (team, region) in scope, by ``p``'s breakdowns: within its filters and
+    on staff at some time from ``start`` to ``end`` — the rows of ``query._scope`` (no
+    period grain) from the reps' table ``people`` (rep_id, team_id, region, hired_on,
+    left_on)."""
+    r = people
+    r = r[r["hired_on"].isna() | (r["hired_on"] <= pd.Timestamp(end))]
+    if start is not None:
+        r = r[r["left_on"].isna() | (r["left_on"] >= pd.Timestamp(start))]
+    for dim, values in p.where:
+        if dim in MEMBER_COLUMNS:
+            r = r[r[MEMBER_COLUMNS[dim]].astype("string").isin(list(values))]
+    cols = {d.value: MEMBER_COLUMNS[d] for d in p.dims if isinstance(d, Dim)}
+    out = pd.DataFrame({k: r[c].astype("str") for k, c in cols.items()})
+    return out.dropna().drop_duplicates()
+
+
+def derived(
+    p: Plan,
+    parts: dict[str, pd.DataFrame],
+    scope: pd.DataFrame | None,
+    labels: Mapping[str, pd.DataFrame],
+) -> pd.DataFrame | None:
+    """A derived KPI's rows (no period grain) from its inputs' rows ``parts`` (name →
+    breakdown columns and a column of that name), the breakdown's ``scope``
+    (:func:`members`) and ``labels`` (the names by breakdown value, as the compile path
+    joins them): the compile path's ``_derived`` on in-memory frames. None when its
+    expressions are not column arithmetic (deferred), which frames cannot take."""
+    m = p.kpi.measure
+    assert isinstance(m, Derived)
+    exprs = [m.numerator, *([m.denominator] if m.denominator is not None else [])]
+    if not all(isinstance(e, Deferred) for e in exprs):
+        return None
+    keys = [d.value for d in p.dims]
+    if keys:
+        spine = pd.concat(
+            [*(rel[keys] for rel in parts.values()), *([scope] if scope is not None else [])]
+        )
+        j = spine.drop_duplicates().reset_index(drop=True).astype(dict.fromkeys(keys, "str"))
+        for name, rel in parts.items():
+            j = j.merge(rel[[*keys, name]], how="left", on=keys)
+    else:  # one row (an input without rows: no value)
+        j = pd.DataFrame({name: [rel[name].max()] for name, rel in parts.items()}, dtype="float64")
+    for name, inp in m.inputs.items():
+        if inp.fill is not None:
+            j[name] = j[name].fillna(inp.fill)
+    scale = p.kpi.scale
+    num = m.numerator.resolve(j).astype("float64")
+    if m.denominator is None:
+        j["value"] = num * scale if scale != 1.0 else num
+    else:
+        den = m.denominator.resolve(j).astype("float64")
+        safe = den.where(den > 0) if m.positive else den.where(den != 0)
+        value = num / safe
+        j["numerator"], j["denominator"] = num, den
+        j["value"] = value * scale if scale != 1.0 else value
+    for d in p.dims:
+        if d in DIM_LABELS:
+            names = labels[d.value]
+            j = j.merge(names, how="left", left_on=d.value, right_index=True)
+    return j.reset_index(drop=True)

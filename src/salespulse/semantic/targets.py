@@ -32,10 +32,12 @@ without a target.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 from ibis import _
 
 from salespulse.semantic import timecal
@@ -180,3 +182,38 @@ def with_targets(ctx: Context, agg: ir.Table, p: Plan, q: Query) -> ir.Table:
         j = agg.left_join(tg, [agg[k].identical_to(tg[f"_t_{k}"]) for k in keys])
         j = j.drop(*[f"_t_{k}" for k in keys])
     return j.mutate(attainment=ratio_value(j.value, j.target))
+
+
+def from_unfiltered(p: Plan, rows: Callable[[tuple[str, ...]], pd.DataFrame]) -> pd.DataFrame:
+    """:func:`target_rows` of ``p`` (filtered on reps and teams) from the rows of the same
+    KPI, grain and dates *without* filters — ``rows(by)`` gives them broken down by
+    ``("rep", "team")``, ``("team",)`` or nothing (after the period) — so that a page
+    filtered on any team or rep is answered without a query (:mod:`.rollup`).
+
+    By the rule above: a rep's targets count for the team on their row; a filter on reps
+    leaves only reps' targets (a team's own target is no rep's); within teams and without
+    a filter on reps, a team's own targets come first, else its reps'."""
+    keys = ["period"] if p.grain else []
+    dims = [d.value for d in p.dims]
+    where = {d: list(v) for d, v in p.where}
+    reps, teams = where.get(Dim.rep), where.get(Dim.team)
+    if not dims and reps is None and teams is None:
+        return rows(())
+    if reps is None and Dim.rep not in p.dims:  # teams: their own targets, else their reps'
+        t = rows(("team",))
+        if teams is not None:
+            t = t[t["team"].isin(teams)]
+        if Dim.team in p.dims:
+            return t[[*keys, "team", "target"]].reset_index(drop=True)
+    else:  # reps' targets only
+        t = rows(("rep", "team"))
+        if reps is not None:
+            t = t[t["rep"].isin(reps)]
+        if teams is not None:
+            t = t[t["team"].isin(teams)]
+        if Dim.team in p.dims and Dim.rep not in p.dims:
+            t = t[t["team"].notna()]
+    if not [*keys, *dims]:  # one row: the total (none without targets)
+        return pd.DataFrame({"target": [t["target"].sum(min_count=1)]})
+    groups = t.groupby([*keys, *dims], dropna=False, sort=False)
+    return groups["target"].sum(min_count=1).reset_index()
