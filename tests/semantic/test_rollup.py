@@ -530,3 +530,26 @@ def test_a_derived_kpi_per_period_takes_the_compile_path(targeted: Store) -> Non
         _same(run(targeted, q, ctx=ctx).frame, run(targeted, q, ctx=ctx, rollups=Kept()).frame)
     finally:
         ctx.close()
+
+
+def test_alerts_from_rollups_match_for_every_filter(demo: Store) -> None:
+    from salespulse.analytics.alerts import list_alerts
+
+    kept = Kept()
+    for where in _filters(demo)[:4]:
+        direct = list_alerts(demo, as_of=AS_OF, where=where)
+        rolled = list_alerts(demo, as_of=AS_OF, where=where, rollups=kept)
+        assert [a.kind for a in rolled] == [a.kind for a in direct]
+        for d, r in zip(direct, rolled, strict=True):
+            assert (r.count, r.available) == (d.count, d.available), d.kind
+            pd.testing.assert_frame_equal(r.records, d.records, check_dtype=False)
+    assert any(a.count for a in direct)
+    # a new filter combination from the same unfiltered counts and records: no query
+    computed = kept.computed
+    list_alerts(
+        demo,
+        as_of=AS_OF,
+        where={"team": _filters(demo)[1]["team"], "channel": "referral"},
+        rollups=kept,
+    )
+    assert kept.computed == computed

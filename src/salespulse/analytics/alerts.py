@@ -32,7 +32,8 @@ import pandas as pd
 
 from salespulse.semantic.catalogue import get_kpi
 from salespulse.semantic.model import Context
-from salespulse.semantic.query import Query, context, missing_data, records, run
+from salespulse.semantic.query import Query, context, missing_data, plan, records, run
+from salespulse.semantic.rollup import Rollups, records_query
 from salespulse.serialize import jsonable, rows
 from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
@@ -146,20 +147,29 @@ def list_alerts(
     as_of: date | None = None,
     where: dict[str, Any] | None = None,
     ctx: Context | None = None,
+    rollups: Rollups | None = None,
 ) -> list[Alert]:
     """Every alert as of ``as_of`` (default today), in order of severity. ``where``
     filters by breakdown (e.g. ``{"team": "T1"}``) where the alert's KPI allows it.
-    Pass a (materialized) ``ctx`` to share it between calls; it is then not closed here."""
+    Pass a (materialized) ``ctx`` to share it between calls; it is then not closed here.
+    With ``rollups``, counts and records come from the unfiltered ones kept there (any
+    team or rep then costs no query; :mod:`salespulse.semantic.rollup`)."""
     own = ctx is None
-    ctx = ctx or context(store, settings, as_of, materialize=True)
+    ctx = ctx or context(store, settings, as_of, materialize=rollups is None)
     try:
-        return [_alert(store, ctx, rule, where) for rule in RULES]
+        return [_alert(store, ctx, rule, where, rollups) for rule in RULES]
     finally:
         if own:
             ctx.close()
 
 
-def _alert(store: Store, ctx: Context, rule: AlertRule, where: dict[str, Any] | None) -> Alert:
+def _alert(
+    store: Store,
+    ctx: Context,
+    rule: AlertRule,
+    where: dict[str, Any] | None,
+    rollups: Rollups | None = None,
+) -> Alert:
     """One alert: its KPI's count as of the context's date, with the records behind it."""
     kpi = get_kpi(rule.kpi)
     reason = missing_data(ctx, kpi)
@@ -186,11 +196,14 @@ def _alert(store: Store, ctx: Context, rule: AlertRule, where: dict[str, Any] | 
         as_of=ctx.as_of,
     )
     if rule.kind == "slow_responders":
-        recs = _slow_responders(store, ctx, q)
+        recs = _slow_responders(store, ctx, q, rollups)
         count = len(recs)
     else:
-        recs = records(store, q, limit=MAX_RECORDS, numerator_only=True, ctx=ctx)
-        frame = run(store, q, ctx=ctx).frame
+        # from the kept unfiltered records (in the same record order) where they answer
+        whole = rollups is not None and records_query(q, plan(q)) is not None
+        limit = None if whole else MAX_RECORDS
+        recs = records(store, q, limit=limit, numerator_only=True, ctx=ctx, rollups=rollups)
+        frame = run(store, q, ctx=ctx, rollups=rollups).frame
         count = int(frame["value"].fillna(0).sum()) if len(frame) else 0
     return Alert(
         rule.kind,
@@ -205,13 +218,16 @@ def _alert(store: Store, ctx: Context, rule: AlertRule, where: dict[str, Any] | 
     )
 
 
-def _slow_responders(store: Store, ctx: Context, q: Query) -> pd.DataFrame:
+def _slow_responders(
+    store: Store, ctx: Context, q: Query, rollups: Rollups | None = None
+) -> pd.DataFrame:
     """Reps whose mean first response is above the red line or whose SLA share is below
     the setting, over the query's window: one row per rep with both figures."""
     s = ctx.settings
     by_rep = replace(q, by=("rep",))
-    mean = run(store, by_rep, ctx=ctx).frame
-    sla = run(store, replace(by_rep, kpi="first_response_sla_share"), ctx=ctx).frame
+    mean = run(store, by_rep, ctx=ctx, rollups=rollups).frame
+    sla_q = replace(by_rep, kpi="first_response_sla_share")
+    sla = run(store, sla_q, ctx=ctx, rollups=rollups).frame
     cols = ["rep", "rep_name", "value", "denominator"]
     m = mean[[c for c in cols if c in mean]].rename(
         columns={"value": "mean_response_hours", "denominator": "sqls_answered"}

@@ -251,7 +251,7 @@ def _taken(codes: npt.NDArray[np.int64], uniques: pd.Index) -> pd.Index:
 def answer(fine: pd.DataFrame, p: Plan) -> pd.DataFrame:
     """The rows of plan ``p`` (before targets) from the rows of its fine query: the
     columns and values the compile path gives, in the same order. Numpy over codes of
-    the fine rows' columns, made once per fine frame: a page asks some forty of these."""
+    the fine rows' columns, made once per fine frame: a page asks up to 35 of these."""
     keys = (["period"] if p.grain else []) + [d.value for d in p.dims]
     labels = label_columns(p)
     measure = p.kpi.measure

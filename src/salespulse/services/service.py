@@ -187,7 +187,10 @@ class Service:
         w = self.window(filters)
         out = []
         skip = ("in_numerator",)  # an alert lists only the records it counts
-        for a in list_alerts(self.store, self.settings, as_of=w.as_of, where=filters.dims()):
+        found = list_alerts(
+            self.store, self.settings, as_of=w.as_of, where=filters.dims(), rollups=self.rollup
+        )
+        for a in found:
             recs = a.records
             out.append(
                 AlertData(
@@ -344,10 +347,16 @@ def _page_data(service: Service, name: str, filters: Filters) -> PageData:
 def _build_rollups(service: Service, period: Period) -> bool:
     """Compute the rollups every page asks for in ``period`` into the service's cache (one
     materialized context for all pages)."""
+    from salespulse.analytics.alerts import list_alerts
+
     r = service.page_runner(Filters(period=period), rollups_only=True)
     try:
         for page in pages.PAGES.values():
             page(r)
+        # the alerts' unfiltered counts and records (the same for every period)
+        list_alerts(
+            service.store, service.settings, r.window.as_of, ctx=r.ctx, rollups=service.rollup
+        )
     finally:
         r.close()
     return True
