@@ -649,7 +649,9 @@ def staff_retention(
     data: Data, by: Sequence[str], as_of: date, start: date, end: date
 ) -> pd.DataFrame:
     """S6: (staff on the last day − hires in the period) / staff on the first day × 100.
-    On staff on a day: hired on or before it (no date = always), not left before it."""
+    On staff on a day: hired on or before it (no date = always), not left before it. As the
+    engine documents it: a rep hired on the first day is on staff at the start (not a hire
+    of the period), and a hire who left again is not subtracted (only hires still there)."""
     grain, dims = _split(by)
     r = data["reps"].merge(rep_dims(data), on="rep_id", suffixes=("_own", ""))
     rows = []
@@ -661,10 +663,10 @@ def staff_retention(
                 r.left_on.isna() | (r.left_on >= day)
             )
 
-        hired = r.hired_on.notna() & (r.hired_on >= fd) & (r.hired_on <= ld)
+        hired = r.hired_on.notna() & (r.hired_on > fd) & (r.hired_on <= ld)
         f = r[dims].assign(
             period=pd.Timestamp(p),
-            _num=on_staff(ld).astype(int) - hired.astype(int),
+            _num=on_staff(ld).astype(int) - (hired & on_staff(ld)).astype(int),
             _den=on_staff(fd).astype(int),
         )
         rows.append(f)

@@ -239,3 +239,43 @@ def test_engine_customer_retention_signed_before_start(tmp_path: Any) -> None:
 def test_won_revenue_by_team(gen_store: Store, ref_data: ref.Data) -> None:
     c = Case("won_revenue", ("team", "quarter"))
     compare(_engine(gen_store, c), _reference(ref_data, c), c.by, c.exact)
+
+
+def _staff_store(path: Any) -> Store:
+    """2021's staff: R1 (hired long before), R2 hired on 1 January (on staff at the start,
+    not a hire of the year), R3 left on 30 April, R4 hired in March and still there, R5
+    hired in March and gone in June. Kept: R1, R2 of the three at the start — 66.7 %."""
+    store = connect(path / "s.duckdb")
+    store.load_all(
+        {
+            "teams": pd.DataFrame({"team_id": ["T"], "name": ["Team"]}),
+            "reps": pd.DataFrame(
+                {
+                    "rep_id": ["R1", "R2", "R3", "R4", "R5"],
+                    "name": ["A", "B", "C", "D", "E"],
+                    "team_id": ["T"] * 5,
+                    "hired_on": [
+                        date(2019, 5, 1),
+                        date(2021, 1, 1),
+                        date(2018, 1, 1),
+                        date(2021, 3, 1),
+                        date(2021, 3, 1),
+                    ],
+                    "left_on": [None, None, date(2021, 4, 30), None, date(2021, 6, 15)],
+                }
+            ),
+        }
+    )
+    return store
+
+
+def test_staff_retention_edges_engine_and_reference(tmp_path: Any) -> None:
+    store = _staff_store(tmp_path)
+    q = Query.make("staff_retention", by="year", as_of="2021-12-31", **RETENTION_2021)
+    engine = run(store, q).frame
+    data = ref.load_store(store)
+    store.close()
+    reference = ref.staff_retention(data, ("year",), date(2021, 12, 31), **RETENTION_2021)
+    assert (engine.numerator.tolist(), engine.denominator.tolist()) == ([2.0], [3.0])
+    assert engine.value.tolist() == pytest.approx([200 / 3])
+    compare(engine, reference, ("year",), exact=False)

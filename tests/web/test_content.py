@@ -360,3 +360,22 @@ def test_leaderboards_show_only_reps_on_staff_in_the_period(
     gone = set(r[r.left_on.notna() & (r.left_on.astype(str) < start)].rep_id)
     assert gone, "the demo data has reps who left before this quarter"
     assert reps and not reps & gone
+
+
+def test_explorer_compiles_its_sql_only_when_asked(app: Any, client: TestClient) -> None:
+    """The explorer page does not compile the KPI's SQL: "How is this computed?" fetches
+    it from the page's data-explain URL (the explain API, same KPI, breakdown, filters)."""
+
+    def explained() -> list[Any]:
+        return [k for k in list(app.state.service.cache._entries) if k[1][0] == "explain"]
+
+    before = len(explained())
+    html = client.get("/explorer?kpi=new_deals&grain=week&by=product&lang=en").text
+    assert len(explained()) == before
+    found = re.search(r'<details data-explain="([^"]+)"', html)
+    assert found, "no data-explain URL on the explorer page"
+    url = found.group(1).replace("&amp;", "&")
+    assert url.startswith("/api/kpis/new_deals/explain?") and "by=week%2Cproduct" in url
+    r = client.get(url)
+    assert r.status_code == 200 and "SELECT" in r.json()["explain"].upper()
+    assert len(explained()) == before + 1

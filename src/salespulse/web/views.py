@@ -222,10 +222,8 @@ def _explorer(
     drill = filters.drill
     layer: Layer | None = None
     records: Table | None = None
-    explain = ""
     try:
         layer = service.kpi(k.id, breakdown, filters)
-        explain = service.explain(k.id, breakdown, filters)
         if layer.available:
             records = service.drill(k.id, filters, RECORDS_SHOWN)
     except UserError as exc:
@@ -264,6 +262,7 @@ def _explorer(
         },
         **dict(drill),
     }
+    api_query = urlencode({k2: v for k2, v in api_params.items() if v})
     ctx = _ctx(
         request,
         lang,
@@ -278,10 +277,11 @@ def _explorer(
         layer=layer,
         figure=figure,
         records=records,
-        explain=explain,
         error=error,
         options=service.options(),
-        api_query=urlencode({k2: v for k2, v in api_params.items() if v}),
+        api_query=api_query,
+        # the SQL is compiled when the reader opens "How is this computed?" (app.js)
+        explain_url=f"/api/kpis/{k.id}/explain?{api_query}",
         shown=RECORDS_SHOWN,
         drill=[_pin(d, v, service, lang) for d, v in drill],
         result=_result_table(layer, grain, lang) if layer is not None else None,

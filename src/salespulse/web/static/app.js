@@ -90,9 +90,30 @@
     });
   }
 
+  // "How is this computed?": the SQL is compiled on the server only when the reader opens
+  // it (GET the data-explain URL, the JSON of /api/kpis/<id>/explain), shown as plain text.
+  function explainOnDemand(details) {
+    var pre = details.querySelector("pre");
+    details.addEventListener("toggle", function () {
+      if (!details.open || details.dataset.loaded) return;
+      details.dataset.loaded = "1";
+      fetch(details.dataset.explain, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          if (!r.ok) throw new Error(String(r.status));
+          return r.json();
+        })
+        .then(function (body) { pre.textContent = body.explain; })
+        .catch(function () {
+          pre.textContent = details.dataset.error;
+          delete details.dataset.loaded;
+        });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     renderCharts();
     document.querySelectorAll("table.sortable").forEach(sortable);
+    document.querySelectorAll("details[data-explain]").forEach(explainOnDemand);
     periodPicker();
   });
 })();
