@@ -829,6 +829,31 @@ def records(
                 sub = replace(query, start=start, end=end)
         sub = replace(sub, kpi=p.kpi.drill)
         return records(store, sub, settings, limit, numerator_only, ctx, order_by)
+    if p.where and order_by is None and (unfiltered := rollup.records_query(query, p)):
+        # one compiled SQL for every filter value: the unfiltered records, filtered around it
+        up = plan(unfiltered)
+        frame = sqlcache.execute_filtered(
+            ctx,
+            unfiltered,
+            lambda: _records_table(ctx, up, unfiltered, numerator_only),
+            [(d.column, values) for d, values in p.where],
+            limit,
+            kind=("records", numerator_only),
+        )
+        if frame is not None:
+            return frame
+    t, key = _records_table(ctx, p, query, numerator_only)
+    t = _sorted(t, order_by) if order_by else t.order_by(key)
+    if limit is not None:
+        t = t.limit(limit)
+    return t.execute()
+
+
+def _records_table(
+    ctx: Context, p: Plan, query: Query, numerator_only: bool
+) -> tuple[ir.Table, str]:
+    """The fact rows behind ``p`` (a flow, snapshot or period KPI) with ``in_numerator``
+    for ratios, not ordered, and the column that identifies a record (their order)."""
     whole = Plan(p.kpi, None, (), p.where)
     if p.kpi.kind is Kind.period:
         facts, t, _ = _period(ctx, whole, query, with_dims=True)
@@ -847,10 +872,7 @@ def records(
     t = t.drop(*drop) if drop else t
     attrs = {d.value: d.column for d, _ in p.where if isinstance(d, Attr)}
     t = t.rename(attrs) if attrs else t  # shown as mapped: deal.contract_type
-    t = _sorted(t, order_by) if order_by else t.order_by(facts.key)
-    if limit is not None:
-        t = t.limit(limit)
-    return t.execute()
+    return t, facts.key
 
 
 def _sorted(t: ir.Table, order_by: str) -> ir.Table:

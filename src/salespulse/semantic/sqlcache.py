@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,8 @@ class Entry:
     #: (ask the question again on a context, the answer the SQL was built with)
     deps: tuple[tuple[Callable[[Context], Any], Any], ...]
     con: weakref.ref[Any]
+    #: What the builder said about the SQL besides the expression (records: the key column).
+    meta: Any = None
     #: Whether Ibis's pre-execute hooks (registering the in-memory tables and UDFs, a
     #: walk over the whole expression: milliseconds) ran on ``con`` already.
     hooked: list[bool] = field(default_factory=lambda: [False], compare=False)
@@ -61,8 +63,9 @@ class Entry:
 
 _lock = threading.Lock()
 _entries: OrderedDict[Hashable, Entry] = OrderedDict()
-#: Counters for tests and benchmarks: hits, misses (built and compiled), bypassed.
-stats = {"hits": 0, "misses": 0, "bypassed": 0}
+#: Counters for tests and benchmarks: hits, misses (built and compiled), bypassed, and
+#: filtered (cached SQL run with filters applied around it).
+stats = {"hits": 0, "misses": 0, "bypassed": 0, "filtered": 0}
 
 
 def clear() -> None:
@@ -87,10 +90,12 @@ def _file_stamp(path: str) -> tuple[str, int, int] | None:
     return (str(p), st.st_mtime_ns, st.st_size)
 
 
-def key(ctx: Context, query: Query) -> tuple[Hashable, ...]:
-    """What the SQL of ``query`` on ``ctx`` is built from, apart from data answers."""
+def key(ctx: Context, query: Query, kind: Hashable = ()) -> tuple[Hashable, ...]:
+    """What the SQL of ``query`` on ``ctx`` is built from, apart from data answers; ``kind``
+    tells other SQL of the same query apart (its records)."""
     store = ctx.store
     return (
+        kind,
         store.engine,
         store.location,
         id(store.con),
@@ -113,10 +118,16 @@ def _answers_hold(entry: Entry, ctx: Context) -> bool:
     return all(ask(ctx) == answer for ask, answer in entry.deps)
 
 
-def compiled(ctx: Context, query: Query, build: Callable[[], ir.Table]) -> Entry:
-    """The cached entry of ``query`` on ``ctx``, built (``build()``) and rendered when
-    there is none or a data answer it depends on changed."""
-    k = key(ctx, query)
+def compiled(
+    ctx: Context,
+    query: Query,
+    build: Callable[[], ir.Table | tuple[ir.Table, Any]],
+    kind: Hashable = (),
+) -> Entry:
+    """The cached entry of ``query`` on ``ctx``, built (``build()``: the expression, or the
+    expression and what to keep beside it as ``Entry.meta``) and rendered when there is
+    none or a data answer it depends on changed."""
+    k = key(ctx, query, kind)
     con = ctx.store.con
     with _lock:
         entry = _entries.get(k)
@@ -127,13 +138,14 @@ def compiled(ctx: Context, query: Query, build: Callable[[], ir.Table]) -> Entry
         return entry
     outer, ctx._deps = ctx._deps, []
     try:
-        expr = build()
+        built = build()
         deps = tuple(ctx._deps)
     finally:
         ctx._deps = outer
     if outer is not None:
         outer.extend(deps)
-    entry = Entry(con.compile(expr), expr.schema(), expr, deps, weakref.ref(con))
+    expr, meta = built if isinstance(built, tuple) else (built, None)
+    entry = Entry(con.compile(expr), expr.schema(), expr, deps, weakref.ref(con), meta)
     with _lock:
         _entries[k] = entry
         _entries.move_to_end(k)
@@ -152,15 +164,55 @@ def execute(ctx: Context, query: Query, build: Callable[[], ir.Table]) -> pd.Dat
     return _run(ctx.store.con, compiled(ctx, query, build))
 
 
-def _run(con: Any, entry: Entry) -> pd.DataFrame:
-    """Execute cached SQL on DuckDB and convert the result as Ibis's own ``execute``."""
+def execute_filtered(
+    ctx: Context,
+    query: Query,
+    build: Callable[[], tuple[ir.Table, str]],
+    where: Sequence[tuple[str, Sequence[str]]],
+    limit: int | None,
+    kind: Hashable,
+) -> pd.DataFrame | None:
+    """The rows of ``build()`` — an unfiltered expression of ``query`` and the column its
+    rows are ordered by — with each ``(column, values)`` of ``where`` applied in the engine
+    (the column's text among the values), ordered and limited: one compiled SQL serves
+    every filter value. None when a column is not in the rows (or ``ctx`` not
+    :func:`cacheable`): the caller builds the filtered expression itself."""
+    if not cacheable(ctx):
+        return None
+    entry = compiled(ctx, query, build, kind)
+    order = entry.meta
+    if order not in entry.schema or any(col not in entry.schema for col, _ in where):
+        return None
+    conds: list[str] = []
+    params: list[str] = []
+    for col, values in where:
+        conds.append(f"CAST({_ident(col)} AS VARCHAR) IN ({', '.join('?' * len(values))})")
+        params.extend(str(v) for v in values)
+    sql = f"SELECT * FROM ({entry.sql}) AS _rows"
+    sql += f" WHERE {' AND '.join(conds)}" if conds else ""
+    sql += f" ORDER BY {_ident(order)}"
+    sql += f" LIMIT {int(limit)}" if limit is not None else ""
+    stats["filtered"] += 1
+    return _run(ctx.store.con, entry, sql, params)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _run(
+    con: Any, entry: Entry, sql: str | None = None, params: Sequence[Any] = ()
+) -> pd.DataFrame:
+    """Execute cached SQL on DuckDB (``sql``: a query over it with ``params``) and convert
+    the result as Ibis's own ``execute``."""
     import pyarrow.types as pat
     from ibis.backends.duckdb.converter import DuckDBPandasData
 
     if not entry.hooked[0]:  # registered once: ``expr`` keeps its in-memory tables alive
         con._run_pre_execute_hooks(entry.expr)
         entry.hooked[0] = True
-    table = con.con.sql(entry.sql).to_arrow_table()
+    rel = con.con.sql(sql, params=list(params)) if sql else con.con.sql(entry.sql)
+    table = rel.to_arrow_table()
     df = pd.DataFrame(
         {
             name: (
