@@ -1,0 +1,15 @@
+-- clv_purchases_per_year as of $as_of: over the accounts with a contract signed by then,
+-- the mean of their contracts per year of lifespan (at least one year). Lifespan: years
+-- (365.25 days) from the first contract's start to $as_of when a contract runs on $as_of,
+-- else to the last contract's end (open-ended: $as_of; at most $as_of); never below 0.
+WITH account AS (
+    SELECT account_id, count(*) AS purchases, min(start_on) AS first_on,
+           CASE WHEN bool_or(start_on <= $as_of AND coalesce(end_on, $as_of) >= $as_of) THEN $as_of::DATE
+                ELSE least(max(coalesce(end_on, $as_of)), $as_of) END AS until
+    FROM contracts WHERE signed_on <= $as_of
+    GROUP BY account_id
+)
+SELECT sum(purchases / greatest((until - first_on) / 365.25, 1.0)) AS numerator,
+       count(*)::DOUBLE AS denominator,
+       numerator / nullif(denominator, 0) AS value
+FROM account
