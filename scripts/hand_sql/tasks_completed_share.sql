@@ -1,0 +1,12 @@
+-- tasks_completed_share by rep, as of $as_of: of the tasks logged by then that have a due
+-- time, the share completed by then.
+WITH cut AS (
+    SELECT timezone('UTC', timezone($tz, ($as_of::DATE + 1)::TIMESTAMP)) AS at
+)
+SELECT a.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
+       count(*) FILTER (WHERE a.completed_at < cut.at)::DOUBLE AS numerator,
+       count(*)::DOUBLE AS denominator,
+       numerator / denominator AS value
+FROM activities a CROSS JOIN cut LEFT JOIN reps r USING (rep_id)
+WHERE a.occurred_at < cut.at AND a.activity_type = 'task' AND a.due_at IS NOT NULL
+GROUP BY ALL
