@@ -15,10 +15,14 @@ active AS (
     WHERE l.created_at < cut.at
       AND (l.disqualified_at IS NULL OR l.disqualified_at >= cut.at)
       AND l.lead_id NOT IN (SELECT lead_id FROM with_deal)
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT a.rep_id AS rep,
+           sum(a.age) AS numerator,
+           count(*)::DOUBLE AS denominator,
+           numerator / denominator AS value
+    FROM active a
+    GROUP BY ALL
 )
-SELECT a.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
-       sum(a.age) AS numerator,
-       count(*)::DOUBLE AS denominator,
-       numerator / denominator AS value
-FROM active a LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep

@@ -14,9 +14,13 @@ log AS (
     LEFT JOIN deals d ON d.deal_id = h.deal_id AND d.created_at < cut.at
     WHERE h.entered_at < cut.at
     QUALIFY row_number() OVER (PARTITION BY h.deal_id ORDER BY h.entered_at, h.stage_id) > 1
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT x.rep_id AS rep,
+           date_trunc('week', timezone($tz, timezone('UTC', x.at)))::DATE AS period,
+           count(*)::DOUBLE AS value
+    FROM log x
+    GROUP BY ALL
 )
-SELECT x.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
-       date_trunc('week', timezone($tz, timezone('UTC', x.at)))::DATE AS period,
-       count(*)::DOUBLE AS value
-FROM log x LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep

@@ -59,10 +59,14 @@ bh AS (  -- ... and up to the answer
                (coalesce(c.before + epoch(least(f.answered_at, c.close_at)) - epoch(c.open_at), 0) - f.s) / 3600.0
            END AS hours
     FROM from_s f ASOF LEFT JOIN cal c ON f.answered_at >= c.open_at
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT x.rep_id AS rep,
+           sum(x.hours) AS numerator,
+           count(x.hours)::DOUBLE AS denominator,
+           numerator / nullif(denominator, 0) AS value
+    FROM bh x
+    GROUP BY ALL
 )
-SELECT x.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
-       sum(x.hours) AS numerator,
-       count(x.hours)::DOUBLE AS denominator,
-       numerator / nullif(denominator, 0) AS value
-FROM bh x LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep

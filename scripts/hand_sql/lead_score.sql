@@ -48,10 +48,14 @@ scored AS (
          + 15 * least(coalesce(e.call_connected, 0), 2)
          + 25 * least(coalesce(e.meeting_held, 0), 2) AS score
     FROM active l LEFT JOIN event e USING (lead_id)
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT s.rep_id AS rep,
+           sum(s.score)::DOUBLE AS numerator,
+           count(*)::DOUBLE AS denominator,
+           numerator / denominator AS value
+    FROM scored s
+    GROUP BY ALL
 )
-SELECT s.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
-       sum(s.score)::DOUBLE AS numerator,
-       count(*)::DOUBLE AS denominator,
-       numerator / denominator AS value
-FROM scored s LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep

@@ -44,8 +44,12 @@ status AS (
     FROM leads l CROSS JOIN cut
     LEFT JOIN touch t USING (lead_id) LEFT JOIN lead_deal d USING (lead_id)
     WHERE l.created_at < cut.at
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT s.rep_id AS rep, s.lead_status,
+           count(*)::DOUBLE AS value
+    FROM status s
+    GROUP BY ALL
 )
-SELECT s.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on, s.lead_status,
-       count(*)::DOUBLE AS value
-FROM status s LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep

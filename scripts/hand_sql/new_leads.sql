@@ -8,10 +8,14 @@ lead AS (
            l.created_at
     FROM leads l, cut
     WHERE l.created_at < cut.at
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT (date_trunc('quarter', timezone($tz, timezone('UTC', l.created_at)) - to_months($fiscal_shift))
+            + to_months($fiscal_shift))::DATE AS period,
+           l.rep_id AS rep,
+           count(*)::DOUBLE AS value
+    FROM lead l
+    GROUP BY ALL
 )
-SELECT (date_trunc('quarter', timezone($tz, timezone('UTC', l.created_at)) - to_months($fiscal_shift))
-        + to_months($fiscal_shift))::DATE AS period,
-       l.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
-       count(*)::DOUBLE AS value
-FROM lead l LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep

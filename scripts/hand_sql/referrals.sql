@@ -16,10 +16,14 @@ from_customer AS (
     FROM referred f JOIN contracts c USING (account_id)
     WHERE c.signed_on <= $as_of
       AND c.start_on <= f.created_at::DATE AND (c.end_on IS NULL OR c.end_on >= f.created_at::DATE)
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT (date_trunc('quarter', timezone($tz, timezone('UTC', f.created_at)) - to_months($fiscal_shift))
+            + to_months($fiscal_shift))::DATE AS period,
+           f.rep_id AS rep,
+           count(c.lead_id)::DOUBLE AS value
+    FROM referred f LEFT JOIN from_customer c USING (lead_id)
+    GROUP BY ALL
 )
-SELECT (date_trunc('quarter', timezone($tz, timezone('UTC', f.created_at)) - to_months($fiscal_shift))
-        + to_months($fiscal_shift))::DATE AS period,
-       f.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
-       count(c.lead_id)::DOUBLE AS value
-FROM referred f LEFT JOIN from_customer c USING (lead_id) LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep

@@ -54,8 +54,12 @@ bh AS (  -- ... and up to the answer or, unanswered, to the cutoff
            f.answered_at IS NOT NULL AS answered,
            (coalesce(c.before + epoch(least(f.until, c.close_at)) - epoch(c.open_at), 0) - f.s) / 3600.0 AS hours
     FROM from_s f ASOF LEFT JOIN cal c ON f.until >= c.open_at
+),
+n AS (  -- the figures per rep, then the rep's name
+    SELECT x.rep_id AS rep,
+           count(*) FILTER (WHERE NOT x.answered AND x.hours > $sla_hours)::DOUBLE AS value
+    FROM bh x
+    GROUP BY ALL
 )
-SELECT x.rep_id AS rep, r.name AS rep_name, r.left_on AS rep_left_on,
-       count(*) FILTER (WHERE NOT x.answered AND x.hours > $sla_hours)::DOUBLE AS value
-FROM bh x LEFT JOIN reps r USING (rep_id)
-GROUP BY ALL
+SELECT n.*, r.name AS rep_name, r.left_on AS rep_left_on
+FROM n LEFT JOIN reps r ON r.rep_id = n.rep
