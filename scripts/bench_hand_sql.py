@@ -55,6 +55,10 @@ def parameters(sql: str, settings: Settings, as_of: date) -> dict[str, Any]:
         "min_history": settings.stale_min_history,
         "default_days": float(settings.stale_days_default),
         "window_days": settings.customer_window_days,
+        "sla_hours": settings.first_response_sla_hours,
+        "day_start_hour": settings.business_day_start_hour,
+        "day_end_hour": settings.business_day_end_hour,
+        "business_days": list(settings.business_days),
     }
     used = set(re.findall(r"\$([a-z_]+)", re.sub(r"--[^\n]*", "", sql)))
     return {k: known[k] for k in sorted(used)}
