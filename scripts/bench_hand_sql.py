@@ -55,6 +55,8 @@ def parameters(sql: str, settings: Settings, as_of: date) -> dict[str, Any]:
         "min_history": settings.stale_min_history,
         "default_days": float(settings.stale_days_default),
         "window_days": settings.customer_window_days,
+        "not_updated_days": float(settings.not_updated_days),
+        "dormant_days": settings.lead_dormant_days,
     }
     used = set(re.findall(r"\$([a-z_]+)", re.sub(r"--[^\n]*", "", sql)))
     return {k: known[k] for k in sorted(used)}
