@@ -8,9 +8,9 @@
 WITH cut AS (  -- end of local day $as_of, in UTC
     SELECT timezone('UTC', timezone($tz, ($as_of::DATE + 1)::TIMESTAMP)) AS at
 ),
-since AS (  -- first day of the 12 months
-    SELECT least((date_trunc('month', $as_of::DATE) - INTERVAL 1 YEAR)::DATE + day($as_of::DATE)::INTEGER,
-                 $as_of::DATE)::TIMESTAMP AS day
+since AS (  -- start of the first local day of the 12 months, in UTC
+    SELECT timezone('UTC', timezone($tz, least((date_trunc('month', $as_of::DATE) - INTERVAL 1 YEAR)::DATE
+                                               + day($as_of::DATE)::INTEGER, $as_of::DATE)::TIMESTAMP)) AS at
 ),
 last_visit AS (  -- each deal's last stage entry before the cutoff
     SELECT h.deal_id, h.entered_at, s.is_closed, s.is_won
@@ -43,7 +43,7 @@ closed AS (  -- the deals closed in the 12 months, per rep
            count(*) FILTER (WHERE d.won)::DOUBLE / count(*) AS win_rate,
            avg((epoch(d.closed_at) - epoch(d.created_at)) / 86400.0) FILTER (WHERE d.won) AS cycle
     FROM deal d, since
-    WHERE d.closed AND timezone($tz, timezone('UTC', d.closed_at)) >= since.day
+    WHERE d.closed AND d.closed_at >= since.at
     GROUP BY ALL
 ),
 spine AS (

@@ -9,8 +9,9 @@
 WITH cut AS (  -- end of local day $as_of, in UTC
     SELECT timezone('UTC', timezone($tz, ($as_of::DATE + 1)::TIMESTAMP)) AS at
 ),
-q AS (  -- the fiscal quarter of $as_of: first and last day
-    SELECT start, (start + INTERVAL 3 MONTH - INTERVAL 1 DAY)::DATE AS last
+q AS (  -- the fiscal quarter of $as_of: first and last day, its start in UTC
+    SELECT start, (start + INTERVAL 3 MONTH - INTERVAL 1 DAY)::DATE AS last,
+           timezone('UTC', timezone($tz, start::TIMESTAMP)) AS start_at
     FROM (SELECT (date_trunc('quarter', $as_of::DATE - to_months($fiscal_shift))
                   + to_months($fiscal_shift))::DATE AS start)
 ),
@@ -48,7 +49,7 @@ forecast AS (  -- open deals expected to close by the quarter's end (overdue: on
 won AS (  -- won since the quarter's first local day
     SELECT d.rep_id, sum(d.amount) AS won
     FROM deal d CROSS JOIN q
-    WHERE d.won AND timezone($tz, timezone('UTC', d.closed_at)) >= q.start
+    WHERE d.won AND d.closed_at >= q.start_at
     GROUP BY ALL
 ),
 grain AS (  -- months of the finest grain the won_revenue targets use
