@@ -59,6 +59,8 @@ def parameters(sql: str, settings: Settings, as_of: date) -> dict[str, Any]:
         "day_start_hour": settings.business_day_start_hour,
         "day_end_hour": settings.business_day_end_hour,
         "business_days": list(settings.business_days),
+        "not_updated_days": float(settings.not_updated_days),
+        "dormant_days": settings.lead_dormant_days,
     }
     used = set(re.findall(r"\$([a-z_]+)", re.sub(r"--[^\n]*", "", sql)))
     return {k: known[k] for k in sorted(used)}
