@@ -83,17 +83,31 @@ class Throttle:
 
     def locked_for(self, key: tuple[str, str]) -> float:
         """Seconds the pair is still locked out (0: may try)."""
+        with self._lock:
+            return self._locked_for(key, time.monotonic())
+
+    def attempt(self, key: tuple[str, str]) -> float:
+        """Seconds the pair is still locked out, else 0 and the attempt is counted as a
+        failure at once — until :meth:`succeeded` — in the same step: logins checked at
+        the same time on several threads cannot pass the limit together."""
         now = time.monotonic()
         with self._lock:
-            times = [t for t in self._failures.get(key, []) if now - t < self.window]
-            self._failures[key] = times
-            if len(times) < self.max:
-                return 0.0
-            left = self.lockout - (now - times[-1])
-            if left <= 0:  # served its time: start counting afresh
-                self._failures.pop(key, None)
-                return 0.0
+            left = self._locked_for(key, now)
+            if not left:
+                self._failures.setdefault(key, []).append(now)
             return left
+
+    def _locked_for(self, key: tuple[str, str], now: float) -> float:
+        """:meth:`locked_for` (the lock held)."""
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        self._failures[key] = times
+        if len(times) < self.max:
+            return 0.0
+        left = self.lockout - (now - times[-1])
+        if left <= 0:  # served its time: start counting afresh
+            self._failures.pop(key, None)
+            return 0.0
+        return left
 
     def failed(self, key: tuple[str, str]) -> None:
         with self._lock:
@@ -230,10 +244,13 @@ class Users:
     # -- login ------------------------------------------------------------------------
     def authenticate(self, username: str, password: str, ip: str = "") -> User | None:
         """The user if the password is right; None otherwise. Raises :class:`LockedOut`
-        while the (username, address) pair is locked out. Every attempt is audited."""
+        while the (username, address) pair is locked out. Every attempt is audited.
+
+        Blocking: the argon2 check costs about 50 ms of CPU, and the audit a write; the
+        web app calls it on a worker thread (web/auth.py), never on its event loop."""
         name = username.strip().lower()
         key = (name, ip)
-        wait = self.throttle.locked_for(key)
+        wait = self.throttle.attempt(key)  # a failure until the password is right
         if wait:
             audit.record(self.store, "login.locked", subject=name, ip=ip)
             raise LockedOut(f"too many failed logins: try again in {int(wait) + 1} seconds")
@@ -251,7 +268,6 @@ class Users:
         else:
             _hasher.hash(password)  # same work for unknown users: no timing oracle
         if not ok:
-            self.throttle.failed(key)
             audit.record(self.store, "login.failure", subject=name, ip=ip)
             return None
         self.throttle.succeeded(key)
