@@ -32,6 +32,8 @@ SESSION_HOURS = 12
 MAX_FAILURES = 5
 LOCKOUT_SECONDS = 60.0
 FAILURE_WINDOW = 900.0
+#: Locks that login attempts take turns on (:meth:`Throttle.turn`).
+TURNS = 64
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
@@ -80,34 +82,27 @@ class Throttle:
         self.max, self.lockout, self.window = max_failures, lockout, window
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
+        self._turns = [threading.Lock() for _ in range(TURNS)]
 
     def locked_for(self, key: tuple[str, str]) -> float:
         """Seconds the pair is still locked out (0: may try)."""
-        with self._lock:
-            return self._locked_for(key, time.monotonic())
-
-    def attempt(self, key: tuple[str, str]) -> float:
-        """Seconds the pair is still locked out, else 0 and the attempt is counted as a
-        failure at once — until :meth:`succeeded` — in the same step: logins checked at
-        the same time on several threads cannot pass the limit together."""
         now = time.monotonic()
         with self._lock:
-            left = self._locked_for(key, now)
-            if not left:
-                self._failures.setdefault(key, []).append(now)
+            times = [t for t in self._failures.get(key, []) if now - t < self.window]
+            self._failures[key] = times
+            if len(times) < self.max:
+                return 0.0
+            left = self.lockout - (now - times[-1])
+            if left <= 0:  # served its time: start counting afresh
+                self._failures.pop(key, None)
+                return 0.0
             return left
 
-    def _locked_for(self, key: tuple[str, str], now: float) -> float:
-        """:meth:`locked_for` (the lock held)."""
-        times = [t for t in self._failures.get(key, []) if now - t < self.window]
-        self._failures[key] = times
-        if len(times) < self.max:
-            return 0.0
-        left = self.lockout - (now - times[-1])
-        if left <= 0:  # served its time: start counting afresh
-            self._failures.pop(key, None)
-            return 0.0
-        return left
+    def turn(self, key: tuple[str, str]) -> threading.Lock:
+        """Held while one login attempt of the pair is checked: attempts of one pair take
+        turns (logins run on worker threads), so concurrent ones cannot pass the limit
+        together; other pairs go on in parallel (one of ``TURNS`` locks per pair)."""
+        return self._turns[hash(key) % len(self._turns)]
 
     def failed(self, key: tuple[str, str]) -> None:
         with self._lock:
@@ -250,7 +245,11 @@ class Users:
         web app calls it on a worker thread (web/auth.py), never on its event loop."""
         name = username.strip().lower()
         key = (name, ip)
-        wait = self.throttle.attempt(key)  # a failure until the password is right
+        with self.throttle.turn(key):
+            return self._authenticate(name, password, ip, key)
+
+    def _authenticate(self, name: str, password: str, ip: str, key: tuple[str, str]) -> User | None:
+        wait = self.throttle.locked_for(key)
         if wait:
             audit.record(self.store, "login.locked", subject=name, ip=ip)
             raise LockedOut(f"too many failed logins: try again in {int(wait) + 1} seconds")
@@ -268,6 +267,7 @@ class Users:
         else:
             _hasher.hash(password)  # same work for unknown users: no timing oracle
         if not ok:
+            self.throttle.failed(key)
             audit.record(self.store, "login.failure", subject=name, ip=ip)
             return None
         self.throttle.succeeded(key)

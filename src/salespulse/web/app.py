@@ -39,7 +39,7 @@ class App(FastAPI):
     """FastAPI with this app's outermost layers around its whole middleware stack
     (:func:`salespulse.web.security.outermost`): the security headers — on every response,
     the server's own error pages included — and ``GET /api/health``, answered before any
-    routing, dependency or middleware of FastAPI's (docs/serving.md, "Health")."""
+    routing, dependency or middleware of FastAPI's (docs/serving.md, "Staying up under load")."""
 
     def build_middleware_stack(self) -> ASGIApp:
         cache = self.state.service.cache
