@@ -144,3 +144,28 @@ def test_demo_creates_an_admin_once(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert len(Users(store).all()) == 1
     finally:
         store.close()
+
+
+def test_concurrent_logins_take_turns(tmp_path: Path) -> None:
+    """Logins run on worker threads in the web app: concurrent wrong passwords of one user
+    from one address still stop at the limit; concurrent right ones all get in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from salespulse.auth.users import MAX_FAILURES, LockedOut
+
+    store = connect(tmp_path / "t.duckdb")
+    users = Users(store)
+    users.add("boss", "the-right-password", "manager")
+
+    def attempt(password: str) -> str:
+        try:
+            return "in" if users.authenticate("boss", password, "1.2.3.4") else "wrong"
+        except LockedOut:
+            return "locked"
+
+    with ThreadPoolExecutor(12) as pool:
+        right = list(pool.map(attempt, ["the-right-password"] * 12))
+        wrong = list(pool.map(attempt, ["wrong-password"] * 12))
+    store.close()
+    assert right == ["in"] * 12
+    assert wrong.count("wrong") == MAX_FAILURES and wrong.count("locked") == 12 - MAX_FAILURES

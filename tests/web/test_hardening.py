@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,55 @@ def test_engine_errors_stay_in_the_server_log(
         assert not any(x in page.text for x in LEAKS)
     assert HIDDEN in reasons
     assert "failure hidden from the client" in caplog.text  # the details: in the log
+
+
+def test_outer_layers_answer_health_before_the_app_and_head_every_response() -> None:
+    """web/security.py's layers around a stand-in app: health never reaches it, a header
+    the app set is kept, and the server's own 500 page has the headers too."""
+    from starlette.middleware.errors import ServerErrorMiddleware
+    from starlette.responses import PlainTextResponse
+    from starlette.types import Receive, Scope, Send
+
+    from salespulse.web.security import outermost
+
+    reached: list[tuple[str, str]] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append((scope["method"], scope["path"]))
+        if scope["path"] == "/boom":
+            raise RuntimeError("boom")
+        framing = {"X-Frame-Options": "SAMEORIGIN"}
+        await PlainTextResponse("page", headers=framing)(scope, receive, send)
+
+    stack = outermost(ServerErrorMiddleware(inner), lambda: "v7")
+    c = TestClient(stack, raise_server_exceptions=False)  # no lifespan: the stand-in has none
+    with closing(c):
+        health = c.get("/api/health")
+        refused = c.get("/api/health?x=%00")
+        assert not reached  # neither went past the outer layers
+        posted = c.post("/api/health")
+        page = c.get("/page")
+        boom = c.get("/boom")
+    assert health.status_code == 200
+    assert health.content == b'{"status":"ok","data_version":"v7"}'  # FastAPI's JSON bytes
+    assert health.headers["content-type"] == "application/json"
+    assert refused.status_code == 400 and "control character" in refused.json()["detail"]
+    assert reached == [("POST", "/api/health"), ("GET", "/page"), ("GET", "/boom")]
+    assert posted.text == "page" and boom.status_code == 500
+    for r in (health, refused, posted, page, boom):
+        for name, value in HEADERS.items():
+            own = name == "X-Frame-Options" and (r is posted or r is page)
+            expected = "SAMEORIGIN" if own else value  # the app's own header is kept
+            assert r.headers.get_list(name) == [expected], (r.request.url, name)
+
+
+def test_health_is_the_routes_body_and_documented(client: TestClient, app: FastAPI) -> None:
+    from salespulse.web import api
+
+    assert client.get("/api/health").json() == {
+        "status": "ok",
+        "data_version": app.state.service.cache.peek_version(),
+    }
+    route = next(r for p, r in app_routes(app) if p == "/api/health")
+    assert route.endpoint.__name__ == api.health.__name__ and route.methods == {"GET"}
+    assert "get" in client.get("/openapi.json").json()["paths"]["/api/health"]

@@ -20,6 +20,7 @@ from salespulse.warehouse.access import IN_USE_MESSAGE, DatabaseBusy
 from salespulse.warehouse.shared import SharedStore
 from salespulse.warehouse.store import Store, connect
 from salespulse.web.app import create_app
+from salespulse.web.security import HEADERS
 from tests.web.conftest import add_users, make_client
 
 
@@ -151,6 +152,82 @@ def test_a_full_queue_answers_busy_with_retry_after(db: str) -> None:
             assert health.status_code == 200
     finally:
         release.set()
+
+
+def test_security_headers_on_html_json_static_error_and_503(db: str) -> None:
+    app = create_app(db, Settings(), warm=False)
+    app.state.test_tokens = add_users(app)
+    cache = app.state.service.cache
+    answers: dict[str, tuple[int, Any]] = {}
+    anonymous = {"Authorization": ""}
+    with make_client(app) as client:  # one session: leaving it closes the app's cache
+        for name, path, headers in [
+            ("html", "/login", {}),
+            ("json", "/api/kpis", {}),
+            ("csv", "/api/kpis/won_deals/csv", {}),
+            ("static", "/static/app.css", {}),
+            ("health", "/api/health", {}),
+            ("not found", "/nope", {}),
+            ("unknown KPI", "/api/kpis/nope", {}),
+            ("control character", "/api/health?x=%00", {}),
+            ("401", "/api/kpis", anonymous),
+            ("redirect", "/pipeline", anonymous),
+        ]:
+            r = client.get(path, headers=headers)
+            answers[name] = (r.status_code, r.headers)
+        cache._queue = 0  # every cold computation beyond the blocked workers: 503
+        release = block(cache, cache.workers)
+        try:
+            for name, path in [("503 json", "/api/pages/home"), ("503 html", "/pipeline")]:
+                r = client.get(path)
+                answers[name] = (r.status_code, r.headers)
+        finally:
+            release.set()
+    assert {k: s for k, (s, _) in answers.items()} == {
+        "html": 200,
+        "json": 200,
+        "csv": 200,
+        "static": 200,
+        "health": 200,
+        "not found": 404,
+        "unknown KPI": 404,
+        "control character": 400,
+        "401": 401,
+        "redirect": 303,
+        "503 json": 503,
+        "503 html": 503,
+    }
+    for name, (_, headers) in answers.items():
+        for header, value in HEADERS.items():
+            assert headers.get_list(header) == [value], (name, header)  # once, this value
+
+
+def test_health_takes_no_lock_and_needs_no_login(db: str) -> None:
+    """Answered while the file's lock, the engine's, the cache's and its version check's
+    are all held elsewhere (a reopen after a write holds the file's), with the route's body."""
+    app = create_app(db, Settings(), warm=False)
+    cache = app.state.service.cache
+    store = cache.store
+    assert isinstance(store, SharedStore)
+    answers: list[Any] = []
+    with make_client(app, None) as client:  # anonymous
+        for locks in ([store._cond], [store._cond, store._engine, cache._lock, cache._vlock]):
+            ask = threading.Thread(target=lambda: answers.append(client.get("/api/health")))
+            for lock in locks:
+                lock.acquire()
+            try:
+                ask.start()
+                ask.join(20)
+                assert not ask.is_alive(), "health waited for a lock"
+            finally:
+                for lock in locks:
+                    lock.release()
+            ask.join()
+    assert [r.status_code for r in answers] == [200, 200]
+    version = store.seen_version()
+    assert version and version != "initial"
+    assert answers[0].json() == {"status": "ok", "data_version": version}
+    assert cache.peek_version() == version
 
 
 def test_health_and_static_answer_while_pages_compute(db: str) -> None:

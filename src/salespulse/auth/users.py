@@ -32,6 +32,8 @@ SESSION_HOURS = 12
 MAX_FAILURES = 5
 LOCKOUT_SECONDS = 60.0
 FAILURE_WINDOW = 900.0
+#: Locks that login attempts take turns on (:meth:`Throttle.turn`).
+TURNS = 64
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
@@ -80,6 +82,7 @@ class Throttle:
         self.max, self.lockout, self.window = max_failures, lockout, window
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
+        self._turns = [threading.Lock() for _ in range(TURNS)]
 
     def locked_for(self, key: tuple[str, str]) -> float:
         """Seconds the pair is still locked out (0: may try)."""
@@ -94,6 +97,12 @@ class Throttle:
                 self._failures.pop(key, None)
                 return 0.0
             return left
+
+    def turn(self, key: tuple[str, str]) -> threading.Lock:
+        """Held while one login attempt of the pair is checked: attempts of one pair take
+        turns (logins run on worker threads), so concurrent ones cannot pass the limit
+        together; other pairs go on in parallel (one of ``TURNS`` locks per pair)."""
+        return self._turns[hash(key) % len(self._turns)]
 
     def failed(self, key: tuple[str, str]) -> None:
         with self._lock:
@@ -230,9 +239,16 @@ class Users:
     # -- login ------------------------------------------------------------------------
     def authenticate(self, username: str, password: str, ip: str = "") -> User | None:
         """The user if the password is right; None otherwise. Raises :class:`LockedOut`
-        while the (username, address) pair is locked out. Every attempt is audited."""
+        while the (username, address) pair is locked out. Every attempt is audited.
+
+        Blocking: the argon2 check costs about 50 ms of CPU, and the audit a write; the
+        web app calls it on a worker thread (web/auth.py), never on its event loop."""
         name = username.strip().lower()
         key = (name, ip)
+        with self.throttle.turn(key):
+            return self._authenticate(name, password, ip, key)
+
+    def _authenticate(self, name: str, password: str, ip: str, key: tuple[str, str]) -> User | None:
         wait = self.throttle.locked_for(key)
         if wait:
             audit.record(self.store, "login.locked", subject=name, ip=ip)

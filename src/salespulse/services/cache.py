@@ -131,11 +131,18 @@ class PageCache:
         return self._version
 
     def peek_version(self) -> str:
-        """The version without waiting: checked when that costs nothing (a shared DuckDB
-        file knows its version), else the last seen. For health checks."""
-        if self.store.version_max_age == 0:
-            return self.version()
-        return self._version
+        """The version without waiting for anything — no lock, no query, no worker: the one
+        the store read last (a shared DuckDB file: when it was last opened), else the one
+        this cache checked last. For health checks.
+
+        It is as fresh as the last check: every page request checks (:meth:`version`), and
+        a serving app's warm-up thread every ``WATCH_SECONDS`` (services/service.py), so
+        after an import it shows the new version within seconds, without a request.
+        (It used to check itself on a shared file: that takes the file's lock, which a
+        computation holds while it reopens the file after a write.)
+        """
+        seen = self.store.seen_version()
+        return self._version if seen is None else seen
 
     def version(self) -> str:
         """The current data version; checked by one thread at a time, never waited for.

@@ -124,6 +124,12 @@ class SharedStore(Store):
                 self._close_raw()
             return self._version
 
+    def seen_version(self) -> str:
+        """The version read when the file was last opened — by whichever computation or
+        version check opened it; exact while it stays open. No lock, no query: a plain
+        attribute read (health checks)."""
+        return self._version
+
     def writer_active(self) -> bool:
         """Whether another process holds or waits for the file's writer lock."""
         with self._cond:

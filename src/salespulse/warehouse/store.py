@@ -76,6 +76,11 @@ class Store:
     def engine(self) -> str:
         return str(self.con.name)
 
+    def seen_version(self) -> str | None:
+        """The data version this store read last, without a lock or a query (None: it keeps
+        none; ask :meth:`data_version`). For health checks, which must never wait."""
+        return None
+
     # -- reading -----------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
         table(name)  # raises for unknown names

@@ -117,9 +117,11 @@ def kpi_explain(
     }
 
 
+# The app answers GET /api/health before FastAPI's routing (web/security.py, ``Health``)
+# with this same body; the route stays for the OpenAPI schema (and an app without that layer).
 @router.get("/health", summary="Liveness and data version")
 async def health(request: Request) -> dict[str, str]:
-    """Answers at once, on the event loop: never waits for the database or KPI work."""
+    """Answers at once: never waits for the database, a lock or KPI work."""
     return {"status": "ok", "data_version": request.app.state.service.cache.peek_version()}
 
 

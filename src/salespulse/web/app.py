@@ -14,6 +14,7 @@ import plotly
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from salespulse import __version__, i18n
 from salespulse.auth.users import Users
@@ -32,6 +33,17 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data"
 
 #: Threads for synchronous routes (most wait on the KPI pool, see services/cache.py).
 REQUEST_THREADS = 200
+
+
+class App(FastAPI):
+    """FastAPI with this app's outermost layers around its whole middleware stack
+    (:func:`salespulse.web.security.outermost`): the security headers — on every response,
+    the server's own error pages included — and ``GET /api/health``, answered before any
+    routing, dependency or middleware of FastAPI's (docs/serving.md, "Staying up under load")."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        cache = self.state.service.cache
+        return security.outermost(super().build_middleware_stack(), cache.peek_version)
 
 
 def create_app(
@@ -69,7 +81,7 @@ def create_app(
         stop.set()
         service.close()
 
-    app = FastAPI(
+    app = App(
         title="salespulse",
         version=__version__,
         description="Sales KPIs for B2B sales teams. Every page's data is available as JSON "
@@ -79,7 +91,6 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    security.install_headers(app)
     security.install_docs(app)
     app.state.service = service
     app.state.users = users
