@@ -276,6 +276,10 @@ class Kpi:
     target_kpi: str | None = None
     #: Drill-down of a derived KPI: the input KPI whose records explain it.
     drill: str | None = None
+    #: Breakdown columns its facts read whatever the query breaks down by (the lead
+    #: score's rules read a lead's industry and company size): a query's own context
+    #: joins them (:attr:`~salespulse.semantic.model.Context.breakdowns`).
+    uses: tuple[Dim, ...] = ()
 
     def __post_init__(self) -> None:
         derived = isinstance(self.measure, Derived)

@@ -36,6 +36,7 @@ import pandas as pd
 from ibis import _
 
 from salespulse.semantic import timecal
+from salespulse.semantic.kpi import Dim
 from salespulse.settings import Settings
 from salespulse.warehouse import derived
 from salespulse.warehouse.store import Store
@@ -85,6 +86,14 @@ class Context:
     #: Keep the big as-of relations (stage history, deals, leads, …) as temporary tables
     #: for the life of the context: worth it when one context answers many KPIs (a page).
     materialize: bool = False
+    #: The breakdowns (and filters) the queries on this context use; None: any. With a
+    #: set, deal and contract facts leave out the joins that only a breakdown outside it
+    #: needs (a deal's lead for ``channel``, its account for ``industry``, its product
+    #: for ``product_line``; a lead's account for ``industry`` and company size; the
+    #: rep's team for ``team`` and ``region``; a contract's account and owner for rep,
+    #: team, region and industry): those columns are then null. Only for a context of
+    #: one query shape (``query.run`` makes one); materialized contexts keep them all.
+    breakdowns: frozenset[Dim] | None = None
     _flags: dict[str, bool] = field(default_factory=dict, repr=False)
     _values: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
     _tables: dict[str, ir.Table] = field(default_factory=dict, repr=False)
@@ -299,6 +308,14 @@ class Context:
     def rep_dims(self) -> ir.Table:
         return self.reps.select("rep_id", "team_id", "region")
 
+    def _with_team(self, t: ir.Table, rep: str) -> ir.Table:
+        """``t`` with ``team_id`` and ``region`` of the rep in column ``rep`` (null when
+        the context's queries break down and filter by neither: see ``breakdowns``)."""
+        if not (self._needs(Dim.team) or self._needs(Dim.region)):
+            return t.mutate(team_id=ibis.null("string"), region=ibis.null("string"))
+        rd = self.rep_dims.rename(_team_rep="rep_id")
+        return t.left_join(rd, t[rep] == rd._team_rep).drop("_team_rep")
+
     @cached_property
     def stages(self) -> ir.Table:
         s = self.t("stages")
@@ -363,19 +380,23 @@ class Context:
             sql_at=known(lead.sql_at),
             disqualified_at=known(lead.disqualified_at),
         )
-        acc = self.t("accounts").select(
-            acc_id="account_id", acc_industry="industry", acc_employees="employees"
-        )
-        j = base.left_join(acc, base.account_id == acc.acc_id)
-        j = j.mutate(
-            industry=ibis.coalesce(j.acc_industry, j.lead_industry),
-            employees=ibis.coalesce(j.acc_employees, j.lead_employees),
-        )
-        j = j.drop("acc_id", "acc_industry", "acc_employees", "lead_industry", "lead_employees")
-        rd = self.rep_dims
-        out = j.left_join(rd, j.owner_rep_id == rd.rep_id)
-        out = out.drop("rep_id_right") if "rep_id_right" in out.columns else out
-        return self._keep("leads", out)
+        if self._needs(Dim.industry):  # industry and company size: the account's first
+            acc = self.t("accounts").select(
+                acc_id="account_id", acc_industry="industry", acc_employees="employees"
+            )
+            j = base.left_join(acc, base.account_id == acc.acc_id)
+            j = j.mutate(
+                industry=ibis.coalesce(j.acc_industry, j.lead_industry),
+                employees=ibis.coalesce(j.acc_employees, j.lead_employees),
+            )
+            j = j.drop("acc_id", "acc_industry", "acc_employees")
+        else:
+            j = base.mutate(
+                industry=ibis.null(base.lead_industry.type()),
+                employees=ibis.null(base.lead_employees.type()),
+            )
+        j = j.drop("lead_industry", "lead_employees")
+        return self._keep("leads", self._with_team(j, "owner_rep_id"))
 
     # -- deals -------------------------------------------------------------------------
 
@@ -476,19 +497,32 @@ class Context:
         j = j.left_join(st, "stage_id").drop("stage_id_right")
         return self._keep("deals", self._with_breakdowns(j))
 
+    def _needs(self, dim: Dim) -> bool:
+        return self.materialize or self.breakdowns is None or dim in self.breakdowns
+
     def _with_breakdowns(self, d: ir.Table) -> ir.Table:
         """Deals ``d`` with their product line, industry, channel and the owner's team and
-        region; the owner as ``rep_id``."""
-        prod = self.t("products").select(p_id="product_id", product_line="product_line")
-        j = d.left_join(prod, d.product_id == prod.p_id).drop("p_id")
-        acc = self.t("accounts").select(a_id="account_id", industry="industry")
-        j = j.left_join(acc, j.account_id == acc.a_id).drop("a_id")
-        ld = self.t("leads").select(l_id="lead_id", channel="channel")
-        j = j.left_join(ld, j.lead_id == ld.l_id).drop("l_id")
-        j = j.mutate(channel=j.channel.fill_null(NO_CHANNEL))
-        rd = self.rep_dims.rename(r_id="rep_id")
-        j = j.left_join(rd, j.owner_rep_id == rd.r_id).drop("r_id")
-        return j.rename(rep_id="owner_rep_id")
+        region; the owner as ``rep_id``. A breakdown the context's queries do not use
+        (:attr:`breakdowns`) is a null column instead of a join: the lead behind a deal's
+        channel alone is a hash join over every lead."""
+        j = d
+        if self._needs(Dim.product_line):
+            prod = self.t("products").select(p_id="product_id", product_line="product_line")
+            j = j.left_join(prod, j.product_id == prod.p_id).drop("p_id")
+        else:
+            j = j.mutate(product_line=ibis.null("string"))
+        if self._needs(Dim.industry):
+            acc = self.t("accounts").select(a_id="account_id", industry="industry")
+            j = j.left_join(acc, j.account_id == acc.a_id).drop("a_id")
+        else:
+            j = j.mutate(industry=ibis.null("string"))
+        if self._needs(Dim.channel):
+            ld = self.t("leads").select(l_id="lead_id", channel="channel")
+            j = j.left_join(ld, j.lead_id == ld.l_id).drop("l_id")
+            j = j.mutate(channel=j.channel.fill_null(NO_CHANNEL))
+        else:
+            j = j.mutate(channel=ibis.null("string"))
+        return self._with_team(j, "owner_rep_id").rename(rep_id="owner_rep_id")
 
     @cached_property
     def deal_dims(self) -> ir.Table:
@@ -532,8 +566,7 @@ class Context:
     def activities(self) -> ir.Table:
         """Activities that happened by ``as_of``, with the rep's team and region."""
         a = self.t("activities").filter(_.occurred_at < self.cutoff)
-        rd = self.rep_dims.rename(r_id="rep_id")
-        j = a.left_join(rd, a.rep_id == rd.r_id).drop("r_id")
+        j = self._with_team(a, "rep_id")
         cut = self.cutoff
         return j.mutate(
             completed_at=ibis.ifelse(j.completed_at < cut, j.completed_at, ibis.null("timestamp")),
@@ -567,6 +600,10 @@ class Context:
         account owner's breakdowns."""
         c = self.t("contracts").filter(_.signed_on <= self.as_of)
         c = self.to_reporting(c, "value", "currency").rename(value_eur="amount_eur")
+        owner = [Dim.rep, Dim.team, Dim.region]
+        if not any(self._needs(d) for d in [*owner, Dim.industry]):  # see ``breakdowns``
+            null = ibis.null("string")
+            return c.mutate(industry=null, rep_id=null, team_id=null, region=null)
         acc = self.t("accounts").select(
             a_id="account_id", industry="industry", rep_id="owner_rep_id"
         )

@@ -50,7 +50,7 @@ def crm_facts(ctx: Context) -> Facts:
         rep_id=ibis.coalesce(h.changed_by_rep_id, h._owner),
         occurred_at=h.entered_at,
     )
-    log = a.union(upd)
+    log = a.cast(upd.schema()).union(upd)  # the same types, both nullable
     rd = ctx.rep_dims.rename(_r="rep_id")
     log = log.left_join(rd, log.rep_id == rd._r).drop("_r")
     return Facts(log, "activities", "activity_id", at="occurred_at")

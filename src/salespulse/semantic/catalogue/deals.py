@@ -52,7 +52,20 @@ def won_facts(ctx: Context) -> Facts:
 
 
 def created_facts(ctx: Context) -> Facts:
-    return Facts(ctx.deals, "deals", "deal_id", at="created_at")
+    """Deals by creation time with their breakdowns: a count of new deals needs neither
+    their state nor their amount, so only the drill-down adds them (``ctx.deals``)."""
+    d = (
+        ctx.t("deals")
+        .filter(_.created_at < ctx.cutoff)
+        .select(_d="deal_id", created_at="created_at")
+    )
+    t = ctx.deal_dims.inner_join(d, _.deal_id == d._d).drop("_d")
+
+    def state(rows: ir.Table) -> ir.Table:
+        keys = rows.select(_k="deal_id")
+        return ctx.deals.inner_join(keys, ctx.deals.deal_id == keys._k).drop("_k")
+
+    return Facts(t, "deals", "deal_id", at="created_at", detail=state)
 
 
 def open_intervals(ctx: Context) -> ir.Table:

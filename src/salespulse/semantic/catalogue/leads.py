@@ -151,30 +151,32 @@ def _status_intervals(ctx: Context) -> ir.Table:
     leads = ctx.leads.rename(rep_id="owner_rep_id")
     j = leads.left_join(touches, leads.lead_id == touches.t_lead).drop("t_lead")
     j = j.left_join(deals, j.lead_id == deals.d_lead).drop("d_lead")
-    done = ibis.ifelse(j.n_open == 0, j.t_closed, ibis.null("timestamp"))
+    # one row per (lead, status): the leads crossed with the seven statuses, each row
+    # taking its status's start and the earliest start of a later status as its end (a
+    # union of seven copies made the database compute the joins above seven times)
+    x = j.cross_join(ibis.memtable({"lead_status": list(LEAD_STATUSES)}))
+    done = ibis.ifelse(x.n_open == 0, x.t_closed, ibis.null("timestamp"))
     starts = {
-        "new": j.created_at,
-        "attempting": j.t_attempt,
-        "connected": j.t_connect,
-        "open_deal": j.t_deal,
-        "customer": ibis.ifelse(j.won, done, ibis.null("timestamp")),
-        "deal_lost": ibis.ifelse(j.won, ibis.null("timestamp"), done),
-        "unqualified": j.disqualified_at,
+        "new": x.created_at,
+        "attempting": x.t_attempt,
+        "connected": x.t_connect,
+        "open_deal": x.t_deal,
+        "customer": ibis.ifelse(x.won, done, ibis.null("timestamp")),
+        "deal_lost": ibis.ifelse(x.won, ibis.null("timestamp"), done),
+        "unqualified": x.disqualified_at,
     }
-    parts = []
+    ends = {}
     for i, status in enumerate(LEAD_STATUSES):
         later = [ibis.coalesce(starts[s], FAR_FUTURE) for s in LEAD_STATUSES[i + 1 :]]
-        end = ibis.least(*later) if len(later) > 1 else (later[0] if later else FAR_FUTURE)
-        part = j.mutate(
-            lead_status=ibis.literal(status, "string"),
-            valid_from=starts[status].cast("timestamp"),
-            valid_to=ibis.ifelse(end == FAR_FUTURE, ibis.null("timestamp"), end).cast("timestamp"),
-        )
-        keep = part.filter(
-            _.valid_from.notnull() & (_.valid_to.isnull() | (_.valid_to > _.valid_from))
-        )
-        parts.append(keep.drop("t_attempt", "t_connect", "t_deal", "n_open", "t_closed", "won"))
-    return ibis.union(*parts)
+        ends[status] = ibis.least(*later) if len(later) > 1 else (later[0] if later else FAR_FUTURE)
+    start = ibis.cases(*((x.lead_status == k, v) for k, v in starts.items()))
+    end = ibis.cases(*((x.lead_status == k, v) for k, v in ends.items()))
+    x = x.mutate(
+        valid_from=start.cast("timestamp"),
+        valid_to=ibis.ifelse(end == FAR_FUTURE, ibis.null("timestamp"), end).cast("timestamp"),
+    )
+    keep = x.filter(_.valid_from.notnull() & (_.valid_to.isnull() | (_.valid_to > _.valid_from)))
+    return keep.drop("t_attempt", "t_connect", "t_deal", "n_open", "t_closed", "won")
 
 
 def lead_status_facts(ctx: Context) -> Facts:
@@ -185,7 +187,7 @@ def lead_status_facts(ctx: Context) -> Facts:
 
 def active_lead_facts(ctx: Context) -> Facts:
     """Leads while active: from creation until disqualified or turned into a deal."""
-    d = ctx.deals.filter(_.lead_id.notnull())
+    d = ctx.t("deals").filter(_.lead_id.notnull(), _.created_at < ctx.cutoff)  # no state
     deals = d.group_by(d_lead=d.lead_id).aggregate(t_deal=d.created_at.min())
     leads = ctx.leads.rename(rep_id="owner_rep_id")
     j = leads.left_join(deals, leads.lead_id == deals.d_lead).drop("d_lead")
@@ -212,7 +214,9 @@ def referral_facts(ctx: Context) -> Facts:
     refs = leads.select(
         r_lead=leads.lead_id, r_acc=leads.referring_account_id, r_day=leads.created_at.cast("date")
     )
-    c = ctx.contracts.select(c_acc="account_id", c_from="start_on", c_to="end_on")
+    # the contracts' dates alone (``ctx.contracts`` adds values and owners it never uses)
+    c = ctx.t("contracts").filter(_.signed_on <= ctx.as_of)
+    c = c.select(c_acc="account_id", c_from="start_on", c_to="end_on")
     # join on the account alone, then test the dates (a range or OR in the join condition
     # makes DuckDB compare every pair)
     j = refs.inner_join(c, refs.r_acc == c.c_acc)
@@ -223,20 +227,38 @@ def referral_facts(ctx: Context) -> Facts:
     return Facts(flagged, "leads", "lead_id", at="created_at")
 
 
-def funnel_facts(ctx: Context) -> Facts:
-    """Leads by creation cohort, with whether they reached SQL, a deal and a won deal."""
-    d = ctx.deals.filter(_.lead_id.notnull())
-    deals = d.group_by(d_lead=d.lead_id).aggregate(
-        has_deal=d.deal_id.count() > 0, has_won=d.is_won.any()
-    )
+def _funnel(ctx: Context, step: str) -> Facts:
+    """Leads by creation cohort with ``is_sql`` and, for ``step`` "deal", whether they got
+    a deal (created by as-of; ``has_deal``) or, for "won", a deal won by as-of
+    (``has_won``: the deals' state then, a join over their stage history). Each step pays
+    only for its own flag."""
     leads = ctx.leads.rename(rep_id="owner_rep_id")
-    j = leads.left_join(deals, leads.lead_id == deals.d_lead).drop("d_lead")
-    j = j.mutate(
-        is_sql=j.sql_at.notnull(),
-        has_deal=j.has_deal.fill_null(False),
-        has_won=j.has_won.fill_null(False),
+    j = leads.mutate(is_sql=leads.sql_at.notnull())
+    if step == "sql":
+        return Facts(j, "leads", "lead_id", at="created_at")
+    if step == "won":
+        d = ctx.deals.filter(_.lead_id.notnull())
+        deals = d.group_by(d_lead=d.lead_id).aggregate(_flag=d.is_won.any())
+    else:
+        d = ctx.t("deals").filter(_.lead_id.notnull(), _.created_at < ctx.cutoff)
+        deals = d.group_by(d_lead=d.lead_id).aggregate(_flag=d.deal_id.count() > 0)
+    j = j.left_join(deals, j.lead_id == deals.d_lead).drop("d_lead")
+    flag = j._flag.fill_null(False)
+    return Facts(
+        j.mutate(**{f"has_{step}": flag}).drop("_flag"), "leads", "lead_id", at="created_at"
     )
-    return Facts(j, "leads", "lead_id", at="created_at")
+
+
+def funnel_sql_facts(ctx: Context) -> Facts:
+    return _funnel(ctx, "sql")
+
+
+def funnel_deal_facts(ctx: Context) -> Facts:
+    return _funnel(ctx, "deal")
+
+
+def funnel_won_facts(ctx: Context) -> Facts:
+    return _funnel(ctx, "won")
 
 
 SQL_REQ = ("leads.sql_at",)
@@ -431,6 +453,7 @@ KPIS = (
         requires=("leads",),
         point_only=True,
         default_by=("rep",),
+        uses=(Dim.industry,),  # industry and employees, from the lead's account
     ),
     Kpi(
         "new_leads",
@@ -484,7 +507,7 @@ KPIS = (
         "Conversie lead → SQL",
         "Of the leads created in the period, the share that became SQL (by the as-of date).",
         Unit.ratio,
-        funnel_facts,
+        funnel_sql_facts,
         Ratio(Count(where=_.is_sql), Count()),
         dims=LEAD_DIMS,
         source="W7",
@@ -497,7 +520,7 @@ KPIS = (
         "Conversie SQL → deal",
         "Of the leads created in the period that became SQL, the share that got a deal.",
         Unit.ratio,
-        funnel_facts,
+        funnel_deal_facts,
         Ratio(Count(where=_.has_deal & _.is_sql), Count(where=_.is_sql)),
         dims=LEAD_DIMS,
         source="W7",
@@ -510,7 +533,7 @@ KPIS = (
         "Conversie lead → gewonnen",
         "Of the leads created in the period, the share that led to a won deal.",
         Unit.ratio,
-        funnel_facts,
+        funnel_won_facts,
         Ratio(Count(where=_.has_won), Count()),
         dims=LEAD_DIMS,
         source="W7",

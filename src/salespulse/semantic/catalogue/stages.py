@@ -75,6 +75,15 @@ def conversion_facts(ctx: Context) -> Facts:
     return Facts(out, "deals", "deal_id", at="first_at")
 
 
+def entry_facts(ctx: Context) -> Facts:
+    """Per deal and open stage: its first entry (the cohort date of
+    :func:`conversion_facts`, without what became of the deal)."""
+    fe = _first_entries(ctx).filter(~_.is_closed)
+    fe = fe.select("deal_id", "stage_id", "stage_order", "first_at")
+    out = fe.inner_join(ctx.deal_dims, "deal_id")
+    return Facts(out, "deals", "deal_id", at="first_at")
+
+
 def visit_facts(ctx: Context) -> Facts:
     """Completed stage visits (open stages), with days spent; event time = when left."""
     v = ctx.stage_visits.filter(~_.is_closed & _.left_at.notnull())
@@ -220,7 +229,7 @@ KPIS = (
         "Deals entering each stage for the first time in the period (movement through the "
         "pipeline).",
         Unit.count,
-        conversion_facts,
+        entry_facts,
         Count(),
         dims=STAGE_DIMS,
         source="W7",
