@@ -87,8 +87,8 @@ class Context:
     #: for the life of the context: worth it when one context answers many KPIs (a page).
     materialize: bool = False
     #: The breakdowns (and filters) the queries on this context use; None: any. With a
-    #: set, deal and contract facts leave out the joins that only a breakdown outside it
-    #: needs (a deal's lead for ``channel``, its account for ``industry``, its product
+    #: set, the facts leave out the joins that only a breakdown outside it needs (a
+    #: deal's lead for ``channel``, its account for ``industry``, its product
     #: for ``product_line``; a lead's account for ``industry`` and company size; the
     #: rep's team for ``team`` and ``region``; a contract's account and owner for rep,
     #: team, region and industry): those columns are then null. Only for a context of
@@ -175,11 +175,12 @@ class Context:
 
     def has_value(self, name: str, column: str) -> bool:
         """Whether any row of ``name`` has ``column`` filled in (cached per data version)."""
-        t = self.t(name)
-        answer = self._probe(
-            f"value:{name}.{column}",
-            lambda: bool(t.filter(t[column].notnull()).limit(1).count().execute()),
-        )
+
+        def ask() -> bool:  # the table is looked up only to ask (a catalogue query)
+            t = self.t(name)
+            return bool(t.filter(t[column].notnull()).limit(1).count().execute())
+
+        answer = self._probe(f"value:{name}.{column}", ask)
         self._note(lambda c: c.has_value(name, column), answer)
         return answer
 
