@@ -5,9 +5,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 from ibis.backends import BaseBackend
+from ibis.backends.duckdb import Backend as IbisDuckDB
+
+if TYPE_CHECKING:
+    import ibis.expr.operations as ops
 
 _names = itertools.count()
 
@@ -52,3 +58,28 @@ def insert_arrow(con: BaseBackend, table: str, data: pa.Table) -> None:
             raw.unregister(view)
     else:
         con.insert(table, data)
+
+
+class DuckDBBackend(IbisDuckDB):
+    """Ibis's DuckDB backend with its in-memory tables (a query's periods and snapshot
+    points, business calendars, rollup answers: ``ibis.memtable``) copied into temporary
+    tables of the connection instead of registered as Arrow datasets. DuckDB scans a
+    dataset through Arrow's scanner on every query, which cost a one-period KPI 9 of its
+    16 ms at ``large`` (docs/benchmarks.md, "Small KPIs"); a temporary table is a plain
+    scan. Same lifetime as Ibis's registration (the connection's), same column types."""
+
+    def _register_in_memory_table(self, op: ops.InMemoryTable) -> None:
+        raw = self.con
+        view = f"_salespulse_memtable_{next(_names)}"
+        raw.register(view, op.data.to_pyarrow(op.schema))
+        try:
+            name = op.name.replace('"', '""')
+            raw.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{view}"')
+        finally:
+            raw.unregister(view)
+
+
+def duckdb_backend(raw: duckdb.DuckDBPyConnection | None = None) -> DuckDBBackend:
+    """The Ibis backend the product uses on the DuckDB connection ``raw`` (default: a new
+    in-memory database)."""
+    return DuckDBBackend.from_connection(duckdb.connect() if raw is None else raw)

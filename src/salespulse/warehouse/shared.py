@@ -22,12 +22,12 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 import duckdb
-import ibis
 from ibis.backends import BaseBackend
 
 from salespulse.errors import UserError
 from salespulse.warehouse import migrations
 from salespulse.warehouse.access import DatabaseBusy, WriterProbe, open_duckdb
+from salespulse.warehouse.engine import duckdb_backend
 from salespulse.warehouse.schema import SCHEMA_VERSION
 from salespulse.warehouse.store import VERSION_TABLE, Store, connect
 
@@ -98,7 +98,7 @@ class SharedStore(Store):
         raw = self._acquire(wait)
         try:
             cursor = raw.cursor()
-            self._local.con = ibis.duckdb.from_connection(cursor)
+            self._local.con = duckdb_backend(cursor)
             try:
                 yield
             finally:
@@ -173,7 +173,7 @@ class SharedStore(Store):
     def _open(self) -> None:
         raw = open_duckdb(self._path, read_only=True, wait=0)
         try:
-            version = migrations.current_version(ibis.duckdb.from_connection(raw))
+            version = migrations.current_version(duckdb_backend(raw))
             if version != SCHEMA_VERSION:  # a writer changed the schema under us
                 raise UserError(
                     f"{self.location} has schema version {version}, this server {SCHEMA_VERSION}",

@@ -34,7 +34,7 @@ from ibis.backends import BaseBackend
 from salespulse.errors import UserError
 from salespulse.warehouse import derived, migrations, tuning
 from salespulse.warehouse.access import DEFAULT_WAIT, WriterIntent, open_duckdb
-from salespulse.warehouse.engine import insert_arrow, transaction
+from salespulse.warehouse.engine import duckdb_backend, insert_arrow, transaction
 from salespulse.warehouse.schema import SCHEMA_VERSION, TABLES, Table, table
 
 
@@ -233,7 +233,7 @@ def connect(
     ro = (not create) if read_only is None else read_only
     if _is_url(location) or location == ":memory:":
         try:
-            con = ibis.connect(location) if _is_url(location) else ibis.duckdb.connect()
+            con = ibis.connect(location) if _is_url(location) else duckdb_backend()
         except Exception as exc:  # connection failures are the user's to fix (URL, server)
             raise UserError(f"cannot open database {location}: {exc}") from exc
         if con.name == "duckdb" and location == ":memory:":
@@ -272,7 +272,7 @@ def _open_file(path: Path, location: str, *, read_only: bool, wait: float) -> St
             raise
         except Exception as exc:  # not a database, no permission, ...
             raise UserError(f"cannot open database {location}: {exc}") from exc
-        store = Store(ibis.duckdb.from_connection(raw), location, read_only, intent)
+        store = Store(duckdb_backend(raw), location, read_only, intent)
         if not read_only:
             migrations.ensure_schema(store.con)
     except BaseException:
