@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
 from salespulse.errors import UserError
+from salespulse.semantic import sqlcache
+from salespulse.semantic.query import Query, run
 from salespulse.services.cache import PageCache
 from salespulse.services.filters import Filters
 from salespulse.settings import Settings
+from salespulse.warehouse import shared as shared_module
 from salespulse.warehouse.access import IN_USE_MESSAGE, DatabaseBusy
 from salespulse.warehouse.shared import SharedStore
 from salespulse.warehouse.store import Store, connect
@@ -312,6 +316,65 @@ def test_the_server_steps_aside_for_a_writer(shared: SharedStore, db: str) -> No
     assert shared.data_version() != v1
     with shared.reading():
         assert shared.con.table("deals").count().execute() > 0
+
+
+def test_computations_reuse_idle_cursors_and_their_compiled_sql(
+    shared: SharedStore, db: str
+) -> None:
+    """A cursor per computation would build and compile every KPI query again (its compiled
+    SQL and in-memory tables belong to the cursor); an idle one is lent again, two at once
+    get their own, and a write retires them with the file."""
+    query = Query.make("won_revenue", by="rep", as_of="2026-06-30")
+
+    def won_total() -> float:
+        return float(run(shared, query, Settings()).frame["value"].sum())
+
+    with shared.reading():
+        first = shared.con
+        before = won_total()
+    hits = sqlcache.stats["hits"]
+    with shared.reading():
+        assert shared.con is first
+        assert won_total() == before
+    assert sqlcache.stats["hits"] == hits + 1  # built and compiled once
+
+    seen: list[Any] = []
+    with shared.reading():
+        thread = threading.Thread(target=lambda: seen.append(_lent(shared)))
+        thread.start()
+        thread.join()
+        assert shared.con is first
+    assert seen[0] is not first  # concurrent: a cursor of its own, kept afterwards too
+    with shared.reading():
+        assert shared.con is first or shared.con is seen[0]
+
+    writer = connect(db, wait=5)  # the idle server closes the file, and its cursors
+    with writer.transaction():
+        writer.con.raw_sql("UPDATE deals SET amount = amount * 2 WHERE outcome = 'won'")
+    writer.close()
+    with shared.reading():
+        assert shared.con is not first and shared.con is not seen[0]
+        assert won_total() == pytest.approx(2 * before)
+    assert before > 0
+
+
+def test_a_cursor_holding_many_in_memory_tables_is_closed_not_kept(
+    shared: SharedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared_module, "MAX_MEMTABLES", 1)
+    with shared.reading():
+        first = shared.con
+        run(shared, Query.make("won_revenue", by="month", as_of="2026-06-30"), Settings())
+    assert first.memtables_created >= 1  # the months, as a temporary table
+    with shared.reading():
+        assert shared.con is not first
+    with pytest.raises(duckdb.ConnectionException):
+        first.con.execute("SELECT 1")
+
+
+def _lent(store: SharedStore) -> Any:
+    with store.reading():
+        return store.con
 
 
 def test_readers_coexist_and_a_held_database_is_one_clear_line(db: str) -> None:

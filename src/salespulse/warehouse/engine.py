@@ -68,7 +68,11 @@ class DuckDBBackend(IbisDuckDB):
     16 ms at ``large`` (docs/benchmarks.md, "Small KPIs"); a temporary table is a plain
     scan. Same lifetime as Ibis's registration (the connection's), same column types."""
 
+    #: In-memory tables copied into this connection so far (they stay until it closes).
+    memtables_created = 0
+
     def _register_in_memory_table(self, op: ops.InMemoryTable) -> None:
+        self.memtables_created += 1
         raw = self.con
         view = f"_salespulse_memtable_{next(_names)}"
         raw.register(view, op.data.to_pyarrow(op.schema))

@@ -3,7 +3,10 @@
 The server must never keep ``salespulse import`` out for long, and DuckDB allows no writer
 while any reader has the file open (see :mod:`salespulse.warehouse.access`). So
 :class:`SharedStore` opens the file **read-only**, lends every computation its own cursor
-(DuckDB runs them in parallel; each cursor has its own temporary tables), and **closes the
+(DuckDB runs them in parallel; each cursor has its own temporary tables) and takes it back
+afterwards for the next one — a KPI's compiled SQL (``semantic/sqlcache.py``) and
+in-memory tables belong to the cursor it was built on, so a fresh cursor per computation
+built every query again — and **closes the
 file whenever a writer asks for it**: a writer's sidecar lock stops new computations from
 starting; the last running one closes the connection. The next computation after the
 writer is done reopens the file and sees the new data.
@@ -27,9 +30,16 @@ from ibis.backends import BaseBackend
 from salespulse.errors import UserError
 from salespulse.warehouse import migrations
 from salespulse.warehouse.access import DatabaseBusy, WriterProbe, open_duckdb
-from salespulse.warehouse.engine import duckdb_backend
+from salespulse.warehouse.engine import DuckDBBackend, duckdb_backend
 from salespulse.warehouse.schema import SCHEMA_VERSION
 from salespulse.warehouse.store import VERSION_TABLE, Store, connect
+
+#: Idle cursors kept open (more computations at once than this open new ones).
+MAX_IDLE = 8
+#: A cursor that registered this many in-memory tables (each query shape built on it adds
+#: a few: its periods, snapshot points, calendar) is closed rather than kept, which frees
+#: them.
+MAX_MEMTABLES = 2000
 
 
 class SharedStore(Store):
@@ -52,6 +62,8 @@ class SharedStore(Store):
         self._probe = WriterProbe(self._path)
         self._cond = threading.Condition()
         self._raw: duckdb.DuckDBPyConnection | None = None
+        #: Cursors of ``_raw`` no computation uses now (most recently returned last).
+        self._idle: list[DuckDBBackend] = []
         self._users = 0
         self._version = "initial"
         self._local = threading.local()
@@ -97,15 +109,35 @@ class SharedStore(Store):
             return
         raw = self._acquire(wait)
         try:
-            cursor = raw.cursor()
-            self._local.con = duckdb_backend(cursor)
+            con = self._lend(raw)
+            self._local.con = con
             try:
                 yield
             finally:
                 self._local.con = None
-                cursor.close()
+                self._give_back(raw, con)
         finally:
             self._release()
+
+    def _lend(self, raw: duckdb.DuckDBPyConnection) -> DuckDBBackend:
+        """An idle cursor of ``raw`` (its Ibis backend), or a new one."""
+        with self._cond:
+            if raw is self._raw and self._idle:
+                return self._idle.pop()
+        return duckdb_backend(raw.cursor())
+
+    def _give_back(self, raw: duckdb.DuckDBPyConnection, con: DuckDBBackend) -> None:
+        """Keep ``con`` for the next computation while ``raw`` is open (its compiled SQL and
+        in-memory tables stay usable); close it once it holds too many in-memory tables."""
+        with self._cond:
+            if (
+                raw is self._raw
+                and len(self._idle) < MAX_IDLE
+                and con.memtables_created < MAX_MEMTABLES
+            ):
+                self._idle.append(con)
+                return
+        con.con.close()
 
     def data_version(self) -> str:
         """Exact and free while the file stays open; after a write, reopens it to read it.
@@ -188,6 +220,8 @@ class SharedStore(Store):
         self.opens += 1
 
     def _close_raw(self) -> None:
+        while self._idle:
+            self._idle.pop().con.close()
         if self._raw is not None:
             self._raw.close()
             self._raw = None
