@@ -341,15 +341,21 @@ class Context:
 
     def to_reporting(self, table: ir.Table, amount: str, currency: str) -> ir.Table:
         """Adds ``amount_eur``: ``amount`` converted to the reporting currency."""
+        return self.in_reporting(table, currency, amount_eur=amount)
+
+    def in_reporting(self, table: ir.Table, currency: str, **amounts: str) -> ir.Table:
+        """Adds each ``new=amount`` of ``amounts``: column ``amount`` converted to the
+        reporting currency (one join with the rates for all of them)."""
         rc = self.settings.reporting_currency
         rates = self.rates.rename(rate_currency="currency")
         j = table.left_join(rates, table[currency] == rates.rate_currency)
         cur = j[currency]
-        converted = ibis.cases(
-            (cur.isnull() | (cur == rc), j[amount]),
-            else_=j[amount] * j.rate,
-        )
-        return j.mutate(amount_eur=converted.cast("float64")).drop("rate_currency", "rate")
+        same = cur.isnull() | (cur == rc)
+        converted = {
+            new: ibis.cases((same, j[amount]), else_=j[amount] * j.rate).cast("float64")
+            for new, amount in amounts.items()
+        }
+        return j.mutate(**converted).drop("rate_currency", "rate")
 
     # -- leads -------------------------------------------------------------------------
     @cached_property
@@ -597,10 +603,22 @@ class Context:
 
     @cached_property
     def contracts(self) -> ir.Table:
-        """Contracts signed by ``as_of`` with value in the reporting currency and the
-        account owner's breakdowns."""
+        """Contracts signed by ``as_of`` with value and recurring charge in the reporting
+        currency (``value_eur``, ``recurring_eur``) and the account owner's breakdowns."""
+        return self._contracts(converted=True)
+
+    @cached_property
+    def contract_dates(self) -> ir.Table:
+        """:attr:`contracts` with their amounts as stored (no join with the currency
+        rates): for KPIs that use a contract's dates only."""
+        return self._contracts(converted=False)
+
+    def _contracts(self, converted: bool) -> ir.Table:
         c = self.t("contracts").filter(_.signed_on <= self.as_of)
-        c = self.to_reporting(c, "value", "currency").rename(value_eur="amount_eur")
+        if converted:
+            c = self.in_reporting(
+                c, "currency", value_eur="value", recurring_eur="recurring_amount"
+            )
         owner = [Dim.rep, Dim.team, Dim.region]
         if not any(self._needs(d) for d in [*owner, Dim.industry]):  # see ``breakdowns``
             null = ibis.null("string")
@@ -610,4 +628,5 @@ class Context:
         )
         j = c.left_join(acc, c.account_id == acc.a_id).drop("a_id")
         rd = self.rep_dims.rename(r_id="rep_id")
-        return self._keep("contracts", j.left_join(rd, j.rep_id == rd.r_id).drop("r_id"))
+        name = "contracts" if converted else "contract_dates"
+        return self._keep(name, j.left_join(rd, j.rep_id == rd.r_id).drop("r_id"))

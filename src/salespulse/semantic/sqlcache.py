@@ -224,4 +224,6 @@ def _run(
         }
     )
     df = DuckDBPandasData.convert_table(df, entry.schema)
-    return entry.expr.__pandas_result__(df)
+    if any(dtype.is_nested() for dtype in entry.schema.types):
+        return entry.expr.__pandas_result__(df)
+    return df  # Ibis's second pass (``__pandas_result__``) leaves flat columns as they are

@@ -37,11 +37,10 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
-def _with_charges(ctx: Context, c: ir.Table) -> ir.Table:
-    """``c`` (contracts) with ``charge_per_year``: a subscription's recurring charge per
-    year in the reporting currency (12 × monthly, 4 × quarterly, 1 × yearly); null for a
-    one-off order or contract."""
-    c = ctx.to_reporting(c, "recurring_amount", "currency").rename(recurring_eur="amount_eur")
+def _with_charges(c: ir.Table) -> ir.Table:
+    """``c`` (``Context.contracts``) with ``charge_per_year``: a subscription's recurring
+    charge per year in the reporting currency (12 × monthly, 4 × quarterly, 1 × yearly);
+    null for a one-off order or contract."""
     per_year = ibis.cases(*((c.billing_period == p, 12.0 / m) for p, m in BILLING_MONTHS.items()))
     return c.mutate(charge_per_year=c.recurring_eur * per_year)
 
@@ -51,7 +50,7 @@ def contract_facts(ctx: Context) -> Facts:
     open-ended = 12) and value per year of term (a term under a year — a one-off order —
     is the year's value as it is, not scaled up to twelve months; a subscription: its
     charge per year)."""
-    c = _with_charges(ctx, ctx.contracts)
+    c = _with_charges(ctx.contracts)
     days = (
         c.end_on.cast("timestamp").epoch_seconds() - c.start_on.cast("timestamp").epoch_seconds()
     ).cast("float64") / 86400 + 1
@@ -154,7 +153,7 @@ def lifetime_facts(ctx: Context) -> Facts:
     lifespan in years (first contract's start to the last contract's end for customers
     that left; up to the as-of date for current ones) and purchases per year (over at least
     one year of lifespan). Valid from the first signing (a snapshot as of the date)."""
-    c = ctx.contracts
+    c = ctx.contract_dates
     as_of = ibis.literal(ctx.as_of)
     end = ibis.coalesce(c.end_on, as_of)
     per = c.group_by(["account_id", *(d.column for d in CUSTOMER_DIMS)]).aggregate(
@@ -181,7 +180,7 @@ def purchase_facts(ctx: Context) -> Facts:
     """Contracts signed by the as-of date (each a purchase), as a snapshot. An open-ended
     subscription is worth the charges billed from its start up to the as-of date (each
     billing period that has begun; none before it starts), not its stored one-year value."""
-    c = _with_charges(ctx, ctx.contracts)
+    c = _with_charges(ctx.contracts)
     as_of = ibis.literal(ctx.as_of)
     months = ibis.cases(*((c.billing_period == p, float(m)) for p, m in BILLING_MONTHS.items()))
     s = c.start_on

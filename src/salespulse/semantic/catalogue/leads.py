@@ -18,7 +18,14 @@ from salespulse.semantic.measures import Count, Mean, Quantile, Ratio
 from salespulse.semantic.model import Context, days_between
 from salespulse.semantic.scoring import event_counts, load_rules
 
-FAR_FUTURE = ibis.timestamp("9999-01-01 00:00:00")
+
+def earliest(*ts: ir.TimestampValue) -> ir.TimestampValue:
+    """The earliest of the timestamps that are set; null when none is. (SQL's ``LEAST``
+    skips nulls on every engine the product runs on: DuckDB, PostgreSQL, Spark.)"""
+    if not ts:
+        return ibis.null("timestamp")
+    return ibis.least(*ts) if len(ts) > 1 else ts[0]
+
 
 #: Lead statuses (W3), lowest to highest precedence; a lead has the highest it reached.
 #: ``open_deal`` lasts while the lead has a deal that is not closed; once all its deals are
@@ -167,14 +174,10 @@ def _status_intervals(ctx: Context) -> ir.Table:
     }
     ends = {}
     for i, status in enumerate(LEAD_STATUSES):
-        later = [ibis.coalesce(starts[s], FAR_FUTURE) for s in LEAD_STATUSES[i + 1 :]]
-        ends[status] = ibis.least(*later) if len(later) > 1 else (later[0] if later else FAR_FUTURE)
+        ends[status] = earliest(*(starts[s] for s in LEAD_STATUSES[i + 1 :]))
     start = ibis.cases(*((x.lead_status == k, v) for k, v in starts.items()))
     end = ibis.cases(*((x.lead_status == k, v) for k, v in ends.items()))
-    x = x.mutate(
-        valid_from=start.cast("timestamp"),
-        valid_to=ibis.ifelse(end == FAR_FUTURE, ibis.null("timestamp"), end).cast("timestamp"),
-    )
+    x = x.mutate(valid_from=start.cast("timestamp"), valid_to=end.cast("timestamp"))
     keep = x.filter(_.valid_from.notnull() & (_.valid_to.isnull() | (_.valid_to > _.valid_from)))
     return keep.drop("t_attempt", "t_connect", "t_deal", "n_open", "t_closed", "won")
 
@@ -191,10 +194,7 @@ def active_lead_facts(ctx: Context) -> Facts:
     deals = d.group_by(d_lead=d.lead_id).aggregate(t_deal=d.created_at.min())
     leads = ctx.leads.rename(rep_id="owner_rep_id")
     j = leads.left_join(deals, leads.lead_id == deals.d_lead).drop("d_lead")
-    end = ibis.least(
-        ibis.coalesce(j.disqualified_at, FAR_FUTURE), ibis.coalesce(j.t_deal, FAR_FUTURE)
-    )
-    j = j.mutate(valid_to=ibis.ifelse(end == FAR_FUTURE, ibis.null("timestamp"), end))
+    j = j.mutate(valid_to=earliest(j.disqualified_at, j.t_deal))
     return Facts(j, "leads", "lead_id", valid_from="created_at", valid_to="valid_to")
 
 
