@@ -312,7 +312,7 @@ class Context:
     def _with_team(self, t: ir.Table, rep: str) -> ir.Table:
         """``t`` with ``team_id`` and ``region`` of the rep in column ``rep`` (null when
         the context's queries break down and filter by neither: see ``breakdowns``)."""
-        if not (self._needs(Dim.team) or self._needs(Dim.region)):
+        if not (self.needs(Dim.team) or self.needs(Dim.region)):
             return t.mutate(team_id=ibis.null("string"), region=ibis.null("string"))
         rd = self.rep_dims.rename(_team_rep="rep_id")
         return t.left_join(rd, t[rep] == rd._team_rep).drop("_team_rep")
@@ -387,7 +387,7 @@ class Context:
             sql_at=known(lead.sql_at),
             disqualified_at=known(lead.disqualified_at),
         )
-        if self._needs(Dim.industry):  # industry and company size: the account's first
+        if self.needs(Dim.industry):  # industry and company size: the account's first
             acc = self.t("accounts").select(
                 acc_id="account_id", acc_industry="industry", acc_employees="employees"
             )
@@ -504,7 +504,9 @@ class Context:
         j = j.left_join(st, "stage_id").drop("stage_id_right")
         return self._keep("deals", self._with_breakdowns(j))
 
-    def _needs(self, dim: Dim) -> bool:
+    def needs(self, dim: Dim) -> bool:
+        """Whether this context's queries may break down or filter by ``dim`` (see
+        :attr:`breakdowns`): a breakdown they do not need may be a null column."""
         return self.materialize or self.breakdowns is None or dim in self.breakdowns
 
     def _with_breakdowns(self, d: ir.Table) -> ir.Table:
@@ -513,17 +515,17 @@ class Context:
         (:attr:`breakdowns`) is a null column instead of a join: the lead behind a deal's
         channel alone is a hash join over every lead."""
         j = d
-        if self._needs(Dim.product_line):
+        if self.needs(Dim.product_line):
             prod = self.t("products").select(p_id="product_id", product_line="product_line")
             j = j.left_join(prod, j.product_id == prod.p_id).drop("p_id")
         else:
             j = j.mutate(product_line=ibis.null("string"))
-        if self._needs(Dim.industry):
+        if self.needs(Dim.industry):
             acc = self.t("accounts").select(a_id="account_id", industry="industry")
             j = j.left_join(acc, j.account_id == acc.a_id).drop("a_id")
         else:
             j = j.mutate(industry=ibis.null("string"))
-        if self._needs(Dim.channel):
+        if self.needs(Dim.channel):
             ld = self.t("leads").select(l_id="lead_id", channel="channel")
             j = j.left_join(ld, j.lead_id == ld.l_id).drop("l_id")
             j = j.mutate(channel=j.channel.fill_null(NO_CHANNEL))
@@ -620,7 +622,7 @@ class Context:
                 c, "currency", value_eur="value", recurring_eur="recurring_amount"
             )
         owner = [Dim.rep, Dim.team, Dim.region]
-        if not any(self._needs(d) for d in [*owner, Dim.industry]):  # see ``breakdowns``
+        if not any(self.needs(d) for d in [*owner, Dim.industry]):  # see ``breakdowns``
             null = ibis.null("string")
             return c.mutate(industry=null, rep_id=null, team_id=null, region=null)
         acc = self.t("accounts").select(

@@ -156,13 +156,21 @@ def lifetime_facts(ctx: Context) -> Facts:
     c = ctx.contract_dates
     as_of = ibis.literal(ctx.as_of)
     end = ibis.coalesce(c.end_on, as_of)
-    per = c.group_by(["account_id", *(d.column for d in CUSTOMER_DIMS)]).aggregate(
+    # grouped by the account and the breakdowns the queries use (the owner's, the
+    # industry: one value per account); the others are null columns
+    dims = [d.column for d in CUSTOMER_DIMS]
+    used = [d.column for d in CUSTOMER_DIMS if ctx.needs(d)]
+    per = c.group_by(["account_id", *used]).aggregate(
         purchases=c.count(),
         first_on=c.start_on.min(),
         first_signed=c.signed_on.min(),
         last_end=end.max(),
         active=((c.start_on <= as_of) & (end >= as_of)).any(),
     )
+    if unused := [col for col in dims if col not in used]:
+        per = per.mutate(**{col: ibis.null("string") for col in unused})
+        rest = [x for x in per.columns if x not in ("account_id", *dims)]
+        per = per.select("account_id", *dims, *rest)
     until = ibis.ifelse(per.active, as_of, ibis.least(per.last_end, as_of))
     span = (
         until.cast("timestamp").epoch_seconds() - per.first_on.cast("timestamp").epoch_seconds()
