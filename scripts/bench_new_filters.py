@@ -20,9 +20,21 @@ import numpy as np
 
 from salespulse.services import pages
 from salespulse.services.filters import Filters
+from salespulse.services.models import FilterOptions
 from salespulse.services.service import ROLLUP_PERIODS, Service
 from salespulse.settings import load_settings
 from salespulse.warehouse.shared import open_served
+
+
+def new_combination(rng: random.Random, options: FilterOptions) -> Filters:
+    """A random filter combination: a filter-bar period × team × product × channel (each
+    dimension possibly unfiltered)."""
+    return Filters(
+        period=rng.choice(ROLLUP_PERIODS),
+        team=rng.choice([None, *(o.value for o in options.team)]),
+        product=rng.choice([None, *(o.value for o in options.product)]),
+        channel=rng.choice([None, *(o.value for o in options.channel)]),
+    )
 
 
 def main() -> None:
@@ -50,12 +62,7 @@ def main() -> None:
         rng = random.Random(args.seed)
         times: dict[str, list[float]] = {name: [] for name in pages.PAGES}
         for _ in range(args.combinations):
-            f = Filters(
-                period=rng.choice(ROLLUP_PERIODS),
-                team=rng.choice([None, *(o.value for o in options.team)]),
-                product=rng.choice([None, *(o.value for o in options.product)]),
-                channel=rng.choice([None, *(o.value for o in options.channel)]),
-            )
+            f = new_combination(rng, options)
             for name in pages.PAGES:
 
                 def compute(name: str = name, f: Filters = f) -> None:

@@ -133,3 +133,21 @@ def test_check_keys_finds_duplicates_and_orphans(duckdb_store: Store) -> None:
 def test_missing_database_without_create_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no database at"):
         connect(tmp_path / "missing.duckdb", create=False)
+
+
+def test_a_read_only_file_reads_its_version_once_a_writer_sees_each_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.duckdb"
+    writer = connect(path)
+    first = writer.data_version()
+    with writer.transaction():
+        writer.con.raw_sql("UPDATE deals SET amount = 1 WHERE false")
+    second = writer.data_version()
+    writer.close()
+    assert second != first  # a writer's own commits give new versions at once
+
+    reader = connect(path, create=False)
+    assert reader.read_only and reader.data_version() == second
+    reader.con.con.close()  # no writer can change the file while a reader holds it:
+    assert reader.data_version() == second  # the version is not asked again

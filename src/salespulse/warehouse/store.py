@@ -71,6 +71,8 @@ class Store:
     #: How stale :meth:`data_version` may be, in seconds, when others can write without us
     #: noticing (PostgreSQL; a file shared through :class:`SharedStore` knows exactly).
     version_max_age: float = field(default=2.0, repr=False)
+    #: The version of a DuckDB file opened read-only, read once (see :meth:`data_version`).
+    _fixed_version: str | None = field(default=None, repr=False)
 
     @property
     def engine(self) -> str:
@@ -107,7 +109,13 @@ class Store:
             yield
 
     def data_version(self) -> str:
-        """The data's version: a new value after every committed write (one tiny query)."""
+        """The data's version: a new value after every committed write (one tiny query).
+
+        A DuckDB file opened read-only cannot change while it is open (no process may open
+        it for writing then: :mod:`salespulse.warehouse.access`), so its version is read
+        once (every KPI call asks for it)."""
+        if self._fixed_version is not None:
+            return self._fixed_version
         sql = f"SELECT max(version) FROM {VERSION_TABLE}"
         with self.reading():
             if self.engine == "duckdb":
@@ -121,7 +129,10 @@ class Store:
                     row = cur.fetchone()
                 finally:
                     cur.close()
-        return str(row[0]) if row and row[0] is not None else "initial"
+        version = str(row[0]) if row and row[0] is not None else "initial"
+        if self.read_only and self.engine == "duckdb" and self.location != ":memory:":
+            self._fixed_version = version
+        return version
 
     # -- writing -----------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
