@@ -161,3 +161,43 @@ def test_materialized_contexts_bypass_the_cache(demo: Store) -> None:
         ctx.close()
     assert sqlcache.size() == 0
     pd.testing.assert_frame_equal(frame, run(demo, q, Settings()).frame)
+
+
+def test_a_cached_query_runs_prepared_and_is_planned_again_after_a_write(
+    demo: Store,
+) -> None:
+    """The cached SQL runs as a statement prepared on the connection (parsed, bound and
+    planned once); a write gives a new data version, and the statement is prepared again
+    (planned for the new rows), with the new rows in the figures."""
+    q = Query("calls", by=("rep",), as_of=AS_OF)
+    raw = demo.con.con  # type: ignore[attr-defined]
+
+    def statements() -> set[str]:
+        return {
+            r[0] for r in raw.execute("SELECT name FROM duckdb_prepared_statements()").fetchall()
+        }
+
+    before = run(demo, q, Settings()).frame
+    entry = _entry(demo, q)
+    name, version = entry.prepared
+    assert version == demo.data_version() and name in statements()
+    run(demo, q, Settings())
+    assert entry.prepared == [name, version]  # the same statement, not prepared again
+
+    rep = str(before.rep.dropna().iloc[0])
+    call = pd.DataFrame(
+        {
+            "activity_id": ["A-prepared-call"],
+            "activity_type": ["call"],
+            "rep_id": [rep],
+            "occurred_at": [pd.Timestamp("2026-11-13 10:00")],
+        }
+    )
+    with demo.transaction():
+        demo.load("activities", call)
+    after = run(demo, q, Settings()).frame
+    assert _entry(demo, q) is entry  # same SQL (no data answer changed) ...
+    new_name, new_version = entry.prepared
+    assert new_version == demo.data_version() != version  # ... planned again
+    assert name not in statements() and new_name in statements()  # the old one released
+    assert after.set_index("rep").value[rep] == before.set_index("rep").value[rep] + 1

@@ -154,10 +154,16 @@ class Context:
         database and data version (a new version, after any write, starts empty). Not
         shared for in-memory databases or data never written through a transaction (no
         version to tell two states apart)."""
-        version = self.store.data_version()
+        version = self.data_version
         if version == "initial" or self.store.location == ":memory:":
             return {}
         return shared_probes(self.store.location, version)
+
+    @cached_property
+    def data_version(self) -> str:
+        """The store's data version when this context first asked (see
+        :meth:`Store.data_version`)."""
+        return self.store.data_version()
 
     def _probe(self, key: str, compute: Callable[[], bool]) -> bool:
         if key not in self._flags:
