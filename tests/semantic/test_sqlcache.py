@@ -40,6 +40,18 @@ def _entry(store: Store, q: Query, settings: Settings | None = None) -> sqlcache
     return entry
 
 
+def _one_call(rep: str, activity_id: str) -> pd.DataFrame:
+    """One call of ``rep`` the day before as-of (a write that changes no data answer)."""
+    return pd.DataFrame(
+        {
+            "activity_id": [activity_id],
+            "activity_type": ["call"],
+            "rep_id": [rep],
+            "occurred_at": [pd.Timestamp("2026-11-13 10:00")],
+        }
+    )
+
+
 def _counts() -> tuple[int, int]:
     return sqlcache.stats["hits"], sqlcache.stats["misses"]
 
@@ -121,14 +133,7 @@ def test_a_write_that_changes_no_answer_keeps_the_sql_and_shows_the_new_rows(
     q = Query("calls", by=("rep",), as_of=AS_OF)
     before = run(demo, q, Settings()).frame
     rep = str(before.rep.dropna().iloc[0])
-    call = pd.DataFrame(
-        {
-            "activity_id": ["A-new-call"],
-            "activity_type": ["call"],
-            "rep_id": [rep],
-            "occurred_at": [pd.Timestamp("2026-11-13 10:00")],
-        }
-    )
+    call = _one_call(rep, "A-new-call")
     version = demo.data_version()
     with demo.transaction():
         demo.load("activities", call)
@@ -185,14 +190,7 @@ def test_a_cached_query_runs_prepared_and_is_planned_again_after_a_write(
     assert entry.prepared == [name, version]  # the same statement, not prepared again
 
     rep = str(before.rep.dropna().iloc[0])
-    call = pd.DataFrame(
-        {
-            "activity_id": ["A-prepared-call"],
-            "activity_type": ["call"],
-            "rep_id": [rep],
-            "occurred_at": [pd.Timestamp("2026-11-13 10:00")],
-        }
-    )
+    call = _one_call(rep, "A-prepared-call")
     with demo.transaction():
         demo.load("activities", call)
     after = run(demo, q, Settings()).frame
