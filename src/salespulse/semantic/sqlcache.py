@@ -24,7 +24,6 @@ contexts: a materialized context's SQL names its own temporary tables. Bounded: 
 
 from __future__ import annotations
 
-import itertools
 import threading
 import weakref
 from collections import OrderedDict
@@ -60,12 +59,6 @@ class Entry:
     #: Whether Ibis's pre-execute hooks (registering the in-memory tables and UDFs, a
     #: walk over the whole expression: milliseconds) ran on ``con`` already.
     hooked: list[bool] = field(default_factory=lambda: [False], compare=False)
-    #: The statement prepared for ``sql`` on ``con`` and the data version it was planned
-    #: under (empty: none yet): see :func:`_run`.
-    prepared: list[str] = field(default_factory=list, compare=False)
-    #: Held while the statement is prepared and executed (a plain store's threads share
-    #: one connection).
-    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
 
 _lock = threading.Lock()
@@ -168,7 +161,7 @@ def execute(ctx: Context, query: Query, build: Callable[[], ir.Table]) -> pd.Dat
     if not cacheable(ctx):
         stats["bypassed"] += 1
         return build().execute()
-    return _run(ctx.store.con, compiled(ctx, query, build), version=ctx.data_version)
+    return _run(ctx.store.con, compiled(ctx, query, build))
 
 
 def execute_filtered(
@@ -207,44 +200,25 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_statements = itertools.count()
-
-
 def _run(
-    con: Any,
-    entry: Entry,
-    sql: str | None = None,
-    params: Sequence[Any] = (),
-    version: str | None = None,
+    con: Any, entry: Entry, sql: str | None = None, params: Sequence[Any] = ()
 ) -> pd.DataFrame:
     """Execute cached SQL on DuckDB (``sql``: a query over it with ``params``) and convert
     the result as Ibis's own ``execute``.
 
-    The entry's own SQL runs as a statement prepared on the connection, so DuckDB parses,
-    binds and plans it once, not on every call (1.5 ms of a one-row KPI's 2.2 ms, 17 of
-    won revenue's 57 ms at ``large``). It is planned again when the data ``version``
-    changed (a plan chosen for other row counts), and never prepared without a known
-    version ("initial"); a changed table is bound again by DuckDB itself."""
+    Not as a prepared statement, though that would save DuckDB's planning (1.5 ms of a
+    one-row KPI's 2.2 ms, 17 of won revenue's 57 ms at ``large``): DuckDB keeps the state
+    of a prepared statement's last execution — its hash tables and materialized CTEs —
+    until the statement is deallocated, 1.6 GB for the catalogue's 74 KPIs at ``large``
+    (see docs/performance.md)."""
     import pyarrow.types as pat
     from ibis.backends.duckdb.converter import DuckDBPandasData
 
     if not entry.hooked[0]:  # registered once: ``expr`` keeps its in-memory tables alive
         con._run_pre_execute_hooks(entry.expr)
         entry.hooked[0] = True
-    raw = con.con
-    if sql:
-        table = raw.sql(sql, params=list(params)).to_arrow_table()
-    elif version is None or version == "initial":
-        table = raw.sql(entry.sql).to_arrow_table()
-    else:
-        with entry.lock:
-            if entry.prepared[1:] != [version]:
-                if entry.prepared:
-                    raw.execute(f"DEALLOCATE {entry.prepared[0]}")
-                name = f"_salespulse_q{next(_statements)}"
-                raw.execute(f"PREPARE {name} AS {entry.sql}")
-                entry.prepared[:] = [name, version]
-            table = raw.execute(f"EXECUTE {entry.prepared[0]}").to_arrow_table()
+    rel = con.con.sql(sql, params=list(params)) if sql else con.con.sql(entry.sql)
+    table = rel.to_arrow_table()
     df = pd.DataFrame(
         {
             name: (
