@@ -38,8 +38,8 @@ def activity_facts(ctx: Context) -> Facts:
     return Facts(ctx.activities.select(cols), "activities", "activity_id", at="occurred_at")
 
 
-def crm_facts(ctx: Context) -> Facts:
-    """Activities plus deal updates (stage changes) as one log."""
+def _crm_log(ctx: Context) -> ir.Table:
+    """Activities plus deal updates (stage changes) as one log: id, type, rep, time."""
     a = ctx.activities.select("activity_id", "activity_type", "rep_id", "occurred_at")
     h = ctx.stage_history.filter(_.visit > 1)
     owner = ctx.deals.select(_d="deal_id", _owner="rep_id")
@@ -50,7 +50,12 @@ def crm_facts(ctx: Context) -> Facts:
         rep_id=ibis.coalesce(h.changed_by_rep_id, h._owner),
         occurred_at=h.entered_at,
     )
-    log = a.cast(upd.schema()).union(upd)  # the same types, both nullable
+    return a.cast(upd.schema()).union(upd)  # the same types, both nullable
+
+
+def crm_facts(ctx: Context) -> Facts:
+    """The CRM log (:func:`_crm_log`) with the rep's team and region."""
+    log = _crm_log(ctx)
     rd = ctx.rep_dims.rename(_r="rep_id")
     log = log.left_join(rd, log.rep_id == rd._r).drop("_r")
     return Facts(log, "activities", "activity_id", at="occurred_at")
@@ -63,14 +68,8 @@ def crm_week_facts(ctx: Context) -> Facts:
     ``slots``: the weeks the rep was on staff in the period (days on staff / 7, rounded
     up, up to as-of) × the number of features.
     """
-    log = crm_facts(ctx).table
-    local = ctx.local(log.occurred_at)
-    week = timecal.truncate(local, Grain.week, ctx.settings)
-    used = log.select(
-        _r=log.rep_id,
-        _day=local.cast("date"),
-        _pair=week.cast("string").concat(ibis.literal("/"), log.activity_type),
-    )
+    f = _crm_log(ctx)
+    log = f.select(_r=f.rep_id, _at=f.occurred_at, _type=f.activity_type)
     n = float(len(CRM_FEATURES))
 
     def per_period(r: ir.Table, periods: ir.Table, dims: frozenset[Dim]) -> ir.Table:
@@ -80,10 +79,14 @@ def crm_week_facts(ctx: Context) -> Facts:
         end = ibis.least(j.p_end_on, ibis.coalesce(left_end, j.p_end_on))
         secs = end.cast("timestamp").epoch_seconds() - start.cast("timestamp").epoch_seconds()
         j = j.mutate(slots=ibis.greatest((secs / (7 * 86400.0)).ceil(), 0.0) * n)
-        u = j.select("rep_id", "period", "p_start_on", "p_end_on")
-        u = u.inner_join(used, u.rep_id == used._r)
-        u = u.filter((u._day >= u.p_start_on) & (u._day < u.p_end_on))
-        u = u.group_by(_ur="rep_id", _up="period").aggregate(used=u._pair.nunique())
+        u = j.select("rep_id", "period", "p_start_at", "p_end_at")
+        u = u.inner_join(log, u.rep_id == log._r)
+        # the period's UTC instants, not its local days: local time (and its week) only
+        # for the log rows within a period, not for the whole log
+        u = u.filter((u._at >= u.p_start_at) & (u._at < u.p_end_at))
+        week = timecal.truncate(ctx.local(u._at), Grain.week, ctx.settings)
+        pair = week.cast("string").concat(ibis.literal("/"), u._type)
+        u = u.group_by(_ur="rep_id", _up="period").aggregate(used=pair.nunique())
         j = j.left_join(u, [j.rep_id == u._ur, j.period == u._up]).drop("_ur", "_up")
         return j.mutate(used=j.used.fill_null(0).cast("float64"))
 
