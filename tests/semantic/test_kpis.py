@@ -10,6 +10,7 @@ import pytest
 
 from salespulse.errors import UserError
 from salespulse.semantic.query import Query, records, run
+from salespulse.settings import Settings
 from salespulse.warehouse.store import Store
 from tests.semantic.conftest import AS_OF, value
 
@@ -570,3 +571,38 @@ def test_breakdown_by_account_and_sorted_records(tiny_store: Store) -> None:
     assert list(recs.deal_id) == ["D1", "D3"]  # 100,000 and 50,000
     with pytest.raises(UserError, match="cannot sort records by 'shoe'"):
         records(tiny_store, Query.make("new_deals", as_of=AS_OF), order_by="shoe")
+
+
+@pytest.mark.parametrize(
+    ("zone", "inside", "outside"),
+    [
+        # UTC+14: local 1 March is 29 Feb 10:00 – 1 Mar 10:00 UTC (starts on the UTC day before)
+        ("Pacific/Kiritimati", ["2024-02-29 10:30", "2024-03-01 09:59"], ["2024-03-01 10:00"]),
+        # UTC-11: local 1 March is 1 Mar 11:00 – 2 Mar 11:00 UTC (ends on the UTC day after)
+        ("Pacific/Pago_Pago", ["2024-03-01 11:00", "2024-03-02 10:30"], ["2024-03-01 10:59"]),
+    ],
+)
+def test_a_date_range_counts_local_days_in_any_zone(
+    store: Store, zone: str, inside: list[str], outside: list[str]
+) -> None:
+    """Records are kept to a query's dates by their local day, also where the UTC offset
+    puts a record within the dates on another UTC day (the database first drops records
+    by UTC time, with a day's margin)."""
+    times = [pd.Timestamp(t) for t in inside + outside]
+    _load_with(
+        store,
+        {
+            "leads": pd.DataFrame(
+                {
+                    "lead_id": [f"LZ{i}" for i in range(len(times))],
+                    "channel": ["zone_test"] * len(times),
+                    "created_at": times,
+                }
+            )
+        },
+    )
+    q = Query.make(
+        "new_leads", where={"channel": "zone_test"}, start=date(2024, 3, 1), end=date(2024, 3, 1)
+    )
+    f = run(store, q, Settings(timezone=zone)).frame
+    assert single(f) == float(len(inside))
