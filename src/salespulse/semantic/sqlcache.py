@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import ibis.expr.types as ir
 import pandas as pd
 
+from salespulse.warehouse.frames import arrow_frame
+
 if TYPE_CHECKING:
     import ibis.expr.schema as sch
 
@@ -204,32 +206,18 @@ def _run(
     con: Any, entry: Entry, sql: str | None = None, params: Sequence[Any] = ()
 ) -> pd.DataFrame:
     """Execute cached SQL on DuckDB (``sql``: a query over it with ``params``) and convert
-    the result as Ibis's own ``execute``.
+    the result as Ibis's own ``execute`` (:func:`~salespulse.warehouse.frames.arrow_frame`).
 
     Not as a prepared statement, though that would save DuckDB's planning (1.5 ms of a
     one-row KPI's 2.2 ms, 17 of won revenue's 57 ms at ``large``): DuckDB keeps the state
     of a prepared statement's last execution — its hash tables and materialized CTEs —
     until the statement is deallocated, 1.6 GB for the catalogue's 74 KPIs at ``large``
     (see docs/performance.md)."""
-    import pyarrow.types as pat
-    from ibis.backends.duckdb.converter import DuckDBPandasData
-
     if not entry.hooked[0]:  # registered once: ``expr`` keeps its in-memory tables alive
         con._run_pre_execute_hooks(entry.expr)
         entry.hooked[0] = True
     rel = con.con.sql(sql, params=list(params)) if sql else con.con.sql(entry.sql)
-    table = rel.to_arrow_table()
-    df = pd.DataFrame(
-        {
-            name: (
-                col.to_pylist()
-                if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count
-                else col.to_pandas()
-            )
-            for name, col in zip(table.column_names, table.columns, strict=True)
-        }
-    )
-    df = DuckDBPandasData.convert_table(df, entry.schema)
+    df = arrow_frame(rel.to_arrow_table(), entry.schema)
     if any(dtype.is_nested() for dtype in entry.schema.types):
         return entry.expr.__pandas_result__(df)
     return df  # Ibis's second pass (``__pandas_result__``) leaves flat columns as they are
