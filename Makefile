@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-deps lint typecheck test demo docs bench clean
+.PHONY: install system-deps lint typecheck test quick demo docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ typecheck: install
 
 test: install system-deps lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+quick: install
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
 
 PORT ?= 8000
 

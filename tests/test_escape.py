@@ -110,6 +110,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["priorities", "--rep", "R00006", "--format", "csv"],
     ],
 )
+@pytest.mark.slow
 def test_cli_csv_output_is_inert(hostile_db: Path, args: list[str]) -> None:
     result = CliRunner().invoke(cli, [*args, "--db", str(hostile_db)])
     assert result.exit_code == 0, result.output

@@ -14,6 +14,7 @@ from salespulse.warehouse.store import connect
 DOC = Path(__file__).resolve().parent.parent / "docs" / "python-api.md"
 
 
+@pytest.mark.slow
 def test_python_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = connect(tmp_path / "demo.duckdb")
     generate(store, 3, "demo", date(2026, 1, 15))

@@ -58,6 +58,7 @@ def test_mistakes_are_user_errors(tmp_path: Path, text: str, message: str) -> No
         load_settings(path)
 
 
+@pytest.mark.slow
 def test_settings_belong_to_the_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

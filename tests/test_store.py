@@ -122,6 +122,7 @@ def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         connect(tmp_path / "a.duckdb")
 
 
+@pytest.mark.slow
 def test_check_keys_finds_duplicates_and_orphans(duckdb_store: Store) -> None:
     duckdb_store.load("teams", pd.DataFrame({"team_id": ["T1", "T1"], "name": ["a", "b"]}))
     duckdb_store.load("reps", pd.DataFrame({"rep_id": ["R1"], "name": ["x"], "team_id": ["T9"]}))

@@ -16,6 +16,7 @@ from salespulse.errors import UserError
 from salespulse.warehouse.store import Store, connect, utcnow
 
 
+@pytest.mark.slow
 def test_users_sessions_tokens(store: Store) -> None:
     users = Users(store)
     users.add("Admin", "a-long-password", "admin")
@@ -85,6 +86,7 @@ def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_users_cli(tmp_path: Path) -> None:
     db = str(tmp_path / "u.duckdb")
     connect(db).close()
@@ -146,6 +148,7 @@ def test_demo_creates_an_admin_once(tmp_path: Path, capsys: pytest.CaptureFixtur
         store.close()
 
 
+@pytest.mark.slow
 def test_concurrent_logins_take_turns(tmp_path: Path) -> None:
     """Logins run on worker threads in the web app: concurrent wrong passwords of one user
     from one address still stop at the limit; concurrent right ones all get in."""

@@ -43,6 +43,7 @@ def db(tmp_path: Path) -> Iterator[str]:
     yield str(path)
 
 
+@pytest.mark.slow
 def test_each_worker_reports_its_share(db: str) -> None:
     settings = Settings(duckdb_memory_limit="1200MB", duckdb_threads=2)
     workers = Workers(db, settings, n=2)
@@ -54,6 +55,7 @@ def test_each_worker_reports_its_share(db: str) -> None:
     assert seen == {("381.0 MiB", "1")}
 
 
+@pytest.mark.slow
 def test_default_share_is_of_the_default_limit(db: str) -> None:
     workers = Workers(db, Settings(), n=1)
     try:

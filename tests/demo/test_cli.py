@@ -11,6 +11,7 @@ from salespulse.demo import PLANTED
 from salespulse.warehouse.store import connect
 
 
+@pytest.mark.slow
 def test_generate_writes_the_demo_data_and_prints_counts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -117,6 +117,7 @@ def test_beta_binomial_total(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.abs(montecarlo.quantiles(sim0.total()[0]) - [14, 18, 22]).max() <= 1
 
 
+@pytest.mark.slow
 def test_bootstrap_of_the_curve_without_censoring_is_a_beta() -> None:
     # all decided: under Exp(1) weights W(∞) = Σ won weights / Σ weights ~ Beta(won, lost)
     h = _history(6, 4)

@@ -62,6 +62,7 @@ def test_implausible_dates_are_problems(
     assert "[checks]" in (p.hint or "")
 
 
+@pytest.mark.slow
 def test_the_plausible_window_is_a_mapping_option(simple: Path, tmp_path: Path) -> None:
     _deals(simple, DEALS_CSV.replace("2024-01-05", "1900-01-05"))
     simple.write_text(simple.read_text() + '\n[checks]\nearliest_date = "1899-01-01"\n')
@@ -78,6 +79,7 @@ def test_the_plausible_window_is_a_mapping_option(simple: Path, tmp_path: Path) 
         run_import(simple, tmp_path / "x.duckdb")
 
 
+@pytest.mark.slow
 def test_header_only_file_imports_with_a_warning(
     simple: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -118,12 +120,14 @@ def test_bracketed_names_survive_in_the_final_error_line(
     assert any("[unknown_references] reps" in line for line in last[-3:])
 
 
+@pytest.mark.slow
 def test_a_huge_field_reports_its_real_row(simple: Path, tmp_path: Path) -> None:
     _deals(simple, DEALS_CSV.replace("D2,R2,Proposal", "D2,R2," + "x" * 3_000_000))
     [p] = _problems(simple, tmp_path / "x.duckdb")
     assert p.row == 3 and "3.0 MB long" in p.problem and "quote" in (p.hint or "")
 
 
+@pytest.mark.slow
 def test_utf16_exports_import_and_problems_name_the_users_file(
     simple: Path, tmp_path: Path
 ) -> None:
@@ -152,6 +156,7 @@ def test_number_hints_fit_the_value(simple: Path, tmp_path: Path, value: str, hi
     assert hint in (p.hint or ""), p.hint
 
 
+@pytest.mark.slow
 def test_disk_full_while_writing_is_one_clear_line(
     simple: Path,
     tmp_path: Path,
@@ -191,6 +196,7 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_is_one_clear_line(
     simple: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -215,6 +221,7 @@ def test_a_really_full_disk_is_one_clear_line(
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_killed_import_leaves_no_transcoded_copy_behind(
     simple: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,6 +36,7 @@ def _maven_expected() -> dict[str, int]:
 
 
 @needs_maven
+@pytest.mark.slow
 def test_maven_example_imports_with_known_counts(tmp_path: Path) -> None:
     db = tmp_path / "maven.duckdb"
     result = run_import(REPO / "examples" / "maven.toml", db, data_dir=MAVEN)
@@ -69,6 +70,7 @@ def test_maven_example_imports_with_known_counts(tmp_path: Path) -> None:
 
 
 @needs_maven
+@pytest.mark.slow
 def test_reimporting_the_same_files_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "maven.duckdb"
     first = run_import(REPO / "examples" / "maven.toml", db, data_dir=MAVEN)
@@ -86,6 +88,7 @@ def test_reimporting_the_same_files_changes_nothing(tmp_path: Path) -> None:
 
 
 @needs_salesforce
+@pytest.mark.slow
 def test_salesforce_example_imports_with_known_counts(tmp_path: Path) -> None:
     db = tmp_path / "sf.duckdb"
     result = run_import(REPO / "examples" / "salesforce.toml", db, data_dir=SALESFORCE)
@@ -126,6 +129,7 @@ def test_salesforce_example_imports_with_known_counts(tmp_path: Path) -> None:
 
 
 @needs_maven
+@pytest.mark.slow
 def test_cli_import_and_info_show_the_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -157,6 +161,7 @@ def test_cli_import_and_info_show_the_log(
 
 
 @needs_maven
+@pytest.mark.slow
 def test_data_dir_option_overrides_the_mapping(tmp_path: Path) -> None:
     mapping = tmp_path / "m.toml"
     mapping.write_text(
@@ -171,6 +176,7 @@ def test_data_dir_option_overrides_the_mapping(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 @needs_maven
+@pytest.mark.slow
 def test_maven_import_on_postgres(pg_url: str) -> None:
     first = run_import(REPO / "examples" / "maven.toml", pg_url, data_dir=MAVEN)
     assert first.totals()["inserted"] == sum(_maven_expected().values())

@@ -80,6 +80,7 @@ def test_utf8_with_bom_and_tab_separated(tmp_path: Path) -> None:
     assert result.counts["reps"].inserted == 2 and result.counts["deals"].inserted == 3
 
 
+@pytest.mark.slow
 def test_xlsx_round_trip(tmp_path: Path) -> None:
     """Deals written to an .xlsx workbook (typed cells) import like the CSV."""
     import datetime as dt

@@ -89,6 +89,7 @@ def test_activities_and_deals_are_linked_through_association_columns(hubspot_db:
     store.close()
 
 
+@pytest.mark.slow
 def test_first_response_and_email_only_kpis_work_from_the_export(hubspot_db: Path) -> None:
     store = connect(hubspot_db)
     as_of = date(2024, 3, 31)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ibis
+import pytest
 
 from salespulse.ingest import run_import
 from salespulse.warehouse import migrations
@@ -12,6 +13,7 @@ from salespulse.warehouse.schema import SCHEMA_VERSION, SYSTEM_TABLES, TABLES
 from salespulse.warehouse.store import connect
 
 
+@pytest.mark.slow
 def test_version_1_database_gets_the_import_log(tmp_path: Path, simple: Path) -> None:
     db = tmp_path / "v1.duckdb"
     con = ibis.duckdb.connect(str(db))

@@ -35,6 +35,7 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         store.close()
 
 
+@pytest.mark.slow
 def test_the_lookup_example_runs_from_any_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -351,6 +352,7 @@ recurring_amount = "charge"
 """
 
 
+@pytest.mark.slow
 def test_subscriptions_keep_their_recurring_charge_and_derive_the_total(
     simple: Path, tmp_path: Path
 ) -> None:
@@ -395,6 +397,7 @@ def test_subscriptions_keep_their_recurring_charge_and_derive_the_total(
     assert "'weekly' is not one of: month, quarter, year" in exc.value.result.problems[0].problem
 
 
+@pytest.mark.slow
 def test_subscription_kpis_read_the_charge(simple: Path, tmp_path: Path) -> None:
     """ACV per year of term is a subscription's charge per year; in CLV an open-ended
     subscription is worth the charges billed up to the as-of date."""

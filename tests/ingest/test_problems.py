@@ -68,6 +68,7 @@ def test_missing_column_empty_file_and_undecodable_text(simple: Path, tmp_path: 
     assert "undecodable" in p.problem and p.row == 5
 
 
+@pytest.mark.slow
 def test_report_lists_every_problem_and_nothing_is_written(simple: Path, tmp_path: Path) -> None:
     db = tmp_path / "x.duckdb"
     assert main(["import", str(simple), "--db", str(db), "-q"]) == 0
@@ -91,6 +92,7 @@ def test_report_lists_every_problem_and_nothing_is_written(simple: Path, tmp_pat
     assert len(json.loads(json_report.read_text())) == 32
 
 
+@pytest.mark.slow
 def test_dry_run_validates_without_writing(simple: Path, tmp_path: Path) -> None:
     db = tmp_path / "x.duckdb"
     result = run_import(simple, db, dry_run=True)
@@ -128,6 +130,7 @@ def test_mapping_mistakes_are_user_errors(simple: Path, tmp_path: Path) -> None:
             run_import(simple, tmp_path / "x.duckdb")
 
 
+@pytest.mark.slow
 def test_unknown_references_can_be_emptied_instead(simple: Path, tmp_path: Path) -> None:
     _deals(simple, DEALS_CSV.replace("D2,R2", "D2,R9"))
     simple.write_text(simple.read_text() + '\n[unknown_references]\nreps = "empty"\n')
@@ -157,6 +160,7 @@ _cells = st.text(alphabet=string.ascii_letters + string.digits + ',;"\n\r\t -.é
         ),
     )
 )
+@pytest.mark.slow
 def test_malformed_csv_never_crashes_and_never_changes_stored_data(
     simple: Path, tmp_path: Path, raw: bytes | str
 ) -> None:

@@ -12,6 +12,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from salespulse.ingest import run_import
 from salespulse.warehouse.store import connect
 from tests.ingest.conftest import DEALS_CSV, REPO
@@ -27,6 +29,7 @@ def _snapshot(db: Path) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_killed_import_leaves_the_store_unchanged(simple: Path, tmp_path: Path) -> None:
     db = tmp_path / "x.duckdb"
     run_import(simple, db)
@@ -69,6 +72,7 @@ def test_killed_import_leaves_the_store_unchanged(simple: Path, tmp_path: Path) 
         assert after[t].equals(data), t  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_failed_write_rolls_back_everything(simple: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from salespulse.ingest import load
 
@@ -91,6 +95,7 @@ def test_failed_write_rolls_back_everything(simple: Path, tmp_path: Path, monkey
         assert after[t].equals(data), t  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_newer_export_updates_changed_records_and_builds_history(
     simple: Path, tmp_path: Path
 ) -> None:
@@ -137,6 +142,7 @@ def test_newer_export_updates_changed_records_and_builds_history(
     store.close()
 
 
+@pytest.mark.slow
 def test_current_stage_is_recorded_only_when_the_mapping_says_so(
     simple: Path, tmp_path: Path
 ) -> None:

@@ -57,6 +57,7 @@ def test_report_mail_in_dutch_with_attachment(
     assert "Verkooprapport okt 2026" in att.get_content()
 
 
+@pytest.mark.slow
 def test_cli_report_mail_sends_the_pdf(
     demo_db: str, smtp_server: Inbox, tmp_path: Path, _isolated_workspace: Path
 ) -> None:

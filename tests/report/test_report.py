@@ -149,6 +149,7 @@ def test_html_opens_in_chromium_without_network(
     context.close()
 
 
+@pytest.mark.slow
 def test_month_without_data_says_so(demo_db: str, tmp_path: Path) -> None:
     store = connect(demo_db, create=False)
     try:
@@ -163,6 +164,7 @@ def test_month_without_data_says_so(demo_db: str, tmp_path: Path) -> None:
     assert "The data covers" in render_html(report, "en")
 
 
+@pytest.mark.slow
 def test_cli_report_for_an_empty_month_and_bad_input(demo_db: str, tmp_path: Path) -> None:
     out = tmp_path / "empty.pdf"
     assert main(["report", "--month", "2020-01", "--out", str(out), "--db", demo_db]) == 0

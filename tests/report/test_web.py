@@ -25,6 +25,7 @@ def client(demo_db: str) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.mark.slow
 def test_reports_page_lists_the_months_with_data(client: TestClient, demo_db: str) -> None:
     from salespulse.warehouse.store import connect, date_ranges
 
@@ -44,6 +45,7 @@ def test_reports_page_lists_the_months_with_data(client: TestClient, demo_db: st
     assert html.index("nov 2026") < html.index("okt 2026")  # newest first
 
 
+@pytest.mark.slow
 def test_download_html_and_pdf(client: TestClient) -> None:
     r = client.get("/reports/2020-01.html?lang=en")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -59,6 +61,7 @@ def test_bad_month_and_format(client: TestClient) -> None:
     assert client.get("/reports/2026-11.docx").status_code == 404
 
 
+@pytest.mark.slow
 def test_a_reps_report_holds_only_their_deals_whoever_asked_first(client: TestClient) -> None:
     """The report is built with the access rule applied, so it is cached per scope: the
     admin's (built first) must not be what a rep then downloads."""

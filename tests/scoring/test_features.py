@@ -18,6 +18,7 @@ def _deals(store: Store, as_of: date) -> dict[str, dict[str, object]]:
     return {str(r["deal_id"]): r for r in f.to_dict(orient="records")}
 
 
+@pytest.mark.slow
 def test_deal_features_are_as_known_on_the_date(duckdb_store: Store) -> None:
     d = _deals(duckdb_store, date(2024, 3, 4))
     # D4 was won on 10 March: still open on the 4th, in its first stage
@@ -35,6 +36,7 @@ def test_deal_features_are_as_known_on_the_date(duckdb_store: Store) -> None:
     assert later["D1"]["meetings_held"] == 1
 
 
+@pytest.mark.slow
 def test_a_deal_without_stage_history_has_no_known_stage(duckdb_store: Store) -> None:
     store = tiny.load(duckdb_store)
     with store.transaction():  # a write as imports make them (derived tables follow)
@@ -45,6 +47,7 @@ def test_a_deal_without_stage_history_has_no_known_stage(duckdb_store: Store) ->
     assert f.loc["D4", "stage_order"] != f.loc["D4", "stage_order"]  # NaN
 
 
+@pytest.mark.slow
 def test_train_on_too_little_data_says_so_and_exits_2(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     db = str(tmp_path / "empty.duckdb")
     assert main(["score", "train", "--db", db, "--quiet"]) == 2

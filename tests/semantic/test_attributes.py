@@ -50,6 +50,7 @@ def _values(store: Store, kpi: str, by: str, **kw: object) -> dict[object, float
     }
 
 
+@pytest.mark.slow
 def test_breakdowns_by_each_records_attributes(store: Store) -> None:
     assert _values(store, "new_leads", "lead.lead_type") == {"inbound": 2, "partner": 1}
     # a lead exported with an empty landing page is in the empty group
@@ -65,6 +66,7 @@ def test_breakdowns_by_each_records_attributes(store: Store) -> None:
     assert got == {"inbound": (0.0, 1.0), "partner": (1.0, 1.0)}
 
 
+@pytest.mark.slow
 def test_filters_and_their_records(store: Store) -> None:
     q = Query.make("new_leads", start="2024-01-01", where={"lead.lead_type": "inbound"})
     assert run(store, q).frame["value"].tolist() == [2]
@@ -94,6 +96,7 @@ def test_mistakes_say_what_exists(store: Store) -> None:
         run(store, Query.make("won_deals", by="dealcontract_type"))
 
 
+@pytest.mark.slow
 def test_cli_and_python_api(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from salespulse.cli.app import main
 

@@ -61,6 +61,7 @@ QUICK = {"won_deals", "open_pipeline", "time_in_stage_median", "forecast", "deal
     "kpi",
     [k.id if k.id in QUICK else pytest.param(k.id, marks=pytest.mark.slow) for k in all_kpis()],
 )
+@pytest.mark.slow
 def test_the_figures_do_not_depend_on_the_breakdowns_joined(demo: Store, kpi: str) -> None:
     for q in _queries(kpi):
         own, every = _both(demo, q)
@@ -68,6 +69,7 @@ def test_the_figures_do_not_depend_on_the_breakdowns_joined(demo: Store, kpi: st
         pd.testing.assert_frame_equal(own, every, check_exact=False, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_a_deal_kpi_by_rep_reads_no_lead_and_no_account(demo: Store) -> None:
     by_rep = explain(demo, Query("won_deals", by=("rep",), as_of=AS_OF))
     by_channel = explain(demo, Query("won_deals", by=("channel",), as_of=AS_OF))

@@ -83,6 +83,7 @@ def test_kpi_show_source_id_filters_and_csv(db: str, capsys: pytest.CaptureFixtu
     assert lines[1].startswith("web_form,2.0")
 
 
+@pytest.mark.slow
 def test_kpi_show_explain_and_records(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kpi", "show", "win_rate", "--explain", "--db", db]) == 0
     out = capsys.readouterr().out
@@ -136,6 +137,7 @@ def test_missing_database_is_a_user_error(
     assert "no database at" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_alerts_and_priorities(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "--as-of", "2024-06-30", "--db", db, "--format", "json"]) == 0
     alerts = {a["kind"]: a for a in json.loads(capsys.readouterr().out)}
@@ -149,6 +151,7 @@ def test_alerts_and_priorities(db: str, capsys: pytest.CaptureFixture[str]) -> N
     assert out[1].startswith("1,deal,D3") and out[2].startswith("2,lead,L2")
 
 
+@pytest.mark.slow
 def test_priorities_take_a_rep_name_and_say_what_a_stage_probability_is(
     db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -160,6 +163,7 @@ def test_priorities_take_a_rep_name_and_say_what_a_stage_probability_is(
     assert "configured win probability" in deal["why"] and "likely" not in deal["why"]
 
 
+@pytest.mark.slow
 def test_every_json_output_is_strict_json(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     def refuse(name: str) -> None:
         raise AssertionError(f"non-JSON constant {name}")

@@ -16,6 +16,7 @@ from tests.semantic.conftest import AS_OF, value
 Y2024 = date(2024, 1, 1)
 
 
+@pytest.mark.slow
 def test_breakdown_and_filter_follow_the_account_owner(tiny_store: Store) -> None:
     # 2024 up to 30 June: A2 (metal, owner R2) is new; A1 (food, R1) was a customer before
     f = value(tiny_store, "new_customers", by="industry", start=Y2024)
@@ -55,6 +56,7 @@ def test_drill_down_keeps_breakdowns_and_contract_totals(tiny_store: Store) -> N
     )
 
 
+@pytest.mark.slow
 def test_only_a_breakdown_or_filter_joins_the_accounts(tiny_store: Store) -> None:
     ctx = context(tiny_store, None, AS_OF)
 

@@ -166,6 +166,7 @@ def _reference(data: ref.Data, c: Case) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.slow
 def test_engine_matches_reference(gen_store: Store, ref_data: ref.Data, case: Case) -> None:
     compare(_engine(gen_store, case), _reference(ref_data, case), case.by, case.exact)
 
@@ -236,6 +237,7 @@ def test_engine_customer_retention_signed_before_start(tmp_path: Any) -> None:
 
 
 # targets.with_targets once failed for any KPI with targets broken down by team
+@pytest.mark.slow
 def test_won_revenue_by_team(gen_store: Store, ref_data: ref.Data) -> None:
     c = Case("won_revenue", ("team", "quarter"))
     compare(_engine(gen_store, c), _reference(ref_data, c), c.by, c.exact)

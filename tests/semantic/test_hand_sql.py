@@ -46,6 +46,7 @@ def test_every_kpi_of_the_catalogue_has_a_hand_query() -> None:
     "as_of", [date(2026, 11, 14), pytest.param(date(2025, 10, 26), marks=pytest.mark.slow)]
 )
 @pytest.mark.parametrize("kpi", KPIS)
+@pytest.mark.slow
 def test_hand_sql_equals_engine_on_demo_data(demo: Store, kpi: str, as_of: date) -> None:
     s = Settings()
     same_rows(run_engine(demo, kpi, s, as_of), run_hand(demo, kpi, s, as_of), kpi)
@@ -61,6 +62,7 @@ TINY_WITHOUT_ROWS = {
 
 @pytest.mark.parametrize("as_of", [date(2024, 6, 30), date(2024, 3, 31)])
 @pytest.mark.parametrize("kpi", KPIS)
+@pytest.mark.slow
 def test_hand_sql_equals_engine_on_tiny_data(tiny_db: Store, kpi: str, as_of: date) -> None:
     s = Settings()
     if (kpi, as_of) in TINY_WITHOUT_ROWS:  # no rows on either side: the same (empty) answer

@@ -38,6 +38,7 @@ def _won_rows() -> list[dict[str, str]]:
         return [r for r in csv.DictReader(fh) if r["deal_stage"] == "Won"]
 
 
+@pytest.mark.slow
 def test_won_revenue_matches_the_file(maven: Store) -> None:
     won = _won_rows()
     f = run(maven, Query.make("won_revenue", as_of=AS_OF), USD).frame
@@ -81,6 +82,7 @@ def test_unsupported_kpis_say_so(maven: Store, kpi: str, missing: str) -> None:
     assert missing in r.reason
 
 
+@pytest.mark.slow
 def test_open_deals_without_amounts_have_no_pipeline_value(maven: Store) -> None:
     f = run(maven, Query.make("open_pipeline", as_of=AS_OF), USD).frame
     assert f["value"].isna().all()  # no open deal in the file has a value: unknown, not 0

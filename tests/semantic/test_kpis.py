@@ -44,6 +44,7 @@ def test_sql_followup_share(tiny_store: Store) -> None:
     assert single(f) == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_first_response_in_business_and_clock_hours(tiny_store: Store) -> None:
     bh = value(tiny_store, "first_response_mean", by="rep")
     # L1 (R1): SQL Fri 16:00 local, call Mon 09:00 local → Fri 16-18 + Mon 8-9 = 3 bh
@@ -64,6 +65,7 @@ def test_sla_share_counts_unanswered_leads_past_the_sla_as_missed(tiny_store: St
     assert rows(f, "rep", "denominator") == {"R1": 2.0, "R2": 1.0}
 
 
+@pytest.mark.slow
 def test_sla_window_not_yet_passed_is_left_out(tiny_store: Store) -> None:
     # as of Mon 2024-02-05 (L3 became SQL that morning at 10:00 local): only 8 bh have
     # passed, so L3 is not yet due and not counted
@@ -72,6 +74,7 @@ def test_sla_window_not_yet_passed_is_left_out(tiny_store: Store) -> None:
 
 
 # -- W3: lead status derived from activity -----------------------------------------------
+@pytest.mark.slow
 def test_lead_status_per_rep_as_of_two_dates(tiny_store: Store) -> None:
     f = value(tiny_store, "leads_by_status", by="rep,lead_status")
     got = {
@@ -108,6 +111,7 @@ def test_referrals_count_only_leads_from_active_customers(tiny_store: Store) -> 
 
 
 # -- deals: revenue, targets, time zones, currencies ---------------------------------------
+@pytest.mark.slow
 def test_won_revenue_by_rep_and_quarter_with_quota(tiny_store: Store) -> None:
     f = value(tiny_store, "won_revenue", by="rep,quarter")
     got = {
@@ -133,6 +137,7 @@ def test_quota_attainment_for_the_company_uses_team_targets(tiny_store: Store) -
     assert single(q1, "denominator") == 70000.0
 
 
+@pytest.mark.slow
 def test_as_of_before_the_rate_change_uses_the_older_rate(tiny_store: Store) -> None:
     f = value(tiny_store, "won_revenue", as_of=date(2024, 3, 20))
     # only D4 is won by then; the rate valid on 20 March is 0.9 (from 1 March)
@@ -150,6 +155,7 @@ def test_fiscal_year_starting_in_april(tiny_store: Store) -> None:
     assert rows(f, "period") == {date(2023, 4, 1): 9000.0, date(2024, 4, 1): 100000.0}
 
 
+@pytest.mark.slow
 def test_deal_without_amount_counts_but_adds_nothing(tiny_store: Store) -> None:
     f = value(tiny_store, "open_pipeline", by="rep")
     # D5, R2's only open deal, has no amount: R2's pipeline value is unknown (null), not 0
@@ -159,6 +165,7 @@ def test_deal_without_amount_counts_but_adds_nothing(tiny_store: Store) -> None:
     assert single(f) == 1.0
 
 
+@pytest.mark.slow
 def test_win_rate_and_zero_denominator(tiny_store: Store) -> None:
     f = value(tiny_store, "win_rate", by="rep")
     # closed: D1 won (R1), D3 lost (R2), D4 won (R3)
@@ -168,6 +175,7 @@ def test_win_rate_and_zero_denominator(tiny_store: Store) -> None:
     assert f.empty or f["value"].isna().all()
 
 
+@pytest.mark.slow
 def test_conversion_rate_per_source_formula(tiny_store: Store) -> None:
     f = value(tiny_store, "conversion_rate")
     # Q2 2024 (the quarter of as-of): won in Q2 = D1; in the pipeline at any time in Q2:
@@ -186,6 +194,7 @@ def test_average_sales_cycle_by_product(tiny_store: Store) -> None:
 
 
 # -- snapshots from history ---------------------------------------------------------------
+@pytest.mark.slow
 def test_open_deals_by_stage_is_history_true(tiny_store: Store) -> None:
     now = value(tiny_store, "open_deals", by="stage")
     assert rows(now, "stage") == {"S1": 1.0, "S2": 1.0}  # D5 in S1, D2 back in S2
@@ -206,6 +215,7 @@ def test_open_pipeline_history_per_month(tiny_store: Store) -> None:
     }
 
 
+@pytest.mark.slow
 def test_weighted_pipeline_and_forecast(tiny_store: Store) -> None:
     f = value(tiny_store, "weighted_pipeline")
     assert single(f) == pytest.approx(20000 * 0.4)  # D2 in Proposal (0.4); D5 no amount
@@ -214,6 +224,7 @@ def test_weighted_pipeline_and_forecast(tiny_store: Store) -> None:
     assert rows(fc, "period") == {date(2024, 6, 1): pytest.approx(8000.0)}
 
 
+@pytest.mark.slow
 def test_stale_and_overdue_deals(tiny_store: Store) -> None:
     # thin history → the 60-day default: D2 in S2 since 11 March, D5 in S1 since 1 March
     assert single(value(tiny_store, "stale_deals")) == 2.0
@@ -222,6 +233,7 @@ def test_stale_and_overdue_deals(tiny_store: Store) -> None:
 
 
 # -- W6, W7, W8 ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_stage_skipping_per_rep(tiny_store: Store) -> None:
     f = value(tiny_store, "stage_skip_share", by="rep")
     # D3 (R2) went S1 → S3 (skipped S2); D4 (R3) S1 → WON (skipped S2, S3); D1, D2 did
@@ -256,6 +268,7 @@ def test_time_in_stage_with_re_entry(tiny_store: Store) -> None:
 
 
 # -- W4, W10 ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_call_email_balance_and_email_only_late_deals(tiny_store: Store) -> None:
     f = value(tiny_store, "call_email_balance", by="rep")
     # R1: call X1, e-mails X8, X10 → 1/3; R2: e-mails X2, X3, X11, no call → 0; R4: call → 1
@@ -284,6 +297,7 @@ def test_tasks_completed_and_overdue(tiny_store: Store) -> None:
     assert value(tiny_store, "tasks_overdue", as_of=date(2024, 3, 5))["value"].sum() == 0
 
 
+@pytest.mark.slow
 def test_crm_feature_share(tiny_store: Store) -> None:
     f = value(
         tiny_store, "crm_feature_share", by="rep", start=date(2024, 3, 1), end=date(2024, 3, 31)
@@ -347,6 +361,7 @@ def test_clv(tiny_store: Store) -> None:
 
 
 # -- drill-down, filters, errors ----------------------------------------------------------
+@pytest.mark.slow
 def test_drill_down_lists_the_records_behind_a_figure(tiny_store: Store) -> None:
     q = Query.make("win_rate", where={"rep": "R2"}, as_of=AS_OF)
     recs = records(tiny_store, q)
@@ -388,6 +403,7 @@ def _load_with(store: Store, extra: dict[str, pd.DataFrame]) -> Store:
     return store
 
 
+@pytest.mark.slow
 def test_reopened_deal_counts_where_it_was_last_closed(store: Store) -> None:
     from datetime import datetime as T
 
@@ -455,6 +471,7 @@ def test_leap_day_and_month_boundary_in_local_time(store: Store) -> None:
     assert rows(f, "period") == {date(2024, 2, 29): 1.0, date(2024, 3, 1): 1.0}
 
 
+@pytest.mark.slow
 def test_kpis_without_supporting_data_say_so(store: Store) -> None:
     from tests.semantic import tiny
 
@@ -509,10 +526,12 @@ TOTALS = [
 
 
 @pytest.mark.parametrize(("kpi", "expected"), TOTALS)
+@pytest.mark.slow
 def test_kpi_totals(tiny_store: Store, kpi: str, expected: float) -> None:
     assert single(value(tiny_store, kpi)) == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_targets_by_team_fall_back_to_the_sum_of_rep_targets(tiny_store: Store) -> None:
     f = value(tiny_store, "won_revenue", by="team,quarter")
     got = {(str(p)[:10], t): tg for p, t, tg in zip(f.period, f.team, f.target, strict=True)}
@@ -534,6 +553,7 @@ def test_targets_by_team_fall_back_to_the_sum_of_rep_targets(tiny_store: Store) 
         ("quota_attainment", "deal_id", ["D1", "D4"], ["D1", "D4"]),
     ],
 )
+@pytest.mark.slow
 def test_derived_and_period_kpis_drill_down(
     tiny_store: Store, kpi: str, key: str, expected: list[str], numerator: list[str]
 ) -> None:
@@ -562,6 +582,7 @@ def test_stage_transitions_from_and_to(tiny_store: Store) -> None:
     assert single(value(tiny_store, "backward_moves")) == 1.0  # D2 S2 → S1
 
 
+@pytest.mark.slow
 def test_breakdown_by_account_and_sorted_records(tiny_store: Store) -> None:
     f = value(tiny_store, "won_revenue", by="account")
     assert dict(zip(f.account_name, f.value, strict=True)) == {"Bolt": 109000.0}  # D1, D4: A2

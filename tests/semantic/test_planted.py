@@ -62,6 +62,7 @@ def test_finds_the_slow_responder(demo: Store) -> None:
     assert (others < PLANTED.normal_response_max_business_hours).mean() > 0.5
 
 
+@pytest.mark.slow
 def test_finds_the_stale_deals(demo: Store) -> None:
     stale = kpi(demo, "stale_deals")
     assert stale["value"].iloc[0] == PLANTED.stale_deals
@@ -91,6 +92,7 @@ def test_finds_the_long_cycle_product(demo: Store) -> None:
     assert cycle.drop(PLANTED.long_cycle_product_id).max() <= PLANTED.machine_cycle_days[1]
 
 
+@pytest.mark.slow
 def test_finds_the_unassigned_backlog(demo: Store) -> None:
     backlog = kpi(demo, "unassigned_leads")["value"].iloc[0]
     # the planted backlog plus leads of the last days not assigned yet, counted in plain SQL

@@ -232,6 +232,7 @@ ADDITIVE = {
     pick=st.integers(min_value=0, max_value=10),
     as_of=st.dates(min_value=date(2024, 3, 1), max_value=date(2026, 11, 14)),
 )
+@pytest.mark.slow
 def test_breakdowns_add_up_to_totals(demo: Store, kpi: str, pick: int, as_of: date) -> None:
     dims = ADDITIVE[kpi]
     dim = dims[pick % len(dims)]
@@ -270,6 +271,7 @@ RATES = [
 @pytest.mark.parametrize("part", range(3))
 @_budget(3)
 @given(frames=crm(), as_of=as_of_dates)
+@pytest.mark.slow
 def test_rates_stay_in_unit_interval(
     tmp_path_factory: pytest.TempPathFactory,
     frames: dict[str, pd.DataFrame],
@@ -360,6 +362,7 @@ def _pair(tmp: Path, frames: dict[str, pd.DataFrame], as_of: date, blank: bool) 
 )
 @_budget(3)
 @given(frames=crm(), as_of=as_of_dates)
+@pytest.mark.slow
 def test_as_of_unchanged_by_later_data(
     tmp_path_factory: pytest.TempPathFactory,
     frames: dict[str, pd.DataFrame],
@@ -482,6 +485,7 @@ def test_zero_staff_at_start_gives_null(tmp_path: Path) -> None:
     assert res.to_dict()["rows"][0]["value"] is None
 
 
+@pytest.mark.slow
 def test_sqls_as_of_unchanged_when_first_sql_date_arrives_later(tmp_path: Path) -> None:
     f = _static()
     f["leads"] = pd.DataFrame(

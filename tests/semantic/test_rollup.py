@@ -160,6 +160,7 @@ def test_derived_kpis_from_rolled_up_inputs_match(demo: Store, kpi_id: str) -> N
     _compare(demo, ctx, kpi.id, cases)
 
 
+@pytest.mark.slow
 def test_a_page_filter_reuses_the_fine_rows(demo: Store) -> None:
     ctx = context(demo, None, AS_OF)
     kept = Kept()
@@ -170,6 +171,7 @@ def test_a_page_filter_reuses_the_fine_rows(demo: Store) -> None:
     assert kept.computed == 1  # by team, by rep within a team, a team's total: one rollup
 
 
+@pytest.mark.slow
 def test_targets_are_joined_as_for_the_full_query(demo: Store) -> None:
     ctx = context(demo, None, AS_OF)
     assert "won_revenue" in ctx.target_kpi_ids
@@ -183,6 +185,7 @@ def test_targets_are_joined_as_for_the_full_query(demo: Store) -> None:
 
 
 @pytest.mark.parametrize("kpi_id", ["open_pipeline", "won_revenue", "win_rate", "calls", "sqls"])
+@pytest.mark.slow
 def test_records_from_the_unfiltered_records_match(demo: Store, kpi_id: str) -> None:
     kpi = get_kpi(kpi_id)
     ctx = context(demo, None, AS_OF)
@@ -248,6 +251,7 @@ def test_filtered_records_from_one_compiled_query(demo: Store, kpi_id: str) -> N
         assert sqlcache.stats["misses"] - before["misses"] <= 2
 
 
+@pytest.mark.slow
 def test_filtered_records_are_answered_around_the_cached_sql(demo: Store) -> None:
     teams = sorted(demo.table("teams").execute()["team_id"])
     sqlcache.clear()
@@ -486,6 +490,7 @@ TARGET_FILTERS: list[dict[str, Any]] = [
 @pytest.mark.parametrize(
     "by", ["", "rep", "team", "rep,team", "quarter", "quarter,rep", "month,team"]
 )
+@pytest.mark.slow
 def test_targets_from_the_unfiltered_rows_match_every_filter(targeted: Store, by: str) -> None:
     ctx = context(targeted, None, TINY_AS_OF)
     kept = Kept()
@@ -562,6 +567,7 @@ PAGE_DERIVED = [
 
 
 @pytest.mark.parametrize(("kpi_id", "by", "where"), PAGE_DERIVED)
+@pytest.mark.slow
 def test_derived_kpis_of_pages_are_answered_in_memory(
     targeted: Store, kpi_id: str, by: str, where: dict[str, Any]
 ) -> None:
@@ -582,6 +588,7 @@ def test_derived_kpis_of_pages_are_answered_in_memory(
         ctx.close()
 
 
+@pytest.mark.slow
 def test_a_derived_kpi_per_period_takes_the_compile_path(targeted: Store) -> None:
     ctx = context(targeted, None, TINY_AS_OF)
     try:
@@ -598,6 +605,7 @@ def test_a_derived_kpi_per_period_takes_the_compile_path(targeted: Store) -> Non
         ctx.close()
 
 
+@pytest.mark.slow
 def test_alerts_from_rollups_match_for_every_filter(demo: Store) -> None:
     from salespulse.analytics.alerts import list_alerts
 

@@ -38,6 +38,7 @@ def score_of(store: Store, lead: str, as_of: date, settings: Settings | None = N
     return float(recs.set_index("lead_id").loc[lead, "score"])
 
 
+@pytest.mark.slow
 def test_default_rules_score_profile_and_actions(tiny_store: Store) -> None:
     # L4 (trade fair, nothing else known, no activity): the trade-fair channel rule, 15
     assert score_of(tiny_store, "L4", date(2024, 6, 30)) == 15.0
@@ -46,6 +47,7 @@ def test_default_rules_score_profile_and_actions(tiny_store: Store) -> None:
     assert score_of(tiny_store, "L2", date(2024, 1, 17)) == 10.0
 
 
+@pytest.mark.slow
 def test_rules_come_from_the_settings_file(tiny_store: Store, tmp_path: Path) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES, encoding="utf-8")
@@ -75,6 +77,7 @@ def test_bad_rules_are_clear_user_errors(tmp_path: Path, text: str, message: str
     assert str(path) in str(err.value)
 
 
+@pytest.mark.slow
 def test_priority_list_puts_closable_deals_first(tiny_store: Store) -> None:
     plist = priority_list(tiny_store, "R2", as_of=date(2024, 2, 25))
     # R2 on 25 Feb: deal D3 in Negotiate (0.8); lead L2 had no deal yet (D5 came 1 March)

@@ -58,6 +58,7 @@ def _counts() -> tuple[int, int]:
     return sqlcache.stats["hits"], sqlcache.stats["misses"]
 
 
+@pytest.mark.slow
 def test_a_repeated_query_reuses_its_sql_and_gives_the_same_rows(demo: Store) -> None:
     q = Query("won_revenue", by=("rep", "quarter"), as_of=AS_OF)
     h0, m0 = _counts()
@@ -74,6 +75,7 @@ def test_a_repeated_query_reuses_its_sql_and_gives_the_same_rows(demo: Store) ->
     assert len(first) > 10
 
 
+@pytest.mark.slow
 def test_a_changed_setting_or_as_of_gives_new_sql(demo: Store) -> None:
     q = Query("won_revenue", by=("quarter",), as_of=AS_OF)
     calendar = run(demo, q, Settings()).frame
@@ -89,6 +91,7 @@ def test_a_changed_setting_or_as_of_gives_new_sql(demo: Store) -> None:
     assert _entry(demo, earlier).sql != _entry(demo, q).sql
 
 
+@pytest.mark.slow
 def test_a_changed_probe_answer_gives_new_sql(demo: Store) -> None:
     """Without a matching derived stage-visit table the engine windows the history: the
     cached SQL (which reads the derived table) must not be used."""
@@ -147,6 +150,7 @@ def test_a_write_that_changes_no_answer_keeps_the_sql_and_shows_the_new_rows(
     assert after.set_index("rep").value[rep] == was + 1
 
 
+@pytest.mark.slow
 def test_the_cache_is_bounded(demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlcache, "MAX_ENTRIES", 2)
     for day in (12, 13, 14):
@@ -157,6 +161,7 @@ def test_the_cache_is_bounded(demo: Store, monkeypatch: pytest.MonkeyPatch) -> N
     assert _counts() == (h0, m0 + 1)  # the oldest was dropped
 
 
+@pytest.mark.slow
 def test_materialized_contexts_bypass_the_cache(demo: Store) -> None:
     q = Query("open_pipeline", by=("rep", "stage"), as_of=AS_OF)
     ctx = context(demo, Settings(), AS_OF, materialize=True)
@@ -171,6 +176,7 @@ def test_materialized_contexts_bypass_the_cache(demo: Store) -> None:
 
 
 @pytest.mark.parametrize("kpi", ["open_deals", "stage_conversion", "lead_score"])
+@pytest.mark.slow
 def test_a_cached_query_keeps_no_query_memory_after_it_ran(demo: Store, kpi: str) -> None:
     """Once a cached KPI query has answered, the connection holds none of its execution
     state (hash tables, materialized CTEs): a server keeps hundreds of cached queries, and

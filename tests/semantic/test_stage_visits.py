@@ -38,6 +38,7 @@ def test_same_rows_as_the_window_path(store: Store, as_of: date) -> None:
     pd.testing.assert_frame_equal(fast, slow)
 
 
+@pytest.mark.slow
 def test_kpis_on_history_agree(store: Store) -> None:
     for kpi, by in [("stage_conversion", "stage"), ("stage_skip_share", ""), ("open_deals", "")]:
         frames = []

@@ -145,6 +145,7 @@ def _none(v: object) -> object:
     return None if v is None or (isinstance(v, float) and v != v) else v
 
 
+@pytest.mark.slow
 def test_quota_attainment_lists_every_rep_on_staff(store: Store) -> None:
     f = frame(store, "quota_attainment", by="rep,quarter")
     got = {(r.rep, str(r.period)[:10]): _none(r.value) for r in f.itertuples()}
@@ -165,6 +166,7 @@ def test_quota_attainment_lists_every_rep_on_staff(store: Store) -> None:
     assert dict(zip(f.rep, f.rep_name, strict=True))["R1"] == "Anna"
 
 
+@pytest.mark.slow
 def test_pipeline_coverage_has_rep_names_and_every_rep(store: Store) -> None:
     f = frame(store, "pipeline_coverage", by="rep")
     assert set(f.rep) == {"R1", "R2", "R3", "R4"}  # R5 left before the quarter's as-of
@@ -180,6 +182,7 @@ def test_pipeline_coverage_has_rep_names_and_every_rep(store: Store) -> None:
     assert t1.team_name == "Noord-team"
 
 
+@pytest.mark.slow
 def test_an_annual_target_counts_in_its_own_period(store: Store) -> None:
     q = frame(store, "won_revenue", by="quarter")
     # the company's 400,000 for 2024 is spread over its quarters (no company quarter rows)
@@ -200,6 +203,7 @@ def test_without_a_period_only_targets_started_by_as_of_count(store: Store) -> N
     assert dict(zip(f.rep, f.target, strict=True))["R1"] == 130000.0
 
 
+@pytest.mark.slow
 def test_a_team_filter_uses_that_teams_targets(store: Store) -> None:
     f = frame(store, "won_revenue", by="quarter", where={"team": "T1"})
     got = dict(zip(f.period.astype(str).str[:10], f.target, strict=True))
@@ -239,6 +243,7 @@ def test_acv_per_year_counts_a_one_off_order_once(store: Store) -> None:
     assert f.value.tolist() == [pytest.approx((100000 + 12000 + 5000) / 3)]
 
 
+@pytest.mark.slow
 def test_dormant_leads_leave_the_pipeline(store: Store) -> None:
     q = Query.make("conversion_rate", start="2024-04-01", end="2024-06-30", as_of=AS_OF)
     ids = set(records(store, q).id)
@@ -268,6 +273,7 @@ def test_records_json_is_strict(store: Store) -> None:
     assert {r["deal_id"] for r in rows} == {"D2", "D5"}
 
 
+@pytest.mark.slow
 def test_slow_responders_alert_names_the_rep_and_its_window(store: Store) -> None:
     found = {a.kind: a for a in list_alerts(store, as_of=date(2024, 2, 28))}
     a = found["slow_responders"]
@@ -280,6 +286,7 @@ def test_slow_responders_alert_names_the_rep_and_its_window(store: Store) -> Non
     assert a.count == 1 and a.to_dict()["start"] == "2023-12-01"
 
 
+@pytest.mark.slow
 def test_late_stage_alert_counts_lost_deals_and_no_contact(store: Store) -> None:
     a = next(x for x in list_alerts(store, as_of=date(2024, 4, 30)) if x.kind.startswith("email"))
     # D3 (lost on 2 April) had only an e-mail in Negotiate; D2 nothing at all in Proposal

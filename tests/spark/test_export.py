@@ -14,6 +14,7 @@ from salespulse.warehouse.store import connect
 from tests.semantic import tiny
 
 
+@pytest.mark.slow
 def test_export_writes_every_table_but_the_accounts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

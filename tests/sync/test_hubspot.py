@@ -65,6 +65,7 @@ def snapshot(db: Path) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.slow
 def test_first_sync_loads_every_canonical_table(db: Path, hs: FakeHubSpot) -> None:
     hs.page_size = 1
     r = sync(db, hs)
@@ -184,6 +185,7 @@ def test_every_kpi_family_works_on_synced_data(
         assert out["available"], (kpi, out)
 
 
+@pytest.mark.slow
 def test_second_run_changes_nothing(db: Path, hs: FakeHubSpot) -> None:
     sync(db, hs)
     before = snapshot(db)
@@ -193,6 +195,7 @@ def test_second_run_changes_nothing(db: Path, hs: FakeHubSpot) -> None:
     assert snapshot(db) == before
 
 
+@pytest.mark.slow
 def test_incremental_run_asks_only_for_changes(db: Path, hs: FakeHubSpot) -> None:
     sync(db, hs)
     cursor = dict(rows(db, "SELECT object, cursor FROM sync_state WHERE source = 'hubspot'"))
@@ -212,6 +215,7 @@ def test_incremental_run_asks_only_for_changes(db: Path, hs: FakeHubSpot) -> Non
     assert rows(db, "SELECT count(*) FROM import_log") == [(2,)]
 
 
+@pytest.mark.slow
 def test_late_indexed_records_are_not_missed(db: Path, hs: FakeHubSpot) -> None:
     """A record saved just before a run can reach the search index after it, with a
     modification time before the cursor: the next run looks five minutes back."""
@@ -228,6 +232,7 @@ def test_late_indexed_records_are_not_missed(db: Path, hs: FakeHubSpot) -> None:
     assert rows(db, "SELECT cursor FROM sync_state WHERE object = 'companies'") == [(cursor,)]
 
 
+@pytest.mark.slow
 def test_archived_records_are_removed_with_their_history(db: Path, hs: FakeHubSpot) -> None:
     sync(db, hs)
     hs.archive("deals", "302", T0 + timedelta(days=2))
@@ -250,6 +255,7 @@ def test_archived_records_are_removed_with_their_history(db: Path, hs: FakeHubSp
     assert snapshot(db) == before
 
 
+@pytest.mark.slow
 def test_a_rejected_request_discards_the_spool(db: Path, hs: FakeHubSpot) -> None:
     """A 4xx (say, a paging token that expired) means the spooled answers may be stale."""
     hs.drop_after = 6
@@ -273,6 +279,7 @@ def test_rate_limit_waits_as_retry_after_says(db: Path, hs: FakeHubSpot) -> None
     assert hs.calls[2] == hs.calls[3] == hs.calls[4]  # the same request, sent again
 
 
+@pytest.mark.slow
 def test_retry_after_as_http_date(db: Path, hs: FakeHubSpot) -> None:
     hs.throttle = {1}
     hs.retry_after = "Wed, 21 Oct 2015 07:28:00 GMT"  # in the past: retry at once
@@ -296,6 +303,7 @@ def test_server_errors_that_last_stop_the_sync_cleanly(db: Path, hs: FakeHubSpot
     assert rows(db, "SELECT count(*) FROM deals") == [(0,)]
 
 
+@pytest.mark.slow
 def test_crash_mid_sync_writes_nothing_and_the_next_run_resumes(
     db: Path, hs: FakeHubSpot, tmp_path: Path
 ) -> None:
@@ -339,6 +347,7 @@ def test_crash_during_the_first_sync_leaves_an_empty_database(db: Path, hs: Fake
     assert rows(db, "SELECT count(*) FROM reps") == [(0,)]
 
 
+@pytest.mark.slow
 def test_search_cap_narrows_the_window(
     db: Path, hs: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -390,6 +399,7 @@ def test_no_network(db: Path, hs: FakeHubSpot) -> None:
         sync(db, hs)
 
 
+@pytest.mark.slow
 def test_cli_against_a_local_server_never_shows_the_token(
     db: Path,
     hs: FakeHubSpot,

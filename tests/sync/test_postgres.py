@@ -14,6 +14,7 @@ from tests.sync.fake_hubspot import BASE, T0, iso, portal
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_hubspot_sync_on_postgres(pg_url: str) -> None:
     hs = portal()
 

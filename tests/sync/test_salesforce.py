@@ -69,6 +69,7 @@ def snapshot(db: Path) -> dict[str, Any]:
         store.close()
 
 
+@pytest.mark.slow
 def test_first_sync_loads_the_canonical_tables(db: Path, sf: FakeSalesforce) -> None:
     r = sync(db, sf)
     assert r.written and r.counts["deals"]["inserted"] == 3
@@ -144,6 +145,7 @@ def test_kpis_work_on_synced_data(
         assert json.loads(capsys.readouterr().out)["available"], kpi
 
 
+@pytest.mark.slow
 def test_second_run_changes_nothing(db: Path, sf: FakeSalesforce) -> None:
     sync(db, sf)
     before = snapshot(db)
@@ -156,6 +158,7 @@ def test_second_run_changes_nothing(db: Path, sf: FakeSalesforce) -> None:
     assert f"FROM Account WHERE SystemModstamp >= {since}Z" in " | ".join(sf.soql)
 
 
+@pytest.mark.slow
 def test_incremental_changes_and_deletions(db: Path, sf: FakeSalesforce) -> None:
     sync(db, sf)
     at = T0 + timedelta(days=30)  # after the newest change so far (OPP03's, at T0 + 25 d)
@@ -201,6 +204,7 @@ def test_incremental_changes_and_deletions(db: Path, sf: FakeSalesforce) -> None
     assert snapshot(db) == before
 
 
+@pytest.mark.slow
 def test_large_objects_use_bulk_api_2(db: Path, sf: FakeSalesforce) -> None:
     sf.bulk_page = 2
     for i in range(7):
@@ -239,6 +243,7 @@ def test_rate_limits_and_server_errors_are_retried(db: Path, sf: FakeSalesforce)
     assert sleeps == [2.0, 1.0, 2.0]
 
 
+@pytest.mark.slow
 def test_crash_mid_sync_then_resume(db: Path, sf: FakeSalesforce) -> None:
     sync(db, sf)
     before = snapshot(db)
@@ -292,6 +297,7 @@ def test_missing_permissions_are_named(db: Path, sf: FakeSalesforce) -> None:
     assert rows(db, "SELECT count(*) FROM deals") == [(0,)]
 
 
+@pytest.mark.slow
 def test_cli_with_a_token_file_never_shows_secrets(
     db: Path,
     sf: FakeSalesforce,
@@ -357,6 +363,7 @@ def test_a_bulk_job_that_fails_stops_the_sync(
     assert rows(db, "SELECT count(*) FROM reps") == [(0,)]
 
 
+@pytest.mark.slow
 def test_crash_during_bulk_jobs_resumes_from_the_spool(db: Path, sf: FakeSalesforce) -> None:
     sf.bulk_page = 2
     for i in range(7):

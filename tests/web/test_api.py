@@ -16,6 +16,7 @@ pytestmark = pytest.mark.xdist_group("web")
 
 
 @pytest.mark.parametrize("name", [*PAGES, "alerts"])
+@pytest.mark.slow
 def test_page_data(client: TestClient, name: str) -> None:
     r = client.get(f"/api/pages/{name}")
     assert r.status_code == 200, r.text
@@ -42,6 +43,7 @@ def test_page_data(client: TestClient, name: str) -> None:
     assert not failed, failed
 
 
+@pytest.mark.slow
 def test_page_figures_match_the_semantic_layer(client: TestClient, demo_db: str) -> None:
     data = client.get("/api/pages/performance").json()
     fig = next(f for f in data["figures"] if f["id"] == "won_by_region")
@@ -63,6 +65,7 @@ def test_page_figures_match_the_semantic_layer(client: TestClient, demo_db: str)
     assert got == pytest.approx(dict(zip(expected["region"], expected["value"], strict=True)))
 
 
+@pytest.mark.slow
 def test_filters_change_the_figures(client: TestClient) -> None:
     options = client.get("/api/filters").json()
     team = options["team"][0]["value"]
@@ -74,6 +77,7 @@ def test_filters_change_the_figures(client: TestClient) -> None:
     assert last["window"]["end"] < base["window"]["start"]
 
 
+@pytest.mark.slow
 def test_filter_not_applicable_is_reported(client: TestClient) -> None:
     options = client.get("/api/filters").json()
     product = options["product"][0]["value"]
@@ -88,6 +92,7 @@ def test_filter_options(client: TestClient) -> None:
     assert data["data_day"] == "2026-06-29"
 
 
+@pytest.mark.slow
 def test_kpi_catalogue_and_result(client: TestClient) -> None:
     kpis = client.get("/api/kpis").json()
     assert {"won_revenue", "stage_conversion", "first_response_hours"} <= {k["id"] for k in kpis}
@@ -104,6 +109,7 @@ def test_kpi_errors_are_4xx(client: TestClient) -> None:
     assert client.get("/api/pages/home?start=2026-13-01").status_code == 422
 
 
+@pytest.mark.slow
 def test_kpi_csv(client: TestClient) -> None:
     r = client.get("/api/kpis/won_revenue/csv?by=month")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -149,6 +155,7 @@ def test_health_and_openapi(client: TestClient) -> None:
     ],
 )
 @pytest.mark.parametrize("lang", ["en", "nl"])
+@pytest.mark.slow
 def test_html_pages(client: TestClient, path: str, lang: str) -> None:
     r = client.get(f"{path}?lang={lang}")
     assert r.status_code == 200
@@ -157,6 +164,7 @@ def test_html_pages(client: TestClient, path: str, lang: str) -> None:
     assert "cdn" not in r.text.lower()
 
 
+@pytest.mark.slow
 def test_language_from_accept_language(client: TestClient) -> None:
     r = client.get("/pipeline", headers={"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.8"})
     assert '<html lang="nl">' in r.text and "Pijplijn" in r.text
@@ -164,6 +172,7 @@ def test_language_from_accept_language(client: TestClient) -> None:
     assert '<html lang="en">' in r.text
 
 
+@pytest.mark.slow
 def test_number_formats_follow_the_language(client: TestClient) -> None:
     en = client.get("/?lang=en").text
     nl = client.get("/?lang=nl").text

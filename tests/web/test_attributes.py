@@ -21,6 +21,7 @@ def test_filters_offer_the_attributes(client: TestClient) -> None:
     )
 
 
+@pytest.mark.slow
 def test_explorer_breakdown_and_drill_down(client: TestClient) -> None:
     html = client.get("/explorer?kpi=won_deals&by=deal.contract_type&grain=&lang=en").text
     assert 'value="deal.contract_type" selected' in html
@@ -37,6 +38,7 @@ def test_explorer_breakdown_and_drill_down(client: TestClient) -> None:
     assert len(rows) == trace["y"][trace["x"].index("lease")]
 
 
+@pytest.mark.slow
 def test_a_page_filtered_by_an_attribute(client: TestClient) -> None:
     base = client.get("/api/pages/home").json()
     lease = client.get("/api/pages/home?deal.contract_type=lease").json()

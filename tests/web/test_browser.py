@@ -34,6 +34,7 @@ def watch(page: Page, base: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("path", PAGES)
+@pytest.mark.slow
 def test_page_loads_and_charts_render(page: Page, live_url: str, path: str) -> None:
     errors, outside = watch(page, live_url)
     page.goto(f"{live_url}{path}?lang=en")
@@ -46,6 +47,7 @@ def test_page_loads_and_charts_render(page: Page, live_url: str, path: str) -> N
     assert not outside, outside
 
 
+@pytest.mark.slow
 def test_filters_change_the_figures(page: Page, live_url: str) -> None:
     page.goto(f"{live_url}/?lang=en")
     before = page.locator("#card-won_deals .value").inner_text()
@@ -56,6 +58,7 @@ def test_filters_change_the_figures(page: Page, live_url: str) -> None:
     assert before != after
 
 
+@pytest.mark.slow
 def test_language_switch(page: Page, live_url: str) -> None:
     page.goto(f"{live_url}/pipeline?lang=en")
     expect(page.locator("h1")).to_have_text("Pipeline")
@@ -68,6 +71,7 @@ def test_language_switch(page: Page, live_url: str) -> None:
     expect(page.locator("h1")).to_have_text("Fase-analyse")
 
 
+@pytest.mark.slow
 def test_explorer_drill_down_and_csv(page: Page, live_url: str, downloads: Path) -> None:
     page.goto(f"{live_url}/explorer?kpi=won_deals&grain=quarter&lang=en")
     page.wait_for_selector("body[data-charts-ready]", timeout=120_000)
@@ -86,6 +90,7 @@ def test_explorer_drill_down_and_csv(page: Page, live_url: str, downloads: Path)
     assert "value" in (downloads / "result.csv").read_text(encoding="utf-8").splitlines()[0]
 
 
+@pytest.mark.slow
 def test_table_sorts(page: Page, live_url: str) -> None:
     page.goto(f"{live_url}/leaderboards?lang=en")
     table = page.locator("#table-reps table")
@@ -95,6 +100,7 @@ def test_table_sorts(page: Page, live_url: str) -> None:
     expect(table.locator("th").nth(0)).to_have_attribute("data-dir", "asc")
 
 
+@pytest.mark.slow
 def test_api_docs_render_offline(page: Page, live_url: str) -> None:
     """Swagger UI comes from the installed package: /docs works with no network at all."""
     errors, outside = watch(page, live_url)
@@ -112,6 +118,7 @@ def test_api_docs_render_offline(page: Page, live_url: str) -> None:
     assert not errors, errors  # a CSP violation would show here
 
 
+@pytest.mark.slow
 def test_no_csp_violations(page: Page, live_url: str) -> None:
     """The pages run under the Content-Security-Policy: no inline script, nothing refused."""
     violations: list[str] = []
@@ -127,6 +134,7 @@ def test_no_csp_violations(page: Page, live_url: str) -> None:
     assert not violations, violations
 
 
+@pytest.mark.slow
 def test_login_and_logout_in_the_browser(chromium: Any, app: FastAPI, live_url: str) -> None:
     """Anonymous → /login; the form logs in and returns to the page; Log out ends it."""
     from tests.web.conftest import USERS, browser_page

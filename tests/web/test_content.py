@@ -124,6 +124,7 @@ def cells(html: str, element_id: str) -> Cells:
         ("leaderboards", {"avg_lead_age", "referrals", "ramp_time", "staff_retention"}),
     ],
 )
+@pytest.mark.slow
 def test_kpis_reach_a_page(client: TestClient, page: str, kpis: set[str]) -> None:
     data = client.get(f"/api/pages/{page}").json()
     assert kpis <= layer_kpis(data), kpis - layer_kpis(data)
@@ -144,6 +145,7 @@ def test_the_planted_stage_skipper_stands_out_on_the_pipeline_page(client: TestC
     assert t["rows"][0]["forecast"] is not None
 
 
+@pytest.mark.slow
 def test_channel_volume_beside_channel_conversion(client: TestClient) -> None:
     data = client.get("/api/pages/performance").json()
     t = table(data, "channels")
@@ -157,6 +159,7 @@ def test_channel_volume_beside_channel_conversion(client: TestClient) -> None:
 
 # -- 2. the rep filter ------------------------------------------------------------------------
 @pytest.mark.parametrize("page", [*PAGES])
+@pytest.mark.slow
 def test_rep_filter_is_honoured_by_every_kpi(client: TestClient, page: str) -> None:
     rep = PLANTED.stage_skipper_rep_id
     data = client.get(f"/api/pages/{page}?rep={rep}").json()
@@ -169,6 +172,7 @@ def test_rep_filter_is_honoured_by_every_kpi(client: TestClient, page: str) -> N
     assert re.search(rf'<option value="{rep}"\s+selected>', html)
 
 
+@pytest.mark.slow
 def test_rep_filter_changes_the_numbers(client: TestClient) -> None:
     rep = PLANTED.stage_skipper_rep_id
     base = client.get("/api/pages/pipeline").json()
@@ -187,6 +191,7 @@ def test_rep_filter_changes_the_numbers(client: TestClient) -> None:
 
 
 # -- 3. a click on a bar opens its records ---------------------------------------------------
+@pytest.mark.slow
 def test_every_bar_links_to_its_records(client: TestClient) -> None:
     html = client.get("/pipeline?lang=en").text
     spec = specs(html)["pipeline_by_stage"]
@@ -205,6 +210,7 @@ def test_every_bar_links_to_its_records(client: TestClient) -> None:
     assert {row[stage_col] for row in rec.rows} == {trace["name"]}
 
 
+@pytest.mark.slow
 def test_a_period_bar_narrows_the_window(client: TestClient) -> None:
     data = client.get("/api/pages/home").json()
     won = Layer.model_validate(fig(data, "won_by_quarter")["layers"][0])
@@ -229,6 +235,7 @@ def test_a_period_bar_narrows_the_window(client: TestClient) -> None:
         ("sqls", ["Company", "Rep", "Channel", "SQL on", "First contact"]),
     ],
 )
+@pytest.mark.slow
 def test_drill_down_lists_show_names(client: TestClient, kpi: str, headers: list[str]) -> None:
     html = client.get(f"/explorer?kpi={kpi}&lang=en").text
     rec = cells(html, "records")
@@ -242,6 +249,7 @@ def test_drill_down_lists_show_names(client: TestClient, kpi: str, headers: list
             assert not any(re.fullmatch(r"[RC]\d{5,}", row[i]) for row in rec.rows)
 
 
+@pytest.mark.slow
 def test_alert_lists_show_names(client: TestClient) -> None:
     html = client.get("/alerts?lang=en").text
     rec = cells(html, "alert-stage_skipping")
@@ -250,6 +258,7 @@ def test_alert_lists_show_names(client: TestClient) -> None:
 
 
 # -- 5. Dutch ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_dutch_terms_headers_and_dates(client: TestClient) -> None:
     nl = client.get("/explorer?kpi=activities&lang=nl").text
     rec = cells(nl, "records")
@@ -290,6 +299,7 @@ def test_overdue_open_deals_are_shown_in_the_first_period(client: TestClient, de
     assert bar["x"] == ["Jun 2026"] and bar["marker"]["color"] == charts.OVERDUE
 
 
+@pytest.mark.slow
 def test_funnels_are_the_engines_and_the_leak_agrees(client: TestClient, demo_db: str) -> None:
     data = client.get("/api/pages/stages").json()
     w = {k: date.fromisoformat(v) for k, v in data["window"].items()}
@@ -321,6 +331,7 @@ def test_funnels_are_the_engines_and_the_leak_agrees(client: TestClient, demo_db
     assert bars.count(charts.LEAK) == 1
 
 
+@pytest.mark.slow
 def test_money_shows_the_reporting_currency(demo_db: str) -> None:
     app = create_app(demo_db, Settings(reporting_currency="USD"), warm=False)
     app.state.test_tokens = add_users(app)
@@ -336,6 +347,7 @@ def test_money_shows_the_reporting_currency(demo_db: str) -> None:
     assert spec["layout"]["yaxis"]["tickprefix"] == "$"
 
 
+@pytest.mark.slow
 def test_drill_down_lists_the_counted_records_first(client: TestClient) -> None:
     rep = PLANTED.stage_skipper_rep_id
     html = client.get(f"/explorer?kpi=skipped_stage_deals&rep={rep}&lang=en").text
@@ -346,6 +358,7 @@ def test_drill_down_lists_the_counted_records_first(client: TestClient) -> None:
     assert flags == ["✓"] * int(counted) + ["·"] * (len(flags) - int(counted))
 
 
+@pytest.mark.slow
 def test_leaderboards_show_only_reps_on_staff_in_the_period(
     client: TestClient, demo_db: str
 ) -> None:
@@ -362,6 +375,7 @@ def test_leaderboards_show_only_reps_on_staff_in_the_period(
     assert reps and not reps & gone
 
 
+@pytest.mark.slow
 def test_explorer_compiles_its_sql_only_when_asked(app: Any, client: TestClient) -> None:
     """The explorer page does not compile the KPI's SQL: "How is this computed?" fetches
     it from the page's data-explain URL (the explain API, same KPI, breakdown, filters)."""

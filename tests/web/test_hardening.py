@@ -66,6 +66,7 @@ def _cases(app: FastAPI) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
+@pytest.mark.slow
 def test_every_route_and_parameter_refuses_hostile_values(client: TestClient, app: FastAPI) -> None:
     cases = _cases(app)
     assert len(cases) > 100  # every route's every parameter
@@ -149,6 +150,7 @@ def _reasons(data: Any) -> list[str]:
     return []
 
 
+@pytest.mark.slow
 def test_engine_errors_stay_in_the_server_log(
     broken_app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -25,6 +26,7 @@ def _session(app: FastAPI, username: str) -> tuple[TestClient, str]:
     return c, csrf
 
 
+@pytest.mark.slow
 def test_each_user_gets_their_own_name_and_csrf_token_from_the_kept_page(app: FastAPI) -> None:
     users = app.state.users
     if users.get("second.admin") is None:
@@ -51,6 +53,7 @@ def test_each_user_gets_their_own_name_and_csrf_token_from_the_kept_page(app: Fa
     assert same == other
 
 
+@pytest.mark.slow
 def test_a_rep_after_the_admin_gets_their_own_deal_tables(app: FastAPI) -> None:
     url = "/?period=last_fy&lang=en"
     admin, rep = make_client(app, "admin"), make_client(app, "rep")
@@ -75,6 +78,7 @@ def test_a_rep_after_the_admin_gets_their_own_deal_tables(app: FastAPI) -> None:
     assert not any(html.escape(n) in shown(rep_page) for n in others)
 
 
+@pytest.mark.slow
 def test_kept_json_is_the_page_data(app: FastAPI, client: TestClient) -> None:
     for _ in range(2):  # made, then kept
         got = client.get("/api/pages/stages?period=qtd")

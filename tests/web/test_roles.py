@@ -57,6 +57,7 @@ def clients(app: FastAPI) -> dict[str | None, TestClient]:
     return {who: make_client(app, who) for who in [None, *ROLES]}
 
 
+@pytest.mark.slow
 def test_role_matrix_over_every_route(app: FastAPI, clients: dict[Any, TestClient]) -> None:
     routes = [(p, r) for p, r in app_routes(app) if "GET" in r.methods]
     assert len(routes) >= 20
@@ -86,6 +87,7 @@ def _rep_ids(rows: list[dict[str, Any]]) -> set[Any]:
 
 
 @pytest.mark.parametrize("kpi", ["won_deals", "open_pipeline", "activities", "new_leads"])
+@pytest.mark.slow
 def test_a_rep_sees_only_their_records(clients: dict[Any, TestClient], kpi: str) -> None:
     everyone = clients["admin"].get(f"/api/kpis/{kpi}/records?limit=5000").json()["rows"]
     assert len(_rep_ids(everyone)) > 3
@@ -103,6 +105,7 @@ def test_a_rep_sees_only_their_records(clients: dict[Any, TestClient], kpi: str)
     )
 
 
+@pytest.mark.slow
 def test_a_rep_sees_only_their_alerts_and_deal_tables(clients: dict[Any, TestClient]) -> None:
     alerts = clients["rep"].get("/api/pages/alerts").json()["alerts"]
     for a in alerts:
@@ -189,6 +192,7 @@ def test_wrong_password_and_open_redirect(app: FastAPI) -> None:
         assert r.status_code == 303 and r.headers["location"] == "/"
 
 
+@pytest.mark.slow
 def test_login_is_rate_limited(app: FastAPI) -> None:
     users = app.state.users
     saved, users.throttle = users.throttle, Throttle(max_failures=5, lockout=1.5)

@@ -27,6 +27,7 @@ def app(demo_db: str) -> FastAPI:
     return app
 
 
+@pytest.mark.slow
 def test_no_server_errors(app: FastAPI) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     auth = {"Authorization": f"Bearer {app.state.test_tokens['admin']}"}

@@ -16,6 +16,7 @@ from tests.web.hostile import make_hostile
 pytestmark = pytest.mark.xdist_group("web")
 
 
+@pytest.mark.slow
 def test_pages_say_no_model_yet(demo_db: str) -> None:
     from salespulse.web.app import create_app
 

@@ -27,6 +27,7 @@ def _busy() -> tuple[socket.socket, int]:
 
 
 @pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.slow
 def test_busy_port_is_one_line_and_exit_2(demo_db: str, command: str) -> None:
     sock, port = _busy()
     args = [sys.executable, "-m", "salespulse.cli.app", command, "--port", str(port)]

@@ -48,6 +48,7 @@ def won(client: TestClient) -> float:
     return float(next(c for c in data["cards"] if c["id"] == "won_revenue")["value"])
 
 
+@pytest.mark.slow
 def test_an_update_that_keeps_row_counts_changes_version_and_figures(db: str) -> None:
     app = create_app(db, Settings(), warm=False)
     app.state.test_tokens = add_users(app)
@@ -158,6 +159,7 @@ def test_a_full_queue_answers_busy_with_retry_after(db: str) -> None:
         release.set()
 
 
+@pytest.mark.slow
 def test_security_headers_on_html_json_static_error_and_503(db: str) -> None:
     app = create_app(db, Settings(), warm=False)
     app.state.test_tokens = add_users(app)
@@ -234,6 +236,7 @@ def test_health_takes_no_lock_and_needs_no_login(db: str) -> None:
     assert cache.peek_version() == version
 
 
+@pytest.mark.slow
 def test_health_and_static_answer_while_pages_compute(db: str) -> None:
     app = create_app(db, Settings(), warm=False)
     app.state.test_tokens = add_users(app)
@@ -255,6 +258,7 @@ def test_health_and_static_answer_while_pages_compute(db: str) -> None:
     assert elapsed < 2.0
 
 
+@pytest.mark.slow
 def test_abandoned_computations_stop_at_the_next_kpi(db: str) -> None:
     from salespulse.services import cache as cache_mod
     from salespulse.services.service import Service
@@ -318,6 +322,7 @@ def test_the_server_steps_aside_for_a_writer(shared: SharedStore, db: str) -> No
         assert shared.con.table("deals").count().execute() > 0
 
 
+@pytest.mark.slow
 def test_computations_reuse_idle_cursors_and_their_compiled_sql(
     shared: SharedStore, db: str
 ) -> None:

@@ -71,6 +71,7 @@ def workers(demo_db: str) -> Iterator[Workers]:
     w.close()
 
 
+@pytest.mark.slow
 def test_pages_from_workers_are_the_pages_computed_here(app: FastAPI, demo_db: str) -> None:
     served: Service = app.state.service
     assert served.workers is not None
@@ -89,6 +90,7 @@ def test_pages_from_workers_are_the_pages_computed_here(app: FastAPI, demo_db: s
     assert pid != os.getpid() and pid in served.workers.pids
 
 
+@pytest.mark.slow
 def test_errors_come_back_as_they_were(workers: Workers) -> None:
     with pytest.raises(UserError) as err:
         workers.run(_user_error, (), never)
@@ -111,6 +113,7 @@ def test_abandoned_work_stops_at_its_next_checkpoint(workers: Workers, tmp_path:
     assert workers.run(_pid, (), never)[1] in workers.pids  # and the worker takes the next one
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_is_replaced(workers: Workers) -> None:
     before = workers.pids
     with pytest.raises(WorkerDied):
@@ -120,6 +123,7 @@ def test_a_worker_that_dies_is_replaced(workers: Workers) -> None:
     assert pid in workers.pids and pid not in before
 
 
+@pytest.mark.slow
 def test_a_result_of_another_data_version_is_not_kept(workers: Workers, tmp_path: Path) -> None:
     from salespulse.warehouse.store import connect
 
