@@ -1,12 +1,12 @@
 """A DuckDB result (an Arrow table) as the pandas frame Ibis's ``execute`` gives for it.
 
 Ibis builds a frame from the Arrow columns, converts each column to the pandas type of its
-Ibis type (``DuckDBPandasData.convert_table``) and builds a second frame: 1–8 ms for a
-KPI's few hundred rows, as much as DuckDB takes for a small KPI's query. The column kinds a
+Ibis type (``DuckDBPandasData.convert_table``) and builds a second frame: 1–22 ms for a
+KPI's result at ``large``, as much as DuckDB takes for a small KPI's query. The column kinds a
 KPI result consists of — float64, int64 without nulls, date32 and string columns under the
 same Ibis type — are converted here directly to the dtype Ibis's conversion ends with
 (float64 with NaN for nulls, int64, ``datetime64[s]`` with NaT, pandas ``str``); every other
-column goes through Ibis's own conversion. ``tests/warehouse/test_frames.py`` holds each
+column goes through Ibis's own conversion. ``tests/test_frames.py`` holds each
 kind, with and without nulls, to Ibis's result.
 """
 
