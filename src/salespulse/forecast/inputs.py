@@ -20,6 +20,7 @@ from ibis import _
 
 from salespulse.semantic.catalogue.deals import _forecast_base
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.relations import without
 
 #: Deals decided more than this many days before the as-of date are not learned from.
 WINDOW_DAYS = 730
@@ -35,8 +36,8 @@ def field_values_as_of(ctx: Context) -> ir.Table:
     close = fh.filter(fh.expected_close_on.notnull()).group_by(_fc="deal_id")
     close = close.aggregate(fh_close=fh.expected_close_on.argmax(fh.changed_at))
     ids = fh.select(_fd="deal_id").distinct()
-    j = ids.left_join(amt, ids._fd == amt._fa).drop("_fa")
-    return j.left_join(close, j._fd == close._fc).drop("_fc")
+    j = without(ids.left_join(amt, ids._fd == amt._fa), "_fa")
+    return without(j.left_join(close, j._fd == close._fc), "_fc")
 
 
 def open_deals_expr(ctx: Context) -> ir.Table:
@@ -61,18 +62,29 @@ def open_deals_expr(ctx: Context) -> ir.Table:
         fv = field_values_as_of(ctx)
         j = base.left_join(fv, base.deal_id == fv._fd)
         has = j._fd.notnull()
-        base = j.mutate(
-            amount=ibis.ifelse(has, j.fh_amount, j.amount),
-            currency=ibis.ifelse(has, j.fh_currency, j.currency),
-            expected_close_on=ibis.ifelse(
-                has & j.fh_close.notnull(), j.fh_close, j.expected_close_on
+        base = without(
+            j.mutate(
+                amount=ibis.ifelse(has, j.fh_amount, j.amount),
+                currency=ibis.ifelse(has, j.fh_currency, j.currency),
+                expected_close_on=ibis.ifelse(
+                    has & j.fh_close.notnull(), j.fh_close, j.expected_close_on
+                ),
             ),
-        ).drop("_fd", "fh_amount", "fh_currency", "fh_close")
+            "_fd",
+            "fh_amount",
+            "fh_currency",
+            "fh_close",
+        )
     base = ctx.to_reporting(base, "amount", "currency")
-    return base.mutate(
-        age_days=days_between(base.entered, ctx.cutoff),
-        deal_age_days=days_between(base.created_at, ctx.cutoff),
-    ).drop("amount", "currency", "entered")
+    return without(
+        base.mutate(
+            age_days=days_between(base.entered, ctx.cutoff),
+            deal_age_days=days_between(base.created_at, ctx.cutoff),
+        ),
+        "amount",
+        "currency",
+        "entered",
+    )
 
 
 def _open_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -109,13 +121,16 @@ def stage_outcomes_expr(ctx: Context, window_days: int = WINDOW_DAYS) -> ir.Tabl
         closed_at=_.closed_at,
         created_at=_.created_at,
     )
-    j = h.inner_join(d, h.deal_id == d._d).drop("_d")
+    j = without(h.inner_join(d, h.deal_id == d._d), "_d")
     since = ibis.timestamp(ctx.as_of_at - timedelta(days=window_days))
     j = j.filter(j.closed_at.isnull() | (j.closed_at >= since))
     end = ibis.coalesce(j.closed_at, ctx.cutoff)
-    return j.mutate(
-        days=days_between(j.entered, end), days_created=days_between(j.created_at, end)
-    ).drop("entered", "closed_at", "created_at")
+    return without(
+        j.mutate(days=days_between(j.entered, end), days_created=days_between(j.created_at, end)),
+        "entered",
+        "closed_at",
+        "created_at",
+    )
 
 
 def _history_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.relations import without
 
 #: Categorical deal features (strings; missing = "not_set").
 DEAL_CATEGORICAL = ("stage_id", "channel", "product_id", "industry", "team_id")
@@ -100,16 +101,16 @@ def open_deals(ctx: Context) -> ir.Table:
     acc = ctx.t("accounts").select(a_acc="account_id", account_employees="employees")
     reps = ctx.reps.select(o_rep="rep_id", hired_on="hired_on")
 
-    j = d.left_join(hist, d.deal_id == hist.deal_id).drop("deal_id_right")
-    j = j.left_join(last, j.deal_id == last.l_deal).drop("l_deal")
-    j = j.left_join(n_visited, j.deal_id == n_visited.deal_id).drop("deal_id_right")
-    j = j.left_join(n_below, j.deal_id == n_below.l_deal).drop("l_deal")
-    j = j.left_join(acts, j.deal_id == acts.a_deal).drop("a_deal")
-    j = j.left_join(fh, j.deal_id == fh.f_deal).drop("f_deal")
-    j = j.left_join(own, j.rep_id == own.w_rep).drop("w_rep")
-    j = j.left_join(accw, j.account_id == accw.c_acc).drop("c_acc")
-    j = j.left_join(acc, j.account_id == acc.a_acc).drop("a_acc")
-    j = j.left_join(reps, j.rep_id == reps.o_rep).drop("o_rep")
+    j = without(d.left_join(hist, d.deal_id == hist.deal_id), "deal_id_right")
+    j = without(j.left_join(last, j.deal_id == last.l_deal), "l_deal")
+    j = without(j.left_join(n_visited, j.deal_id == n_visited.deal_id), "deal_id_right")
+    j = without(j.left_join(n_below, j.deal_id == n_below.l_deal), "l_deal")
+    j = without(j.left_join(acts, j.deal_id == acts.a_deal), "a_deal")
+    j = without(j.left_join(fh, j.deal_id == fh.f_deal), "f_deal")
+    j = without(j.left_join(own, j.rep_id == own.w_rep), "w_rep")
+    j = without(j.left_join(accw, j.account_id == accw.c_acc), "c_acc")
+    j = without(j.left_join(acc, j.account_id == acc.a_acc), "a_acc")
+    j = without(j.left_join(reps, j.rep_id == reps.o_rep), "o_rep")
     known_stage = j.h_stage_id.notnull()
     as_of = ibis.literal(ctx.as_of)
     calls, emails = j.calls.fill_null(0), j.emails.fill_null(0)
@@ -214,7 +215,7 @@ def known_close_and_amount(ctx: Context) -> ir.Table:
     lastrow = fh.filter(fh.rn == 0).select(
         l_deal="deal_id", f_close="expected_close_on", f_amount="amount"
     )
-    return pushes.left_join(lastrow, pushes.f_deal == lastrow.l_deal).drop("l_deal")
+    return without(pushes.left_join(lastrow, pushes.f_deal == lastrow.l_deal), "l_deal")
 
 
 def owner_record(ctx: Context) -> ir.Table:
@@ -270,8 +271,8 @@ def active_leads(ctx: Context) -> ir.Table:
         last_activity_at=a.occurred_at.max(),
     )
     reps = ctx.reps.select(o_rep="rep_id", hired_on="hired_on")
-    j = lead.left_join(acts, lead.lead_id == acts.a_lead).drop("a_lead")
-    j = j.left_join(reps, j.owner_rep_id == reps.o_rep).drop("o_rep")
+    j = without(lead.left_join(acts, lead.lead_id == acts.a_lead), "a_lead")
+    j = without(j.left_join(reps, j.owner_rep_id == reps.o_rep), "o_rep")
     as_of = ibis.literal(ctx.as_of)
     return j.select(
         "lead_id",

@@ -37,6 +37,7 @@ from ibis import _
 
 from salespulse.semantic import timecal
 from salespulse.semantic.kpi import Dim
+from salespulse.semantic.relations import without
 from salespulse.settings import Settings
 from salespulse.warehouse import derived
 from salespulse.warehouse.store import Store
@@ -321,7 +322,7 @@ class Context:
         if not (self.needs(Dim.team) or self.needs(Dim.region)):
             return t.mutate(team_id=ibis.null("string"), region=ibis.null("string"))
         rd = self.rep_dims.rename(_team_rep="rep_id")
-        return t.left_join(rd, t[rep] == rd._team_rep).drop("_team_rep")
+        return without(t.left_join(rd, t[rep] == rd._team_rep), "_team_rep")
 
     @cached_property
     def stages(self) -> ir.Table:
@@ -361,7 +362,7 @@ class Context:
             new: ibis.cases((same, j[amount]), else_=j[amount] * j.rate).cast("float64")
             for new, amount in amounts.items()
         }
-        return j.mutate(**converted).drop("rate_currency", "rate")
+        return without(j.mutate(**converted), "rate_currency", "rate")
 
     # -- leads -------------------------------------------------------------------------
     @cached_property
@@ -402,13 +403,13 @@ class Context:
                 industry=ibis.coalesce(j.acc_industry, j.lead_industry),
                 employees=ibis.coalesce(j.acc_employees, j.lead_employees),
             )
-            j = j.drop("acc_id", "acc_industry", "acc_employees")
+            j = without(j, "acc_id", "acc_industry", "acc_employees")
         else:
             j = base.mutate(
                 industry=ibis.null(base.lead_industry.type()),
                 employees=ibis.null(base.lead_employees.type()),
             )
-        j = j.drop("lead_industry", "lead_employees")
+        j = without(j, "lead_industry", "lead_employees")
         return self._keep("leads", self._with_team(j, "owner_rep_id"))
 
     # -- deals -------------------------------------------------------------------------
@@ -488,26 +489,33 @@ class Context:
         cut = self.cutoff
         closed_plain = j.closed_at.notnull() & (j.closed_at < cut)
         is_closed = ibis.ifelse(has_h, j.h_closed, closed_plain)
-        j = j.mutate(
-            has_history=has_h,
-            stage_id=ibis.ifelse(has_h, j.h_stage, j.stage_id),
-            is_closed=is_closed,
-            closed_at=ibis.cases(
-                (has_h & j.h_closed, j.h_entered),
-                (~has_h & closed_plain, j.closed_at),
-                else_=ibis.null("timestamp"),
+        j = without(
+            j.mutate(
+                has_history=has_h,
+                stage_id=ibis.ifelse(has_h, j.h_stage, j.stage_id),
+                is_closed=is_closed,
+                closed_at=ibis.cases(
+                    (has_h & j.h_closed, j.h_entered),
+                    (~has_h & closed_plain, j.closed_at),
+                    else_=ibis.null("timestamp"),
+                ),
+                outcome=ibis.cases(
+                    (has_h & j.h_closed & j.h_won, ibis.literal("won")),
+                    (has_h & j.h_closed, ibis.literal("lost")),
+                    (~has_h & closed_plain, j.outcome),
+                    else_=ibis.null("string"),
+                ),
             ),
-            outcome=ibis.cases(
-                (has_h & j.h_closed & j.h_won, ibis.literal("won")),
-                (has_h & j.h_closed, ibis.literal("lost")),
-                (~has_h & closed_plain, j.outcome),
-                else_=ibis.null("string"),
-            ),
-        ).drop("h_deal", "h_stage", "h_entered", "h_closed", "h_won")
+            "h_deal",
+            "h_stage",
+            "h_entered",
+            "h_closed",
+            "h_won",
+        )
         j = j.mutate(is_won=j.outcome.fill_null("") == "won")
         j = self.to_reporting(j, "amount", "currency")
         st = self.stages.select("stage_id", "stage_order", "stage_probability")
-        j = j.left_join(st, "stage_id").drop("stage_id_right")
+        j = without(j.left_join(st, "stage_id"), "stage_id_right")
         return self._keep("deals", self._with_breakdowns(j))
 
     def needs(self, dim: Dim) -> bool:
@@ -523,17 +531,17 @@ class Context:
         j = d
         if self.needs(Dim.product_line):
             prod = self.t("products").select(p_id="product_id", product_line="product_line")
-            j = j.left_join(prod, j.product_id == prod.p_id).drop("p_id")
+            j = without(j.left_join(prod, j.product_id == prod.p_id), "p_id")
         else:
             j = j.mutate(product_line=ibis.null("string"))
         if self.needs(Dim.industry):
             acc = self.t("accounts").select(a_id="account_id", industry="industry")
-            j = j.left_join(acc, j.account_id == acc.a_id).drop("a_id")
+            j = without(j.left_join(acc, j.account_id == acc.a_id), "a_id")
         else:
             j = j.mutate(industry=ibis.null("string"))
         if self.needs(Dim.channel):
             ld = self.t("leads").select(l_id="lead_id", channel="channel")
-            j = j.left_join(ld, j.lead_id == ld.l_id).drop("l_id")
+            j = without(j.left_join(ld, j.lead_id == ld.l_id), "l_id")
             j = j.mutate(channel=j.channel.fill_null(NO_CHANNEL))
         else:
             j = j.mutate(channel=ibis.null("string"))
@@ -634,7 +642,7 @@ class Context:
         acc = self.t("accounts").select(
             a_id="account_id", industry="industry", rep_id="owner_rep_id"
         )
-        j = c.left_join(acc, c.account_id == acc.a_id).drop("a_id")
+        j = without(c.left_join(acc, c.account_id == acc.a_id), "a_id")
         rd = self.rep_dims.rename(r_id="rep_id")
         name = "contracts" if converted else "contract_dates"
-        return self._keep(name, j.left_join(rd, j.rep_id == rd.r_id).drop("r_id"))
+        return self._keep(name, without(j.left_join(rd, j.rep_id == rd.r_id), "r_id"))

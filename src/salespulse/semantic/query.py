@@ -36,6 +36,7 @@ from salespulse.semantic.kpi import (
 )
 from salespulse.semantic.measures import ratio_value, resolve
 from salespulse.semantic.model import Context
+from salespulse.semantic.relations import without
 from salespulse.semantic.targets import target_rows, with_targets
 from salespulse.semantic.timecal import Grain
 from salespulse.serialize import jsonable  # noqa: F401  (re-exported for callers)
@@ -253,7 +254,7 @@ def _attributes(ctx: Context, p: Plan, t: ir.Table) -> ir.Table:
                 hint="use an attribute of the records this KPI counts (see salespulse info)",
             )
         values = attribute_table(ctx, a)
-        t = t.left_join(values, t[a.key].cast("string") == values._attr_id).drop("_attr_id")
+        t = without(t.left_join(values, t[a.key].cast("string") == values._attr_id), "_attr_id")
     return t
 
 
@@ -417,7 +418,7 @@ def _period(
     j = facts.per_period(t, periods, frozenset(d for d in asked if isinstance(d, Dim)))
     if facts.dims is not None and (with_dims or p.dims or p.where):
         d = facts.dims.rename(_dims_key=facts.key)
-        j = j.left_join(d, j[facts.key] == d._dims_key).drop("_dims_key")
+        j = without(j.left_join(d, j[facts.key] == d._dims_key), "_dims_key")
         for dim, values in p.where:
             j = j.filter(j[dim.column].cast("string").isin(list(values)))
     keys: dict[str, ir.Value] = {}
@@ -495,7 +496,7 @@ def _derived(ctx: Context, p: Plan, q: Query, rollups: rollup.Rollups | None = N
         for rel in parts.values():
             r = rel.rename(**{f"_k_{k}": k for k in keys})
             j = j.left_join(r, [j[k].identical_to(r[f"_k_{k}"]) for k in keys])
-            j = j.drop(*[f"_k_{k}" for k in keys])
+            j = without(j, *[f"_k_{k}" for k in keys])
     else:
         j = None
         for rel in parts.values():
@@ -567,7 +568,7 @@ def _labelled(ctx: Context, agg: ir.Table, p: Plan) -> ir.Table:
         if dim is Dim.rep:
             extra["rep_left_on"] = "left_on"
         lk = table.select(_lkey=table[key].cast("string"), **{DIM_LABELS[dim]: name}, **extra)
-        agg = agg.left_join(lk, agg[dim.value].cast("string") == lk._lkey).drop("_lkey")
+        agg = without(agg.left_join(lk, agg[dim.value].cast("string") == lk._lkey), "_lkey")
     return agg
 
 
@@ -916,7 +917,7 @@ def _records_table(
         if numerator_only:
             t = t.filter(t.in_numerator)
     drop = [c for c in t.columns if c.startswith("_") or c.startswith("p_")]
-    t = t.drop(*drop) if drop else t
+    t = without(t, *drop) if drop else t
     attrs = {d.value: d.column for d, _ in p.where if isinstance(d, Attr)}
     t = t.rename(attrs) if attrs else t  # shown as mapped: deal.contract_type
     return t, facts.key

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from salespulse.errors import UserError
+from salespulse.semantic.relations import without
 
 ATTRIBUTE_FIELDS = ("industry", "employees", "job_title", "channel")
 EVENTS = ("replied", "call_connected", "meeting_held", "inbound")
@@ -64,7 +65,7 @@ class ScoreRules:
         ``points_*`` column per rule group; ``events`` has lead_id and one count column per
         event (see :func:`event_counts`)."""
         e = events.rename(_e_lead="lead_id")
-        j = leads.left_join(e, leads.lead_id == e._e_lead).drop("_e_lead")
+        j = without(leads.left_join(e, leads.lead_id == e._e_lead), "_e_lead")
         attr = [ibis.ifelse(r.matches(j), r.points, 0.0) for r in self.attributes]
         act = [
             ibis.least(j[r.event].fill_null(0), r.cap).cast("float64") * r.points
@@ -73,11 +74,14 @@ class ScoreRules:
         zero = ibis.literal(0.0)
         points_profile = sum(attr, zero)
         points_actions = sum(act, zero)
-        return j.mutate(
-            points_profile=points_profile,
-            points_actions=points_actions,
-            score=points_profile + points_actions,
-        ).drop(*EVENTS)
+        return without(
+            j.mutate(
+                points_profile=points_profile,
+                points_actions=points_actions,
+                score=points_profile + points_actions,
+            ),
+            *EVENTS,
+        )
 
 
 def event_counts(activities: ir.Table) -> ir.Table:

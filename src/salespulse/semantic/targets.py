@@ -44,6 +44,7 @@ from salespulse.semantic import timecal
 from salespulse.semantic.kpi import Dim
 from salespulse.semantic.measures import ratio_value
 from salespulse.semantic.model import Context
+from salespulse.semantic.relations import without
 from salespulse.semantic.timecal import Grain
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def target_rows(ctx: Context, p: Plan, q: Query) -> ir.Table:
     if p.grain:
         t = t.mutate(period=timecal.truncate(t.period, p.grain, ctx.settings))
     teams = ctx.reps.select(_r="rep_id", _team="team_id")
-    t = t.left_join(teams, t.rep_id == teams._r).drop("_r")
+    t = without(t.left_join(teams, t.rep_id == teams._r), "_r")
     t = t.mutate(team=ibis.coalesce(t.team_id, t._team), rep=t.rep_id)
     for dim, values in p.where:
         t = t.filter(t[dim.value].isin(list(values)))
@@ -180,7 +181,7 @@ def with_targets(ctx: Context, agg: ir.Table, p: Plan, q: Query) -> ir.Table:
     else:
         tg = tg.rename(**{f"_t_{k}": k for k in keys})
         j = agg.left_join(tg, [agg[k].identical_to(tg[f"_t_{k}"]) for k in keys])
-        j = j.drop(*[f"_t_{k}" for k in keys])
+        j = without(j, *[f"_t_{k}" for k in keys])
     return j.mutate(attainment=ratio_value(j.value, j.target))
 
 

@@ -27,6 +27,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
+from salespulse.semantic.relations import without
 from salespulse.settings import Settings
 
 #: Years for which local time is computed exactly; outside them the nearest offset applies.
@@ -268,7 +269,7 @@ def with_business_hours(
     if engine not in ASOF_ENGINES:
         bh = business_hours_between(t, start_col, end_col, key, calendar)
         bh = bh.rename(**{"_bh_k": key, name: "business_hours"})
-        return t.inner_join(bh, t[key] == bh._bh_k).drop("_bh_k")
+        return without(t.inner_join(bh, t[key] == bh._bh_k), "_bh_k")
 
     def upto(tab: ir.Table, col: str, tag: str) -> tuple[ir.Table, ir.FloatingValue]:
         cal = calendar.select(
@@ -288,4 +289,4 @@ def with_business_hours(
         (j[end_col].isnull(), ibis.null("float64")), else_=(e_secs - j._bh_s) / 3600.0
     )
     j = j.mutate(**{name: hours})
-    return j.drop("_os", "_cs", "_bs", "_oe", "_ce", "_be", "_bh_s")
+    return without(j, "_os", "_cs", "_bs", "_oe", "_ce", "_be", "_bh_s")

@@ -15,6 +15,7 @@ from salespulse.semantic import timecal
 from salespulse.semantic.kpi import ACTIVITY_DIMS, REP_DIMS, Dim, Facts, Kind, Kpi, Unit, same_rows
 from salespulse.semantic.measures import Count, Mean, Ratio, Sum
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.relations import without
 from salespulse.semantic.timecal import Grain
 
 #: The CRM features whose use W10 measures.
@@ -57,7 +58,7 @@ def crm_facts(ctx: Context) -> Facts:
     """The CRM log (:func:`_crm_log`) with the rep's team and region."""
     log = _crm_log(ctx)
     rd = ctx.rep_dims.rename(_r="rep_id")
-    log = log.left_join(rd, log.rep_id == rd._r).drop("_r")
+    log = without(log.left_join(rd, log.rep_id == rd._r), "_r")
     return Facts(log, "activities", "activity_id", at="occurred_at")
 
 
@@ -87,7 +88,7 @@ def crm_week_facts(ctx: Context) -> Facts:
         week = timecal.truncate(ctx.local(u._at), Grain.week, ctx.settings)
         pair = week.cast("string").concat(ibis.literal("/"), u._type)
         u = u.group_by(_ur="rep_id", _up="period").aggregate(used=pair.nunique())
-        j = j.left_join(u, [j.rep_id == u._ur, j.period == u._up]).drop("_ur", "_up")
+        j = without(j.left_join(u, [j.rep_id == u._ur, j.period == u._up]), "_ur", "_up")
         return j.mutate(used=j.used.fill_null(0).cast("float64"))
 
     return Facts(
@@ -127,15 +128,22 @@ def ramp_facts(ctx: Context) -> Facts:
     """New reps (by hire date) with days from their first day to their first outbound
     activity with a lead or contact (null while there is none). Only reps hired on or
     after the first logged activity count: for earlier hires the data cannot tell."""
-    a = ctx.activities.filter(
-        _.is_outbound & _.lead_id.notnull() & _.activity_type.isin(["call", "email", "meeting"])
+    # the activities table itself (no rep teams), read twice with nothing shared: a shared
+    # relation of every activity would be materialized by the database for both readers
+    log = ctx.t("activities")
+    a = log.filter(
+        log.occurred_at < ctx.cutoff,
+        log.direction.fill_null("outbound") == "outbound",
+        log.lead_id.notnull(),
+        log.activity_type.isin(["call", "email", "meeting"]),
     )
     first = a.group_by(_r="rep_id").aggregate(first_contact_at=a.occurred_at.min())
-    log_start = ctx.activities.occurred_at.min().cast("date").as_scalar()
+    logged = log.occurred_at.min(where=log.occurred_at < ctx.cutoff)
+    log_start = logged.cast("date").as_scalar()
     r = ctx.reps.filter(
         _.hired_on.notnull() & (_.hired_on <= ctx.as_of) & (_.hired_on >= log_start)
     )
-    j = r.left_join(first, r.rep_id == first._r).drop("_r")
+    j = without(r.left_join(first, r.rep_id == first._r), "_r")
     hired_at = j.hired_on.cast("timestamp")
     j = j.mutate(ramp_days=days_between(hired_at, j.first_contact_at).floor().cast("float64"))
     return Facts(j, "reps", "rep_id", at="hired_on")

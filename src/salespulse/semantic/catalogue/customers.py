@@ -29,6 +29,7 @@ from salespulse.semantic.kpi import (
 )
 from salespulse.semantic.measures import Count, Mean, Ratio
 from salespulse.semantic.model import Context
+from salespulse.semantic.relations import without
 from salespulse.semantic.timecal import Grain
 from salespulse.warehouse.schema import BILLING_MONTHS
 
@@ -120,7 +121,7 @@ def _customer_detail(ctx: Context) -> Callable[[ir.Table], ir.Table]:
         per = c.group_by(_da="account_id").aggregate(
             contracts=c.contract_id.nunique(), value_eur=c.value_eur.sum()
         )
-        t = t.left_join(per, t.account_id == per._da).drop("_da")
+        t = without(t.left_join(per, t.account_id == per._da), "_da")
         head = ["account_id", "period", *(d.column for d in CUSTOMER_DIMS)]
         tail = ["at_start", "at_end", "contracts", "value_eur", "new", "reactivated"]
         return t.select(*head, *tail, *(x for x in t.columns if x not in (*head, *tail)))
@@ -135,7 +136,7 @@ def customer_facts(ctx: Context) -> Facts:
     c = c.select("account_id", "signed_on", "start_on", "end_on")
     acc = ctx.t("accounts").select("account_id", "industry", rep_id="owner_rep_id")
     rd = ctx.rep_dims.rename(_r="rep_id")
-    acc = acc.left_join(rd, acc.rep_id == rd._r).drop("_r")
+    acc = without(acc.left_join(rd, acc.rep_id == rd._r), "_r")
     return Facts(
         c,
         "accounts",

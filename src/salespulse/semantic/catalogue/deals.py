@@ -30,6 +30,7 @@ from salespulse.semantic.kpi import (
 )
 from salespulse.semantic.measures import Count, Mean, Ratio, Sum
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.relations import without
 from salespulse.semantic.timecal import Grain
 
 #: Lead columns that are also deal breakdowns (S5 counts leads beside deals).
@@ -59,11 +60,11 @@ def created_facts(ctx: Context) -> Facts:
         .filter(_.created_at < ctx.cutoff)
         .select(_d="deal_id", created_at="created_at")
     )
-    t = ctx.deal_dims.inner_join(d, _.deal_id == d._d).drop("_d")
+    t = without(ctx.deal_dims.inner_join(d, _.deal_id == d._d), "_d")
 
     def state(rows: ir.Table) -> ir.Table:
         keys = rows.select(_k="deal_id")
-        return ctx.deals.inner_join(keys, ctx.deals.deal_id == keys._k).drop("_k")
+        return without(ctx.deals.inner_join(keys, ctx.deals.deal_id == keys._k), "_k")
 
     return Facts(t, "deals", "deal_id", at="created_at", detail=state)
 
@@ -90,11 +91,11 @@ def open_intervals(ctx: Context) -> ir.Table:
         valid_to=d.closed_at.cast(ts),
     )
     iv = hist.union(plain)
-    attrs = d.drop("stage_id", "stage_order", "stage_probability", "closed_at")
+    attrs = without(d, "stage_id", "stage_order", "stage_probability", "closed_at")
     attrs = attrs.rename(_deal="deal_id")
-    j = iv.inner_join(attrs, iv.deal_id == attrs._deal).drop("_deal")
+    j = without(iv.inner_join(attrs, iv.deal_id == attrs._deal), "_deal")
     st = ctx.stages.select("stage_id", "stage_order", "stage_probability", "stage_name")
-    return j.left_join(st, "stage_id").drop("stage_id_right")
+    return without(j.left_join(st, "stage_id"), "stage_id_right")
 
 
 def open_facts(ctx: Context) -> Facts:
@@ -138,13 +139,13 @@ def _forecast_base(ctx: Context, learned: bool = True, timing: bool = True) -> i
     cols: dict[str, ir.Value] = {}
     if learned:
         lp = learned_probabilities(ctx).rename(_lp_stage="stage_id")
-        d = d.left_join(lp, d.stage_id == lp._lp_stage).drop("_lp_stage")
+        d = without(d.left_join(lp, d.stage_id == lp._lp_stage), "_lp_stage")
     if timing:
         cur = ctx.stage_history.filter(_.is_last).select(_cd="deal_id", _entered="entered_at")
-        d = d.left_join(cur, d.deal_id == cur._cd).drop("_cd")
+        d = without(d.left_join(cur, d.deal_id == cur._cd), "_cd")
         lt = learned_days_to_close(ctx).rename(_lt_stage="stage_id", _lt_product="product_id")
         d = d.left_join(lt, [d.stage_id == lt._lt_stage, d.product_id == lt._lt_product])
-        d = d.drop("_lt_stage", "_lt_product")
+        d = without(d, "_lt_stage", "_lt_product")
         entered = ibis.coalesce(d._entered, d.created_at)
         learned_close = (entered + d.days_to_close.round().cast("int64").as_interval("D")).date()
         cols["close_on_learned"] = ibis.greatest(
@@ -187,7 +188,7 @@ def hygiene_facts(ctx: Context) -> Facts:
     """Open deals at as-of with their last touch (for "not updated in N days")."""
     iv = open_intervals(ctx)
     lt = _last_touch(ctx)
-    j = iv.left_join(lt, iv.deal_id == lt._t_deal).drop("_t_deal")
+    j = without(iv.left_join(lt, iv.deal_id == lt._t_deal), "_t_deal")
     j = j.mutate(
         last_touch_at=ibis.coalesce(j.last_touch_at, j.created_at),
         not_updated_days=ibis.literal(float(ctx.settings.not_updated_days)),
@@ -226,7 +227,7 @@ def email_only_facts(ctx: Context) -> Facts:
         others=(during & j.a_type.isin(["call", "meeting"])).sum(),
     )
     d = ctx.deals.filter(~_.is_closed | (_.outcome == "lost")).rename(_d="deal_id")
-    out = per_deal.inner_join(d, per_deal.deal_id == d._d).drop("_d")
+    out = without(per_deal.inner_join(d, per_deal.deal_id == d._d), "_d")
     no_call = out.others.fill_null(0) == 0
     out = out.mutate(
         email_only=(out.emails.fill_null(0) > 0) & no_call,

@@ -16,6 +16,7 @@ from salespulse.semantic import timecal
 from salespulse.semantic.kpi import LEAD_DIMS, Dim, Facts, Kind, Kpi, Unit
 from salespulse.semantic.measures import Count, Mean, Quantile, Ratio
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.relations import without
 from salespulse.semantic.scoring import event_counts, load_rules
 
 
@@ -46,7 +47,7 @@ def _with_first_response(ctx: Context, leads: ir.Table) -> ir.Table:
     owner's first outbound contact; one before ``response_from`` counts from it) and
     ``followed_up``."""
     fo = ctx.first_outbound.rename(fo_lead="lead_id")
-    j = leads.left_join(fo, leads.lead_id == fo.fo_lead).drop("fo_lead")
+    j = without(leads.left_join(fo, leads.lead_id == fo.fo_lead), "fo_lead")
     # the first outbound may precede SQL (worked before qualification): then 0 hours
     resp_at = ibis.ifelse(
         j.first_outbound_at < j.response_from, j.response_from, j.first_outbound_at
@@ -90,16 +91,15 @@ def _lead_response(
     )
     sla = ctx.settings.first_response_sla_hours
     answered = j.first_outbound_at.notnull()
-    return (
+    return without(
         j.mutate(
             has_owner=j.owner_rep_id.notnull(),
             response_bh=ibis.ifelse(answered, j.business_hours, ibis.null("float64")),
             response_hours=clock,
             within_sla=answered & (j.business_hours <= sla),
             sla_due=answered | (j.business_hours > sla),
-        )
-        .rename(rep_id="owner_rep_id")
-        .drop("_until")
+        ).rename(rep_id="owner_rep_id"),
+        "_until",
     )
 
 
@@ -156,8 +156,8 @@ def _status_intervals(ctx: Context) -> ir.Table:
         won=d.is_won.any(),
     )
     leads = ctx.leads.rename(rep_id="owner_rep_id")
-    j = leads.left_join(touches, leads.lead_id == touches.t_lead).drop("t_lead")
-    j = j.left_join(deals, j.lead_id == deals.d_lead).drop("d_lead")
+    j = without(leads.left_join(touches, leads.lead_id == touches.t_lead), "t_lead")
+    j = without(j.left_join(deals, j.lead_id == deals.d_lead), "d_lead")
     # one row per (lead, status): the leads crossed with the seven statuses, each row
     # taking its status's start and the earliest start of a later status as its end (a
     # union of seven copies made the database compute the joins above seven times)
@@ -179,7 +179,7 @@ def _status_intervals(ctx: Context) -> ir.Table:
     end = ibis.cases(*((x.lead_status == k, v) for k, v in ends.items()))
     x = x.mutate(valid_from=start.cast("timestamp"), valid_to=end.cast("timestamp"))
     keep = x.filter(_.valid_from.notnull() & (_.valid_to.isnull() | (_.valid_to > _.valid_from)))
-    return keep.drop("t_attempt", "t_connect", "t_deal", "n_open", "t_closed", "won")
+    return without(keep, "t_attempt", "t_connect", "t_deal", "n_open", "t_closed", "won")
 
 
 def lead_status_facts(ctx: Context) -> Facts:
@@ -193,7 +193,7 @@ def active_lead_facts(ctx: Context) -> Facts:
     d = ctx.t("deals").filter(_.lead_id.notnull(), _.created_at < ctx.cutoff)  # no state
     deals = d.group_by(d_lead=d.lead_id).aggregate(t_deal=d.created_at.min())
     leads = ctx.leads.rename(rep_id="owner_rep_id")
-    j = leads.left_join(deals, leads.lead_id == deals.d_lead).drop("d_lead")
+    j = without(leads.left_join(deals, leads.lead_id == deals.d_lead), "d_lead")
     j = j.mutate(valid_to=earliest(j.disqualified_at, j.t_deal))
     return Facts(j, "leads", "lead_id", valid_from="created_at", valid_to="valid_to")
 
@@ -223,7 +223,7 @@ def referral_facts(ctx: Context) -> Facts:
     running = (j.c_from <= j.r_day) & (j.c_to.isnull() | (j.c_to >= j.r_day))
     active = j.filter(running).select(_lead=j.r_lead).distinct()
     flagged = leads.left_join(active, leads.lead_id == active._lead)
-    flagged = flagged.mutate(from_customer=flagged._lead.notnull()).drop("_lead")
+    flagged = without(flagged.mutate(from_customer=flagged._lead.notnull()), "_lead")
     return Facts(flagged, "leads", "lead_id", at="created_at")
 
 
@@ -242,10 +242,10 @@ def _funnel(ctx: Context, step: str) -> Facts:
     else:
         d = ctx.t("deals").filter(_.lead_id.notnull(), _.created_at < ctx.cutoff)
         deals = d.group_by(d_lead=d.lead_id).aggregate(_flag=d.deal_id.count() > 0)
-    j = j.left_join(deals, j.lead_id == deals.d_lead).drop("d_lead")
+    j = without(j.left_join(deals, j.lead_id == deals.d_lead), "d_lead")
     flag = j._flag.fill_null(False)
     return Facts(
-        j.mutate(**{f"has_{step}": flag}).drop("_flag"), "leads", "lead_id", at="created_at"
+        without(j.mutate(**{f"has_{step}": flag}), "_flag"), "leads", "lead_id", at="created_at"
     )
 
 

@@ -16,6 +16,7 @@ from salespulse.semantic.catalogue.deals import open_intervals
 from salespulse.semantic.kpi import DEAL_DIMS, Dim, Facts, Kind, Kpi, Unit
 from salespulse.semantic.measures import Count, Mean, Quantile, Ratio
 from salespulse.semantic.model import Context, days_between
+from salespulse.semantic.relations import without
 
 STAGE_DIMS = (*DEAL_DIMS, Dim.stage)
 HISTORY = ("deals", "deal_stage_history")
@@ -56,7 +57,7 @@ def skip_facts(ctx: Context) -> Facts:
         skipped_stages=ibis.ifelse(per_req.skipped, 1, 0).sum(),
     )
     d = ctx.deals
-    out = d.inner_join(per_deal, d.deal_id == per_deal._sd).drop("_sd")
+    out = without(d.inner_join(per_deal, d.deal_id == per_deal._sd), "_sd")
     return Facts(out, "deals", "deal_id", at="progressed_at")
 
 
@@ -153,7 +154,7 @@ def stale_facts(ctx: Context) -> Facts:
             else_="default",
         ),
     )
-    j = j.drop("_sp_stage", "_sp_product", "sp_p90", "sp_n", "_s_stage", "s_p90", "s_n")
+    j = without(j, "_sp_stage", "_sp_product", "sp_p90", "sp_n", "_s_stage", "s_p90", "s_n")
     return Facts(j, "deals", "deal_id", valid_from="valid_from", valid_to="valid_to")
 
 
