@@ -597,16 +597,21 @@ class Context:
         )
 
     @cached_property
-    def first_outbound(self) -> ir.Table:
-        """lead_id → first outbound call/e-mail/meeting by the lead's owner (UTC)."""
-        # the activities table itself: the rep's team and region (``activities``) are not
-        # needed here, and joining them would touch every activity
-        a = self.t("activities").filter(
+    def outbound_contacts(self) -> ir.Table:
+        """Outbound calls, e-mails and meetings with a lead by ``as_of``, from the activities
+        table itself: no rep team or region (``activities``), whose join would touch every
+        activity."""
+        return self.t("activities").filter(
             _.occurred_at < self.cutoff,
             _.direction.fill_null("outbound") == "outbound",
             _.activity_type.isin(["call", "email", "meeting"]),
             _.lead_id.notnull(),
         )
+
+    @cached_property
+    def first_outbound(self) -> ir.Table:
+        """lead_id → first outbound call/e-mail/meeting by the lead's owner (UTC)."""
+        a = self.outbound_contacts
         # first per (lead, rep), then keep the owner's: the join then meets one row per
         # pair instead of every activity
         per_rep = a.group_by(_l="lead_id", _r="rep_id").aggregate(_at=a.occurred_at.min())

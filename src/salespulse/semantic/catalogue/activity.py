@@ -130,14 +130,9 @@ def ramp_facts(ctx: Context) -> Facts:
     after the first logged activity count: for earlier hires the data cannot tell."""
     # the activities table itself (no rep teams), read twice with nothing shared: a shared
     # relation of every activity would be materialized by the database for both readers
-    log = ctx.t("activities")
-    a = log.filter(
-        log.occurred_at < ctx.cutoff,
-        log.direction.fill_null("outbound") == "outbound",
-        log.lead_id.notnull(),
-        log.activity_type.isin(["call", "email", "meeting"]),
-    )
+    a = ctx.outbound_contacts
     first = a.group_by(_r="rep_id").aggregate(first_contact_at=a.occurred_at.min())
+    log = ctx.t("activities")
     logged = log.occurred_at.min(where=log.occurred_at < ctx.cutoff)
     log_start = logged.cast("date").as_scalar()
     r = ctx.reps.filter(
